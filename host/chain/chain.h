@@ -1,0 +1,90 @@
+/*
+ * chain.h - the committed chain: a store plus the rules for extending it.
+ *
+ * mc_chain owns the state accumulator and the head, builds candidate blocks
+ * from offered transfers, validates blocks against the head (link,
+ * timestamp, proposer, signatures, transfers, tx_root, state_root) and
+ * commits them through the store plugin.  It is the only writer of the
+ * store.
+ */
+#ifndef MC_CHAIN_CHAIN_H
+#define MC_CHAIN_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chain/genesis.h"
+#include "minichain/store.h"
+#include "minichain/types.h"
+
+/* How far a block's timestamp may run ahead of the validator's clock. */
+#define MC_MAX_CLOCK_DRIFT_MS 15000
+
+typedef struct mc_chain mc_chain;
+
+/*
+ * Tells validation that a transaction's signature was already checked
+ * (the mempool's cache).  Returns 1 if so, 0 otherwise.  May be NULL.
+ */
+typedef int (*mc_sig_known_fn)(void *ctx, const uint8_t txid[MC_HASH_LEN]);
+
+/*
+ * Opens the chain kept by an open store.  An empty store gets block 0 from
+ * g.  Otherwise block 0's prev_hash must be g's hash (else MC_EFOREIGN:
+ * "data directory holds another chain"), and the state accumulator rebuilt
+ * from the store's accounts must give the head's state_root (else
+ * MC_ECORRUPT).  The chain borrows g, vt and s: they must outlive it.
+ * On error writes a one-line reason into err.
+ */
+int mc_chain_open(mc_chain **out, const mc_genesis *g,
+                  const mc_store_vtable *vt, mc_store *s, char *err,
+                  size_t errlen);
+void mc_chain_close(mc_chain *c); /* does not close the store */
+
+/* The head block's header and hash. */
+const mc_block_header *mc_chain_head(const mc_chain *c);
+const uint8_t *mc_chain_head_hash(const mc_chain *c);
+uint64_t mc_chain_height(const mc_chain *c);
+const mc_genesis *mc_chain_genesis(const mc_chain *c);
+
+/* Reads a committed account (zero if absent).  Returns 0 or an error. */
+int mc_chain_account(mc_chain *c, const uint8_t pk[MC_PUBKEY_LEN],
+                     mc_account *out);
+/* An mc_account_get_fn over the committed state; ctx is the mc_chain. */
+int mc_chain_account_get(void *ctx, const uint8_t pk[MC_PUBKEY_LEN],
+                         mc_account *out);
+
+/*
+ * Builds a block on the head: takes candidates in order, skipping any that
+ * is not valid at that point, up to the genesis max_txs_per_block; sets
+ * timestamp max(now_ms, parent + 1), both roots, proposer = pk of sk, and
+ * signs it.  *out is freed with mc_block_free.  Returns 0 or MC_ENOMEM.
+ */
+int mc_chain_build(mc_chain *c, const mc_tx *const *cands, size_t ncands,
+                   uint64_t now_ms, const uint8_t sk[64], mc_block **out);
+
+/*
+ * Validates b against the head (see mc_host_api.validate_block).
+ * Signatures for which sig_known returns 1 are not verified again.
+ * `now_ms` bounds the timestamp (MC_MAX_CLOCK_DRIFT_MS ahead).
+ */
+int mc_chain_validate(mc_chain *c, const mc_block *b, uint64_t now_ms,
+                      mc_sig_known_fn sig_known, void *ctx);
+
+/*
+ * Validates b, then appends it (with cert) and its state changes through
+ * the store and moves the head.  On error nothing changed.
+ */
+int mc_chain_commit(mc_chain *c, const mc_block *b, const uint8_t *cert,
+                    size_t cert_len, uint64_t now_ms, mc_sig_known_fn sig_known,
+                    void *ctx);
+
+/* Reads committed blocks through the store; free with mc_block_free. */
+int mc_chain_get_block(mc_chain *c, uint64_t height, mc_block **out);
+int mc_chain_get_block_by_hash(mc_chain *c, const uint8_t hash[MC_HASH_LEN],
+                               mc_block **out);
+/* Where a committed transaction is; MC_ENOTFOUND if not committed. */
+int mc_chain_find_tx(mc_chain *c, const uint8_t txid[MC_HASH_LEN],
+                     uint64_t *height, uint32_t *index);
+
+#endif /* MC_CHAIN_CHAIN_H */

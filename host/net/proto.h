@@ -1,0 +1,144 @@
+/*
+ * proto.h - the messages of the framed TCP protocol (docs/PROTOCOL.md).
+ *
+ * Every frame's payload is one msgpack array [type, request_id, ...].  A
+ * client picks request ids; the node copies the id into its answer.
+ * Unsolicited messages use id 0.  Decoding is strict (wrong arity or types
+ * are MC_EDECODE) and never trusts a length it has not checked.
+ *
+ *   type                  fields after [type, rid]
+ *   16 SUBMIT_TX          tx (wire form)
+ *   17 SUBMIT_RESULT      code (int, 0 = admitted), txid (bin 32)
+ *   18 GET_STATUS         -
+ *   19 STATUS             map (string keys, see mc_status_info)
+ *   20 GET_ACCOUNT        pubkey (bin 32)
+ *   21 ACCOUNT            pubkey, balance, nonce, next_nonce
+ *   22 GET_BLOCK          height (uint) or hash (bin 32)
+ *   23 BLOCK              block (wire form) or nil when there is none
+ *   24 GET_TX             txid (bin 32)
+ *   25 TX_STATUS          state (str), height|nil, index|nil, code (int), tx|nil
+ *   31 ERROR              code (int), message (str)  - sent before closing
+ *   32 CONSENSUS          payload (bin): opaque, for the consensus plugin
+ */
+#ifndef MC_NET_PROTO_H
+#define MC_NET_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "minichain/types.h"
+
+typedef enum mc_msg_type {
+  MC_MSG_SUBMIT_TX = 16,
+  MC_MSG_SUBMIT_RESULT = 17,
+  MC_MSG_GET_STATUS = 18,
+  MC_MSG_STATUS = 19,
+  MC_MSG_GET_ACCOUNT = 20,
+  MC_MSG_ACCOUNT = 21,
+  MC_MSG_GET_BLOCK = 22,
+  MC_MSG_BLOCK = 23,
+  MC_MSG_GET_TX = 24,
+  MC_MSG_TX_STATUS = 25,
+  MC_MSG_ERROR = 31,
+  MC_MSG_CONSENSUS = 32
+} mc_msg_type;
+
+/* Where a transaction stands, as TX_STATUS reports it. */
+typedef enum mc_tx_state {
+  MC_TX_UNKNOWN = 0,   /* "unknown" */
+  MC_TX_PENDING = 1,   /* "pending": ready for the next block */
+  MC_TX_QUEUED = 2,    /* "queued": waiting for an earlier nonce */
+  MC_TX_COMMITTED = 3, /* "committed": in block `height` at `index` */
+  MC_TX_REJECTED = 4   /* "rejected": refused or dropped, reason `code` */
+} mc_tx_state;
+
+const char *mc_tx_state_name(mc_tx_state s);
+/* Parses a state name; returns 0 or MC_EDECODE. */
+int mc_tx_state_parse(const char *s, size_t len, mc_tx_state *out);
+
+/* STATUS map keys are the field names below. */
+typedef struct mc_status_info {
+  char version[32];        /* "version": mchost version */
+  char node[64];           /* "node": the node's name */
+  char chain_id[MC_CHAIN_ID_MAX + 1]; /* "chain_id" */
+  uint8_t genesis_hash[MC_HASH_LEN];  /* "genesis_hash" (bin) */
+  uint64_t height;                    /* "height" */
+  uint8_t head_hash[MC_HASH_LEN];     /* "head_hash" (bin) */
+  uint64_t head_time_ms;              /* "head_time_ms" */
+  uint32_t validators;                /* "validators" */
+  int32_t self_index;                 /* "self_index": -1 observer */
+  uint64_t mempool_ready;             /* "mempool_ready" */
+  uint64_t mempool_queued;            /* "mempool_queued" */
+  uint32_t peers;                     /* "peers": connected validators */
+  uint64_t view;                      /* "view" */
+  int32_t leader;                     /* "leader": -1 unknown */
+  char consensus[32];                 /* "consensus": plugin name */
+  char store[32];                     /* "store": plugin name */
+} mc_status_info;
+
+typedef struct mc_msg {
+  uint32_t type; /* mc_msg_type */
+  uint64_t rid;  /* request id */
+  union {
+    mc_tx tx; /* SUBMIT_TX */
+    struct {
+      int32_t code;
+      uint8_t txid[MC_HASH_LEN];
+    } submit_result;
+    mc_status_info status; /* STATUS */
+    struct {
+      uint8_t pubkey[MC_PUBKEY_LEN];
+    } get_account;
+    struct {
+      mc_account account;
+      uint64_t next_nonce;
+    } account;
+    struct {
+      int by_hash; /* 1: use hash, 0: use height */
+      uint64_t height;
+      uint8_t hash[MC_HASH_LEN];
+    } get_block;
+    struct {
+      mc_block *block; /* owned by the message (mc_msg_clear frees it);
+                          NULL = not found */
+    } block;
+    struct {
+      uint8_t txid[MC_HASH_LEN];
+    } get_tx;
+    struct {
+      mc_tx_state state;
+      uint64_t height; /* COMMITTED */
+      uint32_t index;  /* COMMITTED */
+      int32_t code;    /* REJECTED: the reason */
+      int has_tx;
+      mc_tx tx;        /* when has_tx (PENDING, QUEUED, COMMITTED) */
+    } tx_status;
+    struct {
+      int32_t code;
+      char message[256];
+    } error;
+    struct {
+      const uint8_t *payload; /* decode: points into the input buffer */
+      size_t len;
+    } consensus;
+  } u;
+} mc_msg;
+
+/*
+ * Decodes one payload (without the frame header) into *out.  On success the
+ * caller must call mc_msg_clear.  Returns 0, MC_EDECODE (malformed or an
+ * unknown type) or MC_ENOMEM.  A CONSENSUS payload pointer refers into p.
+ */
+int mc_msg_decode(const uint8_t *p, size_t n, mc_msg *out);
+
+/* Frees what decoding allocated (BLOCK's block).  Safe on a zeroed msg. */
+void mc_msg_clear(mc_msg *m);
+
+/*
+ * Encodes m as a whole frame (4-byte big-endian length + payload) into a
+ * malloc'd buffer the caller frees with free().  For BLOCK, m->u.block.block
+ * is borrowed.  Returns 0, MC_EINVAL (unknown type) or MC_ENOMEM.
+ */
+int mc_msg_encode_frame(const mc_msg *m, uint8_t **out, size_t *out_len);
+
+#endif /* MC_NET_PROTO_H */
