@@ -62,6 +62,11 @@ int mc_mempool_add(mc_mempool *mp, const mc_tx *tx);
 /* 1 if tx id is in the pool (ready or queued). */
 int mc_mempool_contains(const mc_mempool *mp, const uint8_t id[MC_HASH_LEN]);
 
+/* If tx id is in the pool, returns 1, points *tx at it (valid until the
+ * pool next changes) and sets *ready (1 ready, 0 queued); else 0. */
+int mc_mempool_find(const mc_mempool *mp, const uint8_t id[MC_HASH_LEN],
+                    const mc_tx **tx, int *ready);
+
 /* 1 if the signature of the transaction with this id was verified (pool
  * members and recently committed ones).  Usable as mc_sig_known_fn. */
 int mc_mempool_sig_known(void *mp, const uint8_t id[MC_HASH_LEN]);

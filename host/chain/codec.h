@@ -26,6 +26,23 @@
 /* Upper bound on a commit certificate's size. */
 #define MC_CERT_MAX_BYTES (1u << 20)
 
+/* ---- untrusted msgpack ---- */
+
+/*
+ * 0 if p[0..n) is exactly one well-formed msgpack value in which every
+ * declared array, map, str, bin and ext length fits in the bytes left,
+ * else MC_EDECODE.  msgpack-c reserves memory for an array's declared
+ * length before reading its elements, so a 5-byte input could make it
+ * ask for 100 GiB: untrusted bytes pass this check first.
+ */
+int mc_msgpack_check(const uint8_t *p, size_t n);
+/*
+ * mc_msgpack_check, then unpacks the value into u (initialised by the
+ * caller with msgpack_unpacked_init; str and bin objects point into p).
+ * Returns 0, MC_EDECODE or MC_ENOMEM.
+ */
+int mc_msgpack_unpack_one(const uint8_t *p, size_t n, msgpack_unpacked *u);
+
 /* ---- transactions ---- */
 
 /* Appends the signing encoding of tx (no sig) to pk. */

@@ -1,0 +1,392 @@
+/*
+ * config.c - mchost settings from defaults, a JSON file and the command line.
+ *
+ * One table lists every setting once: its flag, its JSON key (the flag
+ * without "--" and with '_' for '-'), its type and where it lives in
+ * mc_config.  The file and the flags go through the same setters, so both
+ * accept exactly the same values with the same error messages.
+ */
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "minichain/error.h"
+#include "net/frame.h"
+
+typedef enum opt_type { OPT_STR, OPT_SIZE, OPT_LEVEL, OPT_PEER } opt_type;
+
+typedef struct opt {
+  const char *flag; /* without the leading "--" */
+  opt_type type;
+  size_t offset;
+  size_t min, max; /* OPT_SIZE bounds */
+} opt;
+
+#define STR_OPT(f, field) {f, OPT_STR, offsetof(mc_config, field), 0, 0}
+#define SIZE_OPT(f, field, lo, hi)                                             \
+  {f, OPT_SIZE, offsetof(mc_config, field), lo, hi}
+
+static const opt options[] = {
+    STR_OPT("consensus", consensus),
+    STR_OPT("store", store),
+    STR_OPT("plugin-dir", plugin_dir),
+    STR_OPT("data-dir", data_dir),
+    STR_OPT("genesis", genesis),
+    STR_OPT("key", key),
+    STR_OPT("listen", listen),
+    STR_OPT("name", name),
+    {"peer", OPT_PEER, 0, 0, 0},
+    {"log-level", OPT_LEVEL, offsetof(mc_config, log_level), 0, 0},
+    SIZE_OPT("max-frame-bytes", max_frame, 1024, 256u << 20),
+    SIZE_OPT("max-conns", max_conns, 1, 100000),
+    SIZE_OPT("mempool-max-total", mempool.max_total, 1, 10000000),
+    SIZE_OPT("mempool-max-per-sender", mempool.max_per_sender, 1, 100000),
+    SIZE_OPT("mempool-max-nonce-gap", mempool.max_nonce_gap, 0, 100000),
+};
+#define NOPTIONS (sizeof options / sizeof options[0])
+
+void mc_config_init(mc_config *c) {
+  static const mc_mempool_limits lim = MC_MEMPOOL_DEFAULT_LIMITS;
+  memset(c, 0, sizeof *c);
+  c->consensus = strdup("poa.so");
+  c->store = strdup("json.so");
+  c->listen = strdup(MC_DEFAULT_LISTEN);
+  c->log_level = MC_LOG_INFO;
+  c->max_frame = MC_DEFAULT_MAX_FRAME;
+  c->max_conns = 256;
+  c->mempool = lim;
+}
+
+void mc_config_free(mc_config *c) {
+  char **strs[] = {&c->plugin_info, &c->consensus, &c->store, &c->plugin_dir,
+                   &c->data_dir,    &c->genesis,   &c->key,   &c->listen,
+                   &c->name};
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+    free(*strs[i]);
+  for (size_t i = 0; i < c->npeers; i++)
+    free(c->peers[i]);
+  memset(c, 0, sizeof *c);
+}
+
+int mc_parse_hostport(const char *s, char *host, size_t hostlen,
+                      uint16_t *port, int allow_zero) {
+  const char *colon, *h = s;
+  size_t hlen;
+  if (s[0] == '[') {
+    const char *close = strchr(s, ']');
+    if (close == NULL || close[1] != ':')
+      return MC_EINVAL;
+    h = s + 1;
+    hlen = (size_t)(close - h);
+    colon = close + 1;
+  } else {
+    colon = strrchr(s, ':');
+    if (colon == NULL)
+      return MC_EINVAL;
+    hlen = (size_t)(colon - s);
+  }
+  if (hlen == 0 || hlen >= hostlen || colon[1] == '\0')
+    return MC_EINVAL;
+  char *end;
+  errno = 0;
+  unsigned long p = strtoul(colon + 1, &end, 10);
+  if (errno != 0 || *end != '\0' || colon[1] < '0' || colon[1] > '9' ||
+      p > 65535 || (p == 0 && !allow_zero))
+    return MC_EINVAL;
+  memcpy(host, h, hlen);
+  host[hlen] = '\0';
+  *port = (uint16_t)p;
+  return 0;
+}
+
+static int set_string(char **slot, const char *v) {
+  char *copy = strdup(v);
+  if (copy == NULL)
+    return MC_ENOMEM;
+  free(*slot);
+  *slot = copy;
+  return 0;
+}
+
+static int check_hostport(const char *what, const char *v, int allow_zero,
+                          char *err, size_t errlen) {
+  char host[256];
+  uint16_t port;
+  if (mc_parse_hostport(v, host, sizeof host, &port, allow_zero) != 0) {
+    snprintf(err, errlen, "%s: expected HOST:PORT, got '%s'", what, v);
+    return MC_EINVAL;
+  }
+  return 0;
+}
+
+static int set_size(const opt *o, mc_config *c, const char *what,
+                    const char *v, char *err, size_t errlen) {
+  char *end;
+  errno = 0;
+  unsigned long long n = strtoull(v, &end, 10);
+  if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || n < o->min ||
+      n > o->max) {
+    snprintf(err, errlen, "%s: expected a whole number from %zu to %zu, got '%s'",
+             what, o->min, o->max, v);
+    return MC_EINVAL;
+  }
+  if (o->offset == offsetof(mc_config, mempool.max_nonce_gap))
+    c->mempool.max_nonce_gap = n;
+  else
+    *(size_t *)((char *)c + o->offset) = (size_t)n;
+  return 0;
+}
+
+/* Applies one setting given as text; `what` names it in errors. */
+static int apply(mc_config *c, const opt *o, const char *what, const char *v,
+                 char *err, size_t errlen) {
+  switch (o->type) {
+  case OPT_STR:
+    if (v[0] == '\0') {
+      snprintf(err, errlen, "%s: must not be empty", what);
+      return MC_EINVAL;
+    }
+    if (strcmp(o->flag, "listen") == 0 &&
+        check_hostport(what, v, 1, err, errlen) != 0)
+      return MC_EINVAL;
+    return set_string((char **)((char *)c + o->offset), v);
+  case OPT_SIZE:
+    return set_size(o, c, what, v, err, errlen);
+  case OPT_LEVEL:
+    if (mc_log_level_parse(v, &c->log_level) != 0) {
+      snprintf(err, errlen, "%s: expected debug, info, warn or error, got '%s'",
+               what, v);
+      return MC_EINVAL;
+    }
+    return 0;
+  case OPT_PEER:
+    if (check_hostport(what, v, 0, err, errlen) != 0)
+      return MC_EINVAL;
+    if (c->npeers == MC_MAX_PEERS) {
+      snprintf(err, errlen, "%s: more than %d peers", what, MC_MAX_PEERS);
+      return MC_EINVAL;
+    }
+    c->peers[c->npeers] = strdup(v);
+    if (c->peers[c->npeers] == NULL)
+      return MC_ENOMEM;
+    c->npeers++;
+    return 0;
+  }
+  return MC_EINVAL;
+}
+
+static const opt *find_flag(const char *flag) {
+  for (size_t i = 0; i < NOPTIONS; i++)
+    if (strcmp(options[i].flag, flag) == 0)
+      return &options[i];
+  return NULL;
+}
+
+/* The option whose JSON key is `key` ("data_dir" for "--data-dir"; "peers"
+ * for the repeated "--peer"). */
+static const opt *find_key(const char *key) {
+  char flag[64];
+  if (strcmp(key, "peers") == 0)
+    return find_flag("peer");
+  if (strlen(key) >= sizeof flag)
+    return NULL;
+  size_t i = 0;
+  for (; key[i]; i++)
+    flag[i] = key[i] == '_' ? '-' : key[i];
+  flag[i] = '\0';
+  const opt *o = find_flag(flag);
+  return (o && o->type != OPT_PEER) ? o : NULL;
+}
+
+/* Renders a JSON scalar as the text a flag would carry. */
+static int json_scalar_text(const cJSON *v, char *buf, size_t buflen) {
+  if (cJSON_IsString(v)) {
+    snprintf(buf, buflen, "%s", v->valuestring);
+    return 0;
+  }
+  if (cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+      v->valuedouble <= 9007199254740991.0 &&
+      v->valuedouble == (double)(unsigned long long)v->valuedouble) {
+    snprintf(buf, buflen, "%llu", (unsigned long long)v->valuedouble);
+    return 0;
+  }
+  return MC_EINVAL;
+}
+
+static int apply_json_item(mc_config *c, const cJSON *item, const char *origin,
+                           char *err, size_t errlen) {
+  char what[128], text[1024];
+  const opt *o = find_key(item->string);
+  snprintf(what, sizeof what, "%s: \"%s\"", origin, item->string);
+  if (o == NULL) {
+    snprintf(err, errlen, "%s: unknown setting", what);
+    return MC_EINVAL;
+  }
+  if (o->type == OPT_PEER) {
+    if (!cJSON_IsArray(item)) {
+      snprintf(err, errlen, "%s: expected an array of \"HOST:PORT\"", what);
+      return MC_EINVAL;
+    }
+    const cJSON *p;
+    cJSON_ArrayForEach(p, item) {
+      if (!cJSON_IsString(p)) {
+        snprintf(err, errlen, "%s: expected an array of \"HOST:PORT\"", what);
+        return MC_EINVAL;
+      }
+      int rc = apply(c, o, what, p->valuestring, err, errlen);
+      if (rc != 0)
+        return rc;
+    }
+    return 0;
+  }
+  if ((o->type == OPT_SIZE) != cJSON_IsNumber(item) ||
+      json_scalar_text(item, text, sizeof text) != 0) {
+    snprintf(err, errlen, "%s: expected %s", what,
+             o->type == OPT_SIZE ? "a whole number" : "a string");
+    return MC_EINVAL;
+  }
+  return apply(c, o, what, text, err, errlen);
+}
+
+int mc_config_from_json(mc_config *c, const char *json, const char *origin,
+                        char *err, size_t errlen) {
+  cJSON *doc = cJSON_Parse(json);
+  if (!cJSON_IsObject(doc)) {
+    snprintf(err, errlen, "%s: %s", origin,
+             doc ? "expected a JSON object" : "not valid JSON");
+    cJSON_Delete(doc);
+    return MC_EINVAL;
+  }
+  int rc = 0;
+  const cJSON *item;
+  cJSON_ArrayForEach(item, doc) {
+    rc = apply_json_item(c, item, origin, err, errlen);
+    if (rc != 0)
+      break;
+  }
+  cJSON_Delete(doc);
+  return rc;
+}
+
+static char *read_text_file(const char *path, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    snprintf(err, errlen, "--config: %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  size_t cap = 1 << 20, n;
+  char *buf = malloc(cap + 1);
+  n = buf ? fread(buf, 1, cap + 1, f) : 0;
+  fclose(f);
+  if (buf == NULL || n > cap) {
+    snprintf(err, errlen, "--config: %s: %s", path,
+             buf ? "larger than 1 MiB" : "out of memory");
+    free(buf);
+    return NULL;
+  }
+  buf[n] = '\0';
+  return buf;
+}
+
+static int apply_config_file(mc_config *c, int argc, char **argv, char *err,
+                             size_t errlen) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--config") != 0)
+      continue;
+    if (i + 1 >= argc) {
+      snprintf(err, errlen, "--config: missing FILE");
+      return MC_EINVAL;
+    }
+    char *txt = read_text_file(argv[i + 1], err, errlen);
+    if (txt == NULL)
+      return MC_EINVAL;
+    int rc = mc_config_from_json(c, txt, argv[i + 1], err, errlen);
+    free(txt);
+    return rc;
+  }
+  return 0;
+}
+
+static int check_required(const mc_config *c, char *err, size_t errlen) {
+  const char *missing = c->data_dir == NULL  ? "--data-dir"
+                        : c->genesis == NULL ? "--genesis"
+                        : c->key == NULL     ? "--key"
+                                             : NULL;
+  if (missing != NULL) {
+    snprintf(err, errlen, "%s is required (see mchost --help)", missing);
+    return MC_EINVAL;
+  }
+  return 0;
+}
+
+int mc_config_from_args(mc_config *c, int argc, char **argv, char *err,
+                        size_t errlen) {
+  int rc = apply_config_file(c, argc, argv, err, errlen);
+  for (int i = 1; rc == 0 && i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      c->action = MC_ACTION_HELP;
+      return 0;
+    }
+    if (strcmp(a, "--version") == 0) {
+      c->action = MC_ACTION_VERSION;
+      return 0;
+    }
+    const opt *o = strncmp(a, "--", 2) == 0 ? find_flag(a + 2) : NULL;
+    int is_info = strcmp(a, "--plugin-info") == 0;
+    if (o == NULL && !is_info && strcmp(a, "--config") != 0) {
+      snprintf(err, errlen, "unknown argument '%s' (see mchost --help)", a);
+      return MC_EINVAL;
+    }
+    if (i + 1 >= argc) {
+      snprintf(err, errlen, "%s: missing value", a);
+      return MC_EINVAL;
+    }
+    const char *v = argv[++i];
+    if (is_info) {
+      c->action = MC_ACTION_PLUGIN_INFO;
+      rc = set_string(&c->plugin_info, v);
+    } else if (o != NULL) {
+      rc = apply(c, o, a, v, err, errlen);
+    }
+  }
+  if (rc == 0 && c->action == MC_ACTION_RUN)
+    rc = check_required(c, err, errlen);
+  return rc;
+}
+
+const char *mc_config_usage(void) {
+  return "usage: mchost [options]\n"
+         "\n"
+         "Runs a MiniChain node.  Required: --data-dir, --genesis, --key.\n"
+         "\n"
+         "  --consensus FILE     consensus plugin (default poa.so)\n"
+         "  --store FILE         store plugin: json.so (default), leveldb.so, ...\n"
+         "  --plugin-dir DIR     searched first for plugin names without '/'\n"
+         "  --data-dir DIR       the node's data (created if missing)\n"
+         "  --genesis FILE       genesis.json (see mcli genesis)\n"
+         "  --key FILE           the node's key file (see mcli keygen)\n"
+         "  --listen HOST:PORT   where peers and clients connect (default "
+         MC_DEFAULT_LISTEN ")\n"
+         "  --peer HOST:PORT     another validator to connect to (repeatable)\n"
+         "  --name NAME          node name in logs (default: the listen address)\n"
+         "  --log-level LEVEL    debug, info (default), warn, error\n"
+         "  --max-frame-bytes N  largest frame accepted (default 8388608)\n"
+         "  --max-conns N        most connections accepted at once (default 256)\n"
+         "  --mempool-max-total N, --mempool-max-per-sender N,\n"
+         "  --mempool-max-nonce-gap N   mempool limits (20000, 256, 64)\n"
+         "  --config FILE        JSON object of these settings (keys use '_');\n"
+         "                       flags override it\n"
+         "  --plugin-info FILE   print a plugin's descriptor, or why it is refused\n"
+         "  --version, --help\n"
+         "\n"
+         "Plugin names without '/' are searched in --plugin-dir, MCHOST_PLUGIN_PATH,\n"
+         "the installed plugin folder, then the build tree's.\n"
+         "Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on bad\n"
+         "arguments, configuration or plugins (nothing was touched).\n";
+}

@@ -1,0 +1,317 @@
+/*
+ * loader.c - finds a plugin file, dlopens it and checks its descriptor
+ * before the host lets any of its functions run.
+ *
+ * Every refusal is one line "<path>: <reason>" so that mchost can print it
+ * as is and exit 2 before it touches the data directory.  The checks run in
+ * a fixed order (magic, ABI major, ABI minor, kind, vtable size, required
+ * functions) so that a file gets the most fundamental reason first: an old
+ * plugin with a NULL function is reported as old, not as broken.
+ *
+ * Handles are never dlclose'd, not even for a refused plugin: its
+ * constructors have run and may have registered something (atexit, TLS
+ * destructors) that points into the mapping.
+ */
+#include "loader.h"
+
+#include <assert.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "minichain/consensus.h"
+#include "minichain/error.h"
+#include "minichain/store.h"
+
+#ifndef MC_BUILD_PLUGIN_DIR
+#error "MC_BUILD_PLUGIN_DIR must be defined by the build"
+#endif
+#ifndef MC_INSTALL_PLUGIN_DIR
+#error "MC_INSTALL_PLUGIN_DIR must be defined by the build"
+#endif
+
+#define PLUGIN_PATH_ENV "MCHOST_PLUGIN_PATH"
+
+/* A function pointer field of a vtable that ABI 1.0 requires. */
+typedef struct required_fn {
+  const char *name;
+  size_t offset;
+} required_fn;
+
+#define REQ(type, field) {#field, offsetof(type, field)}
+
+static const required_fn consensus_required[] = {
+    REQ(mc_consensus_vtable, create),
+    REQ(mc_consensus_vtable, start),
+    REQ(mc_consensus_vtable, stop),
+    REQ(mc_consensus_vtable, destroy),
+    REQ(mc_consensus_vtable, on_message),
+    REQ(mc_consensus_vtable, on_commit),
+    REQ(mc_consensus_vtable, verify_certificate),
+};
+
+static const required_fn store_required[] = {
+    REQ(mc_store_vtable, open),
+    REQ(mc_store_vtable, close),
+    REQ(mc_store_vtable, head),
+    REQ(mc_store_vtable, append),
+    REQ(mc_store_vtable, get_block),
+    REQ(mc_store_vtable, get_block_by_hash),
+    REQ(mc_store_vtable, free_block),
+    REQ(mc_store_vtable, get_account),
+    REQ(mc_store_vtable, each_account),
+    REQ(mc_store_vtable, find_tx),
+};
+
+#undef REQ
+
+/* What each kind must provide: its ABI 1.0 prefix and required fields. */
+typedef struct kind_rules {
+  size_t min_size;
+  const required_fn *required;
+  size_t nrequired;
+} kind_rules;
+
+const char *mc_plugin_kind_name(uint32_t kind) {
+  switch (kind) {
+  case MC_PLUGIN_CONSENSUS:
+    return "consensus";
+  case MC_PLUGIN_STORE:
+    return "store";
+  default:
+    return "unknown";
+  }
+}
+
+/* Writes a formatted line into err (if any) and returns code. */
+__attribute__((format(printf, 4, 5))) static int
+fail(char *err, size_t errlen, int code, const char *fmt, ...) {
+  if (err != NULL && errlen > 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+static int is_regular_file(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* dir + "/" + name into path when it fits and names a regular file. */
+static int try_dir(const char *dir, size_t dirlen, const char *name,
+                   char *path, size_t pathlen) {
+  int n = snprintf(path, pathlen, "%.*s/%s", (int)dirlen, dir, name);
+  if (n < 0 || (size_t)n >= pathlen)
+    return 0;
+  return is_regular_file(path);
+}
+
+/* Appends ", <dir>" (or "<dir>" first) to the list of searched folders. */
+static void note_searched(char *list, size_t listlen, const char *dir,
+                          size_t dirlen) {
+  size_t used = strlen(list);
+  if (used >= listlen)
+    return;
+  snprintf(list + used, listlen - used, "%s%.*s", used ? ", " : "",
+           (int)dirlen, dir);
+}
+
+/* Looks in each non-empty folder of a colon separated list, in order. */
+static int try_path_list(const char *list, const char *name, char *path,
+                         size_t pathlen, char *searched, size_t searchedlen) {
+  const char *p = list;
+  while (*p != '\0') {
+    size_t len = strcspn(p, ":");
+    if (len > 0) {
+      if (try_dir(p, len, name, path, pathlen))
+        return 1;
+      note_searched(searched, searchedlen, p, len);
+    }
+    p += len;
+    if (*p == ':')
+      p++;
+  }
+  return 0;
+}
+
+static int find_by_path(const char *name, char *path, size_t pathlen,
+                        char *err, size_t errlen) {
+  int n = snprintf(path, pathlen, "%s", name);
+  if (n < 0 || (size_t)n >= pathlen)
+    return fail(err, errlen, MC_EINVAL, "%.200s...: path too long", name);
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return fail(err, errlen, MC_ENOTFOUND, "%s: %s", path, strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return fail(err, errlen, MC_ENOTFOUND, "%s: not a regular file", path);
+  return 0;
+}
+
+int mc_plugin_find(const char *name, const char *plugin_dir, char *path,
+                   size_t pathlen, char *err, size_t errlen) {
+  assert(name != NULL && path != NULL && pathlen > 0);
+  if (name[0] == '\0')
+    return fail(err, errlen, MC_EINVAL, "empty plugin name");
+  if (strchr(name, '/') != NULL)
+    return find_by_path(name, path, pathlen, err, errlen);
+
+  char searched[2048] = "";
+  if (plugin_dir != NULL && plugin_dir[0] != '\0') {
+    if (try_dir(plugin_dir, strlen(plugin_dir), name, path, pathlen))
+      return 0;
+    note_searched(searched, sizeof searched, plugin_dir, strlen(plugin_dir));
+  }
+  const char *env = getenv(PLUGIN_PATH_ENV);
+  if (env != NULL &&
+      try_path_list(env, name, path, pathlen, searched, sizeof searched))
+    return 0;
+  static const char *const fixed[] = {MC_INSTALL_PLUGIN_DIR,
+                                      MC_BUILD_PLUGIN_DIR};
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+    if (try_dir(fixed[i], strlen(fixed[i]), name, path, pathlen))
+      return 0;
+    note_searched(searched, sizeof searched, fixed[i], strlen(fixed[i]));
+  }
+  path[0] = '\0';
+  return fail(err, errlen, MC_ENOTFOUND, "%s: not found (searched: %s)", name,
+              searched);
+}
+
+static int open_entry(mc_plugin *p, mc_plugin_entry_fn *entry, char *err,
+                      size_t errlen) {
+  dlerror();
+  p->handle = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
+  if (p->handle == NULL) {
+    const char *why = dlerror();
+    return fail(err, errlen, MC_EINVAL, "%s: cannot load: %s", p->path,
+                why ? why : "unknown dlopen error");
+  }
+  dlerror();
+  void *sym = dlsym(p->handle, MC_PLUGIN_ENTRY_SYMBOL);
+  const char *why = dlerror();
+  if (why != NULL || sym == NULL)
+    return fail(err, errlen, MC_EINVAL, "%s: no entry symbol %s: %s", p->path,
+                MC_PLUGIN_ENTRY_SYMBOL, why ? why : "symbol is NULL");
+  /* POSIX guarantees that dlsym's object pointer holds a function's. */
+  memcpy(entry, &sym, sizeof *entry);
+  return 0;
+}
+
+static int check_header(const char *path, const mc_plugin_descriptor *d,
+                        char *err, size_t errlen) {
+  if (d->magic != MC_PLUGIN_MAGIC)
+    return fail(err, errlen, MC_EINVAL,
+                "%s: bad magic 0x%08x, not a MiniChain plugin", path,
+                (unsigned)d->magic);
+  if (d->abi_major != MC_ABI_MAJOR || d->abi_minor > MC_ABI_MINOR)
+    return fail(err, errlen, MC_EVERSION,
+                "%s: has incompatible ABI version (plugin: %u.%u, host: "
+                "%u.%u), not loading",
+                path, (unsigned)d->abi_major, (unsigned)d->abi_minor,
+                (unsigned)MC_ABI_MAJOR, (unsigned)MC_ABI_MINOR);
+  return 0;
+}
+
+static int check_kind(const char *path, const mc_plugin_descriptor *d,
+                      uint32_t want_kind, char *err, size_t errlen) {
+  if (d->kind != MC_PLUGIN_CONSENSUS && d->kind != MC_PLUGIN_STORE)
+    return fail(err, errlen, MC_EKIND, "%s: unknown plugin kind %u", path,
+                (unsigned)d->kind);
+  if (want_kind != 0 && d->kind != want_kind)
+    return fail(err, errlen, MC_EKIND, "%s: is a %s plugin, not a %s plugin",
+                path, mc_plugin_kind_name(d->kind),
+                mc_plugin_kind_name(want_kind));
+  return 0;
+}
+
+static kind_rules rules_for(uint32_t kind) {
+  if (kind == MC_PLUGIN_CONSENSUS)
+    return (kind_rules){MC_CONSENSUS_VTABLE_MIN_SIZE, consensus_required,
+                        sizeof consensus_required / sizeof *consensus_required};
+  assert(kind == MC_PLUGIN_STORE);
+  return (kind_rules){MC_STORE_VTABLE_MIN_SIZE, store_required,
+                      sizeof store_required / sizeof *store_required};
+}
+
+/*
+ * Reads the vtable only through its declared size and by offset, so that a
+ * plugin built against an older minor (a shorter table) is never read past
+ * its end.
+ */
+static int check_vtable(const char *path, const mc_plugin_descriptor *d,
+                        char *err, size_t errlen) {
+  if (d->vtable == NULL)
+    return fail(err, errlen, MC_ENOSYS, "%s: vtable is NULL", path);
+  kind_rules r = rules_for(d->kind);
+  size_t size;
+  memcpy(&size, d->vtable, sizeof size);
+  if (size < r.min_size)
+    return fail(err, errlen, MC_ENOSYS,
+                "%s: vtable size %zu is smaller than ABI %d.0's %zu", path,
+                size, MC_ABI_MAJOR, r.min_size);
+  for (size_t i = 0; i < r.nrequired; i++) {
+    void (*fn)(void);
+    memcpy(&fn, (const char *)d->vtable + r.required[i].offset, sizeof fn);
+    if (fn == NULL)
+      return fail(err, errlen, MC_ENOSYS,
+                  "%s: required function '%s' is NULL", path,
+                  r.required[i].name);
+  }
+  return 0;
+}
+
+/* mchost prints these, so a descriptor without them is not usable. */
+static int check_strings(const char *path, const mc_plugin_descriptor *d,
+                         char *err, size_t errlen) {
+  if (d->name == NULL || d->name[0] == '\0')
+    return fail(err, errlen, MC_EINVAL, "%s: descriptor has no name", path);
+  if (d->version == NULL)
+    return fail(err, errlen, MC_EINVAL, "%s: descriptor has no version",
+                path);
+  return 0;
+}
+
+static int check_descriptor(const char *path, const mc_plugin_descriptor *d,
+                            uint32_t want_kind, char *err, size_t errlen) {
+  int rc = check_header(path, d, err, errlen);
+  if (rc == 0)
+    rc = check_kind(path, d, want_kind, err, errlen);
+  if (rc == 0)
+    rc = check_vtable(path, d, err, errlen);
+  if (rc == 0)
+    rc = check_strings(path, d, err, errlen);
+  return rc;
+}
+
+int mc_plugin_load(const char *name, uint32_t want_kind,
+                   const char *plugin_dir, mc_plugin *out, char *err,
+                   size_t errlen) {
+  assert(name != NULL && out != NULL);
+  memset(out, 0, sizeof *out);
+  int rc = mc_plugin_find(name, plugin_dir, out->path, sizeof out->path, err,
+                          errlen);
+  if (rc != 0)
+    return rc;
+  mc_plugin_entry_fn entry = NULL;
+  rc = open_entry(out, &entry, err, errlen);
+  if (rc != 0)
+    return rc;
+  const mc_plugin_descriptor *d = entry();
+  if (d == NULL)
+    return fail(err, errlen, MC_EINVAL, "%s: %s returned NULL", out->path,
+                MC_PLUGIN_ENTRY_SYMBOL);
+  rc = check_descriptor(out->path, d, want_kind, err, errlen);
+  if (rc != 0)
+    return rc;
+  out->desc = d;
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  return 0;
+}

@@ -1,0 +1,666 @@
+/*
+ * proto.c - encoding and strict decoding of the framed protocol's messages
+ * (proto.h; the wire format is specified in docs/PROTOCOL.md).
+ *
+ * Every message is a msgpack array [type, rid, fields...].  One table below
+ * names each type's arity and its encode and decode functions, so the two
+ * directions cannot drift apart.  The STATUS map is driven by a second
+ * table of (key, kind, offset) so that its keys are written down once.
+ *
+ * Decoding walks the payload's msgpack structure before unpacking it
+ * (check_structure) because msgpack-c reserves memory for a container from
+ * its declared element count before it reads any element: five bytes
+ * announcing a 2^32-element array make it ask for 96 GiB, and nesting
+ * deeper than its fixed stack is reported as out of memory.  The walk
+ * proves that every declared length is backed by bytes of the input and
+ * that nesting is shallow, so what the unpacker allocates stays
+ * proportional to the payload.
+ */
+#include "net/proto.h"
+
+#include <assert.h>
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain/codec.h"
+#include "chain/genesis.h"
+#include "minichain/error.h"
+#include "net/frame.h"
+
+/* Deeper than any message needs (a block inside a message is 4 levels),
+ * shallower than msgpack-c's own stack of 32. */
+#define MAX_DEPTH 16
+#define ERROR_MESSAGE_MAX (sizeof(((mc_msg *)0)->u.error.message) - 1)
+
+/* ---- tx states ---- */
+
+static const char *const tx_state_names[] = {
+    [MC_TX_UNKNOWN] = "unknown",     [MC_TX_PENDING] = "pending",
+    [MC_TX_QUEUED] = "queued",       [MC_TX_COMMITTED] = "committed",
+    [MC_TX_REJECTED] = "rejected",
+};
+#define TX_STATE_COUNT (sizeof tx_state_names / sizeof tx_state_names[0])
+
+const char *mc_tx_state_name(mc_tx_state s) {
+  if ((unsigned)s >= TX_STATE_COUNT)
+    return "invalid";
+  return tx_state_names[s];
+}
+
+int mc_tx_state_parse(const char *s, size_t len, mc_tx_state *out) {
+  for (size_t i = 0; i < TX_STATE_COUNT; i++) {
+    if (strlen(tx_state_names[i]) == len &&
+        memcmp(tx_state_names[i], s, len) == 0) {
+      *out = (mc_tx_state)i;
+      return 0;
+    }
+  }
+  return MC_EDECODE;
+}
+
+/* ---- structure walk (see the file comment) ---- */
+
+enum { K_BAD, K_FIXED, K_BLOB, K_ARRAY, K_MAP };
+
+/* Formats 0xc0..0xdf: kind; width = bytes after the tag (K_FIXED) or of
+ * the length field; extra = bytes between the length and the body (the
+ * ext type). */
+static const struct {
+  uint8_t kind, width, extra;
+} formats[32] = {
+    [0x00] = {K_FIXED, 0, 0}, /* nil */
+    [0x01] = {K_BAD, 0, 0},   /* never used */
+    [0x02] = {K_FIXED, 0, 0}, [0x03] = {K_FIXED, 0, 0}, /* false, true */
+    [0x04] = {K_BLOB, 1, 0},  [0x05] = {K_BLOB, 2, 0},
+    [0x06] = {K_BLOB, 4, 0}, /* bin */
+    [0x07] = {K_BLOB, 1, 1},  [0x08] = {K_BLOB, 2, 1},
+    [0x09] = {K_BLOB, 4, 1}, /* ext */
+    [0x0a] = {K_FIXED, 4, 0}, [0x0b] = {K_FIXED, 8, 0}, /* float */
+    [0x0c] = {K_FIXED, 1, 0}, [0x0d] = {K_FIXED, 2, 0},
+    [0x0e] = {K_FIXED, 4, 0}, [0x0f] = {K_FIXED, 8, 0}, /* uint */
+    [0x10] = {K_FIXED, 1, 0}, [0x11] = {K_FIXED, 2, 0},
+    [0x12] = {K_FIXED, 4, 0}, [0x13] = {K_FIXED, 8, 0}, /* int */
+    [0x14] = {K_FIXED, 2, 0}, [0x15] = {K_FIXED, 3, 0},
+    [0x16] = {K_FIXED, 5, 0}, [0x17] = {K_FIXED, 9, 0},
+    [0x18] = {K_FIXED, 17, 0}, /* fixext */
+    [0x19] = {K_BLOB, 1, 0},  [0x1a] = {K_BLOB, 2, 0},
+    [0x1b] = {K_BLOB, 4, 0}, /* str */
+    [0x1c] = {K_ARRAY, 2, 0}, [0x1d] = {K_ARRAY, 4, 0},
+    [0x1e] = {K_MAP, 2, 0},   [0x1f] = {K_MAP, 4, 0},
+};
+
+static uint64_t read_be(const uint8_t *p, unsigned width) {
+  uint64_t v = 0;
+  for (unsigned i = 0; i < width; i++)
+    v = (v << 8) | p[i];
+  return v;
+}
+
+/* Measures the item at p[0..n): *len = its own bytes (tag, length, body),
+ * *children = the items that follow it as its elements.  Returns 0 or
+ * MC_EDECODE when the item does not fit in n bytes. */
+static int item_extent(const uint8_t *p, size_t n, uint64_t *len,
+                       uint64_t *children) {
+  uint8_t tag = p[0];
+  *len = 1;
+  *children = 0;
+  if (tag <= 0x7f || tag >= 0xe0)
+    return 0;
+  if (tag <= 0x8f) {
+    *children = 2u * (tag & 0x0fu);
+    return 0;
+  }
+  if (tag <= 0x9f) {
+    *children = tag & 0x0fu;
+    return 0;
+  }
+  if (tag <= 0xbf) {
+    *len = 1 + (tag & 0x1fu);
+    return *len <= n ? 0 : MC_EDECODE;
+  }
+  unsigned kind = formats[tag - 0xc0].kind;
+  unsigned width = formats[tag - 0xc0].width;
+  if (kind == K_BAD || 1 + (size_t)width > n)
+    return MC_EDECODE;
+  *len = 1 + width;
+  if (kind == K_FIXED)
+    return 0;
+  uint64_t count = read_be(p + 1, width);
+  if (kind == K_BLOB) {
+    *len += formats[tag - 0xc0].extra + count;
+    return *len <= n ? 0 : MC_EDECODE;
+  }
+  *children = kind == K_MAP ? 2 * count : count;
+  return 0;
+}
+
+/* 0 if p[0..n) is exactly one msgpack item of bounded depth whose every
+ * declared length fits in the input, else MC_EDECODE. */
+static int check_structure(const uint8_t *p, size_t n) {
+  uint64_t left[MAX_DEPTH + 1];
+  int depth = 0;
+  size_t off = 0;
+  left[0] = 1;
+  while (depth >= 0) {
+    if (left[depth] == 0) {
+      depth--;
+      continue;
+    }
+    left[depth]--;
+    uint64_t len, children;
+    if (off >= n || item_extent(p + off, n - off, &len, &children) != 0)
+      return MC_EDECODE;
+    off += (size_t)len;
+    if (children > 0) {
+      /* each element takes at least one byte */
+      if (children > n - off || depth == MAX_DEPTH)
+        return MC_EDECODE;
+      left[++depth] = children;
+    }
+  }
+  return off == n ? 0 : MC_EDECODE;
+}
+
+/* ---- field readers: each returns 0 or MC_EDECODE ---- */
+
+static int get_u64(const msgpack_object *o, uint64_t *v) {
+  if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+    return MC_EDECODE;
+  *v = o->via.u64;
+  return 0;
+}
+
+static int get_u32(const msgpack_object *o, uint32_t *v) {
+  uint64_t x;
+  if (get_u64(o, &x) != 0 || x > UINT32_MAX)
+    return MC_EDECODE;
+  *v = (uint32_t)x;
+  return 0;
+}
+
+static int get_i32(const msgpack_object *o, int32_t *v) {
+  if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT32_MAX) {
+    *v = (int32_t)o->via.u64;
+    return 0;
+  }
+  if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && o->via.i64 >= INT32_MIN) {
+    *v = (int32_t)o->via.i64;
+    return 0;
+  }
+  return MC_EDECODE;
+}
+
+static int get_bin32(const msgpack_object *o, uint8_t out[32]) {
+  if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != 32)
+    return MC_EDECODE;
+  memcpy(out, o->via.bin.ptr, 32);
+  return 0;
+}
+
+/* A str of fewer than cap bytes without NUL, copied NUL-terminated. */
+static int get_str(const msgpack_object *o, char *out, size_t cap) {
+  if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap ||
+      memchr(o->via.str.ptr, 0, o->via.str.size) != NULL)
+    return MC_EDECODE;
+  memcpy(out, o->via.str.ptr, o->via.str.size);
+  out[o->via.str.size] = '\0';
+  return 0;
+}
+
+static bool is_nil(const msgpack_object *o) {
+  return o->type == MSGPACK_OBJECT_NIL;
+}
+
+/* ---- packing helpers ---- */
+
+static void pack_bin(msgpack_packer *pk, const uint8_t *p, size_t n) {
+  msgpack_pack_bin(pk, n);
+  msgpack_pack_bin_body(pk, p, n);
+}
+
+static void pack_str(msgpack_packer *pk, const char *s, size_t n) {
+  msgpack_pack_str(pk, n);
+  msgpack_pack_str_body(pk, s, n);
+}
+
+/* Length of the NUL-terminated string in a char array of cap bytes, or
+ * -1 when the array holds no terminator. */
+static long cstr_len(const char *s, size_t cap) {
+  size_t n = strnlen(s, cap);
+  return n < cap ? (long)n : -1;
+}
+
+/* ---- STATUS ---- */
+
+enum { F_STR, F_BIN32, F_U64, F_U32, F_I32 };
+
+#define STATUS_FIELD(name, kind)                                              \
+  { #name, kind, offsetof(mc_status_info, name),                             \
+    sizeof(((mc_status_info *)0)->name) }
+
+static const struct status_field {
+  const char *key;
+  int kind;
+  size_t off;
+  size_t size;
+} status_fields[] = {
+    STATUS_FIELD(version, F_STR),       STATUS_FIELD(node, F_STR),
+    STATUS_FIELD(chain_id, F_STR),      STATUS_FIELD(genesis_hash, F_BIN32),
+    STATUS_FIELD(height, F_U64),        STATUS_FIELD(head_hash, F_BIN32),
+    STATUS_FIELD(head_time_ms, F_U64),  STATUS_FIELD(validators, F_U32),
+    STATUS_FIELD(self_index, F_I32),    STATUS_FIELD(mempool_ready, F_U64),
+    STATUS_FIELD(mempool_queued, F_U64), STATUS_FIELD(peers, F_U32),
+    STATUS_FIELD(view, F_U64),          STATUS_FIELD(leader, F_I32),
+    STATUS_FIELD(consensus, F_STR),     STATUS_FIELD(store, F_STR),
+};
+#define STATUS_FIELD_COUNT (sizeof status_fields / sizeof status_fields[0])
+
+static int encode_status_field(msgpack_packer *pk, const struct status_field *f,
+                               const mc_status_info *s) {
+  const char *base = (const char *)s + f->off;
+  pack_str(pk, f->key, strlen(f->key));
+  switch (f->kind) {
+  case F_STR: {
+    long n = cstr_len(base, f->size);
+    if (n < 0)
+      return MC_EINVAL;
+    pack_str(pk, base, (size_t)n);
+    return 0;
+  }
+  case F_BIN32:
+    pack_bin(pk, (const uint8_t *)base, MC_HASH_LEN);
+    return 0;
+  case F_U64:
+    msgpack_pack_uint64(pk, *(const uint64_t *)(const void *)base);
+    return 0;
+  case F_U32:
+    msgpack_pack_uint32(pk, *(const uint32_t *)(const void *)base);
+    return 0;
+  default:
+    assert(f->kind == F_I32);
+    msgpack_pack_int32(pk, *(const int32_t *)(const void *)base);
+    return 0;
+  }
+}
+
+static int encode_status(msgpack_packer *pk, const mc_msg *m) {
+  if (!mc_chain_id_valid(m->u.status.chain_id))
+    return MC_EINVAL;
+  msgpack_pack_map(pk, STATUS_FIELD_COUNT);
+  for (size_t i = 0; i < STATUS_FIELD_COUNT; i++) {
+    int rc = encode_status_field(pk, &status_fields[i], &m->u.status);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+static int decode_status_value(const struct status_field *f,
+                               const msgpack_object *v, mc_status_info *s) {
+  char *base = (char *)s + f->off;
+  switch (f->kind) {
+  case F_STR:
+    return get_str(v, base, f->size);
+  case F_BIN32:
+    return get_bin32(v, (uint8_t *)base);
+  case F_U64:
+    return get_u64(v, (uint64_t *)(void *)base);
+  case F_U32:
+    return get_u32(v, (uint32_t *)(void *)base);
+  default:
+    assert(f->kind == F_I32);
+    return get_i32(v, (int32_t *)(void *)base);
+  }
+}
+
+/* Index of the known key k in status_fields, or -1 (a newer node's key). */
+static int status_field_index(const msgpack_object *k) {
+  for (size_t i = 0; i < STATUS_FIELD_COUNT; i++) {
+    const char *key = status_fields[i].key;
+    if (strlen(key) == k->via.str.size &&
+        memcmp(key, k->via.str.ptr, k->via.str.size) == 0)
+      return (int)i;
+  }
+  return -1;
+}
+
+/* Every known key exactly once with its type; unknown keys are skipped so
+ * that an older client can read a newer node. */
+static int decode_status(const msgpack_object *f, mc_msg *m) {
+  if (f[0].type != MSGPACK_OBJECT_MAP)
+    return MC_EDECODE;
+  bool seen[STATUS_FIELD_COUNT] = {false};
+  size_t nseen = 0;
+  const msgpack_object_map *map = &f[0].via.map;
+  for (uint32_t i = 0; i < map->size; i++) {
+    const msgpack_object *k = &map->ptr[i].key;
+    if (k->type != MSGPACK_OBJECT_STR)
+      return MC_EDECODE;
+    int idx = status_field_index(k);
+    if (idx < 0)
+      continue;
+    if (seen[idx] ||
+        decode_status_value(&status_fields[idx], &map->ptr[i].val,
+                            &m->u.status) != 0)
+      return MC_EDECODE;
+    seen[idx] = true;
+    nseen++;
+  }
+  if (nseen != STATUS_FIELD_COUNT || !mc_chain_id_valid(m->u.status.chain_id))
+    return MC_EDECODE;
+  return 0;
+}
+
+/* ---- the other messages: encode appends the fields after [type, rid],
+ * decode reads them from f[0..arity) ---- */
+
+static int encode_submit_tx(msgpack_packer *pk, const mc_msg *m) {
+  mc_tx_pack(pk, &m->u.tx);
+  return 0;
+}
+
+static int decode_submit_tx(const msgpack_object *f, mc_msg *m) {
+  return mc_tx_unpack(&f[0], &m->u.tx) == 0 ? 0 : MC_EDECODE;
+}
+
+static int encode_submit_result(msgpack_packer *pk, const mc_msg *m) {
+  msgpack_pack_int32(pk, m->u.submit_result.code);
+  pack_bin(pk, m->u.submit_result.txid, MC_HASH_LEN);
+  return 0;
+}
+
+static int decode_submit_result(const msgpack_object *f, mc_msg *m) {
+  if (get_i32(&f[0], &m->u.submit_result.code) != 0)
+    return MC_EDECODE;
+  return get_bin32(&f[1], m->u.submit_result.txid);
+}
+
+static int encode_nothing(msgpack_packer *pk, const mc_msg *m) {
+  (void)pk;
+  (void)m;
+  return 0;
+}
+
+static int decode_nothing(const msgpack_object *f, mc_msg *m) {
+  (void)f;
+  (void)m;
+  return 0;
+}
+
+static int encode_get_account(msgpack_packer *pk, const mc_msg *m) {
+  pack_bin(pk, m->u.get_account.pubkey, MC_PUBKEY_LEN);
+  return 0;
+}
+
+static int decode_get_account(const msgpack_object *f, mc_msg *m) {
+  return get_bin32(&f[0], m->u.get_account.pubkey);
+}
+
+static int encode_account(msgpack_packer *pk, const mc_msg *m) {
+  const mc_account *a = &m->u.account.account;
+  pack_bin(pk, a->pubkey, MC_PUBKEY_LEN);
+  msgpack_pack_uint64(pk, a->balance);
+  msgpack_pack_uint64(pk, a->nonce);
+  msgpack_pack_uint64(pk, m->u.account.next_nonce);
+  return 0;
+}
+
+static int decode_account(const msgpack_object *f, mc_msg *m) {
+  mc_account *a = &m->u.account.account;
+  if (get_bin32(&f[0], a->pubkey) != 0 || get_u64(&f[1], &a->balance) != 0 ||
+      get_u64(&f[2], &a->nonce) != 0 ||
+      get_u64(&f[3], &m->u.account.next_nonce) != 0)
+    return MC_EDECODE;
+  return 0;
+}
+
+static int encode_get_block(msgpack_packer *pk, const mc_msg *m) {
+  if (m->u.get_block.by_hash)
+    pack_bin(pk, m->u.get_block.hash, MC_HASH_LEN);
+  else
+    msgpack_pack_uint64(pk, m->u.get_block.height);
+  return 0;
+}
+
+static int decode_get_block(const msgpack_object *f, mc_msg *m) {
+  if (f[0].type == MSGPACK_OBJECT_BIN) {
+    m->u.get_block.by_hash = 1;
+    return get_bin32(&f[0], m->u.get_block.hash);
+  }
+  m->u.get_block.by_hash = 0;
+  return get_u64(&f[0], &m->u.get_block.height);
+}
+
+static int encode_block(msgpack_packer *pk, const mc_msg *m) {
+  if (m->u.block.block == NULL)
+    msgpack_pack_nil(pk);
+  else
+    mc_block_pack(pk, m->u.block.block);
+  return 0;
+}
+
+static int decode_block(const msgpack_object *f, mc_msg *m) {
+  if (is_nil(&f[0]))
+    return 0;
+  int rc = mc_block_unpack(&f[0], &m->u.block.block);
+  if (rc != 0)
+    m->u.block.block = NULL;
+  return rc == MC_ENOMEM ? MC_ENOMEM : rc == 0 ? 0 : MC_EDECODE;
+}
+
+static int encode_get_tx(msgpack_packer *pk, const mc_msg *m) {
+  pack_bin(pk, m->u.get_tx.txid, MC_HASH_LEN);
+  return 0;
+}
+
+static int decode_get_tx(const msgpack_object *f, mc_msg *m) {
+  return get_bin32(&f[0], m->u.get_tx.txid);
+}
+
+static int encode_tx_status(msgpack_packer *pk, const mc_msg *m) {
+  mc_tx_state st = m->u.tx_status.state;
+  if ((unsigned)st >= TX_STATE_COUNT)
+    return MC_EINVAL;
+  const char *name = mc_tx_state_name(st);
+  pack_str(pk, name, strlen(name));
+  if (st == MC_TX_COMMITTED) {
+    msgpack_pack_uint64(pk, m->u.tx_status.height);
+    msgpack_pack_uint32(pk, m->u.tx_status.index);
+  } else {
+    msgpack_pack_nil(pk);
+    msgpack_pack_nil(pk);
+  }
+  msgpack_pack_int32(pk, m->u.tx_status.code);
+  if (m->u.tx_status.has_tx)
+    mc_tx_pack(pk, &m->u.tx_status.tx);
+  else
+    msgpack_pack_nil(pk);
+  return 0;
+}
+
+/* height and index are present exactly when the state is "committed". */
+static int decode_tx_status(const msgpack_object *f, mc_msg *m) {
+  if (f[0].type != MSGPACK_OBJECT_STR ||
+      mc_tx_state_parse(f[0].via.str.ptr, f[0].via.str.size,
+                        &m->u.tx_status.state) != 0)
+    return MC_EDECODE;
+  if (m->u.tx_status.state == MC_TX_COMMITTED) {
+    if (get_u64(&f[1], &m->u.tx_status.height) != 0 ||
+        get_u32(&f[2], &m->u.tx_status.index) != 0)
+      return MC_EDECODE;
+  } else if (!is_nil(&f[1]) || !is_nil(&f[2])) {
+    return MC_EDECODE;
+  }
+  if (get_i32(&f[3], &m->u.tx_status.code) != 0)
+    return MC_EDECODE;
+  if (is_nil(&f[4]))
+    return 0;
+  m->u.tx_status.has_tx = 1;
+  return mc_tx_unpack(&f[4], &m->u.tx_status.tx) == 0 ? 0 : MC_EDECODE;
+}
+
+static int encode_error(msgpack_packer *pk, const mc_msg *m) {
+  msgpack_pack_int32(pk, m->u.error.code);
+  pack_str(pk, m->u.error.message,
+           strnlen(m->u.error.message, ERROR_MESSAGE_MAX));
+  return 0;
+}
+
+static int decode_error(const msgpack_object *f, mc_msg *m) {
+  if (get_i32(&f[0], &m->u.error.code) != 0)
+    return MC_EDECODE;
+  return get_str(&f[1], m->u.error.message, sizeof m->u.error.message);
+}
+
+static int encode_consensus(msgpack_packer *pk, const mc_msg *m) {
+  if (m->u.consensus.payload == NULL && m->u.consensus.len > 0)
+    return MC_EINVAL;
+  if (m->u.consensus.len > UINT32_MAX)
+    return MC_ETOOBIG;
+  pack_bin(pk, m->u.consensus.payload, m->u.consensus.len);
+  return 0;
+}
+
+/* The payload is left in the caller's buffer: msgpack_unpack_next's bin
+ * objects point into the input rather than into its zone. */
+static int decode_consensus(const msgpack_object *f, mc_msg *m) {
+  if (f[0].type != MSGPACK_OBJECT_BIN)
+    return MC_EDECODE;
+  m->u.consensus.payload = (const uint8_t *)f[0].via.bin.ptr;
+  m->u.consensus.len = f[0].via.bin.size;
+  return 0;
+}
+
+/* ---- the message table ---- */
+
+typedef struct msg_desc {
+  uint32_t type;
+  uint32_t arity; /* fields after [type, rid] */
+  int (*encode)(msgpack_packer *pk, const mc_msg *m);
+  int (*decode)(const msgpack_object *f, mc_msg *m);
+} msg_desc;
+
+static const msg_desc messages[] = {
+    {MC_MSG_SUBMIT_TX, 1, encode_submit_tx, decode_submit_tx},
+    {MC_MSG_SUBMIT_RESULT, 2, encode_submit_result, decode_submit_result},
+    {MC_MSG_GET_STATUS, 0, encode_nothing, decode_nothing},
+    {MC_MSG_STATUS, 1, encode_status, decode_status},
+    {MC_MSG_GET_ACCOUNT, 1, encode_get_account, decode_get_account},
+    {MC_MSG_ACCOUNT, 4, encode_account, decode_account},
+    {MC_MSG_GET_BLOCK, 1, encode_get_block, decode_get_block},
+    {MC_MSG_BLOCK, 1, encode_block, decode_block},
+    {MC_MSG_GET_TX, 1, encode_get_tx, decode_get_tx},
+    {MC_MSG_TX_STATUS, 5, encode_tx_status, decode_tx_status},
+    {MC_MSG_ERROR, 2, encode_error, decode_error},
+    {MC_MSG_CONSENSUS, 1, encode_consensus, decode_consensus},
+};
+
+static const msg_desc *find_desc(uint64_t type) {
+  for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++)
+    if (messages[i].type == type)
+      return &messages[i];
+  return NULL;
+}
+
+/* ---- decoding ---- */
+
+static int decode_object(const msgpack_object *o, mc_msg *out) {
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 2)
+    return MC_EDECODE;
+  const msgpack_object *a = o->via.array.ptr;
+  uint64_t type;
+  if (get_u64(&a[0], &type) != 0 || get_u64(&a[1], &out->rid) != 0)
+    return MC_EDECODE;
+  const msg_desc *d = find_desc(type);
+  if (d == NULL || o->via.array.size != 2 + d->arity)
+    return MC_EDECODE;
+  out->type = d->type;
+  return d->decode(a + 2, out);
+}
+
+int mc_msg_decode(const uint8_t *p, size_t n, mc_msg *out) {
+  memset(out, 0, sizeof *out);
+  if (p == NULL || n == 0)
+    return MC_EDECODE;
+  int rc = check_structure(p, n);
+  if (rc != 0)
+    return rc;
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  msgpack_unpack_return r = msgpack_unpack_next(&u, (const char *)p, n, &off);
+  if (r == MSGPACK_UNPACK_NOMEM_ERROR)
+    rc = MC_ENOMEM;
+  else if (r != MSGPACK_UNPACK_SUCCESS || off != n)
+    rc = MC_EDECODE;
+  else
+    rc = decode_object(&u.data, out);
+  msgpack_unpacked_destroy(&u);
+  if (rc != 0) {
+    mc_msg_clear(out);
+    memset(out, 0, sizeof *out);
+  }
+  return rc;
+}
+
+void mc_msg_clear(mc_msg *m) {
+  if (m->type == MC_MSG_BLOCK) {
+    mc_block_free(m->u.block.block);
+    m->u.block.block = NULL;
+  }
+}
+
+/* ---- encoding ---- */
+
+/* An sbuffer that remembers a failed write: the codec's packers return
+ * nothing, so an allocation failure is noticed here. */
+typedef struct frame_buf {
+  msgpack_sbuffer sb;
+  bool failed;
+} frame_buf;
+
+static int frame_buf_write(void *data, const char *buf, size_t len) {
+  frame_buf *fb = data;
+  if (fb->failed)
+    return -1;
+  if (msgpack_sbuffer_write(&fb->sb, buf, len) != 0) {
+    fb->failed = true;
+    return -1;
+  }
+  return 0;
+}
+
+int mc_msg_encode_frame(const mc_msg *m, uint8_t **out, size_t *out_len) {
+  static const char header_room[MC_FRAME_HEADER_LEN];
+  *out = NULL;
+  *out_len = 0;
+  const msg_desc *d = find_desc(m->type);
+  if (d == NULL)
+    return MC_EINVAL;
+  frame_buf fb = {.failed = false};
+  msgpack_sbuffer_init(&fb.sb);
+  frame_buf_write(&fb, header_room, sizeof header_room);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &fb, frame_buf_write);
+  msgpack_pack_array(&pk, 2 + d->arity);
+  msgpack_pack_uint32(&pk, d->type);
+  msgpack_pack_uint64(&pk, m->rid);
+  int rc = d->encode(&pk, m);
+  if (rc == 0 && fb.failed)
+    rc = MC_ENOMEM;
+  if (rc == 0 && fb.sb.size - MC_FRAME_HEADER_LEN > UINT32_MAX)
+    rc = MC_ETOOBIG;
+  if (rc != 0) {
+    msgpack_sbuffer_destroy(&fb.sb);
+    return rc;
+  }
+  size_t size = fb.sb.size;
+  mc_frame_header((uint8_t *)fb.sb.data,
+                  (uint32_t)(size - MC_FRAME_HEADER_LEN));
+  *out = (uint8_t *)msgpack_sbuffer_release(&fb.sb);
+  *out_len = size;
+  return 0;
+}

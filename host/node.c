@@ -1,0 +1,369 @@
+/*
+ * node.c - bringing a node up, running it, and taking it down in order.
+ *
+ * Start-up checks every input before it changes anything: plugins first
+ * (mc_node_load_plugins), then genesis and key, then the data directory
+ * (its lock and its marker file naming the chain and the store), and only
+ * then does the store open.  Shutdown runs the other way: the engine stops,
+ * the loop runs until every handle is closed, then the engine is destroyed
+ * and the store closed.  Plugins are never unloaded.
+ */
+#include "node.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chain/codec.h"
+#include "chain/crypto.h"
+#include "fsutil.h"
+#include "log.h"
+#include "minichain/error.h"
+
+#define MARKER_FILE "mchost.json"
+#define MARKER_FORMAT "minichain-data"
+#define LOCK_FILE "LOCK"
+
+/* ---- plugins ---- */
+
+static int load_one(mc_plugin *p, const char *name, uint32_t kind,
+                    const char *dir, char *err, size_t errlen) {
+  char why[1024];
+  int rc = mc_plugin_load(name, kind, dir, p, why, sizeof why);
+  if (rc != 0)
+    snprintf(err, errlen, "cannot load plugin %s", why);
+  return rc;
+}
+
+int mc_node_load_plugins(mc_node *n, const mc_config *cfg, char *err,
+                         size_t errlen) {
+  int rc = load_one(&n->consensus_plugin, cfg->consensus, MC_PLUGIN_CONSENSUS,
+                    cfg->plugin_dir, err, errlen);
+  if (rc == 0)
+    rc = load_one(&n->store_plugin, cfg->store, MC_PLUGIN_STORE,
+                  cfg->plugin_dir, err, errlen);
+  if (rc != 0)
+    return rc;
+  n->cvt = n->consensus_plugin.desc->vtable;
+  n->svt = n->store_plugin.desc->vtable;
+  return 0;
+}
+
+/* ---- data directory ---- */
+
+static char *path_join(const char *dir, const char *name) {
+  size_t len = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(len);
+  if (p != NULL)
+    snprintf(p, len, "%s/%s", dir, name);
+  return p;
+}
+
+static int make_data_dir(const char *dir, char *err, size_t errlen) {
+  struct stat st;
+  if (stat(dir, &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      return 0;
+    snprintf(err, errlen, "data directory %s: not a directory", dir);
+    return MC_EINVAL;
+  }
+  if (mkdir(dir, 0700) != 0) {
+    snprintf(err, errlen, "data directory %s: cannot create: %s", dir,
+             strerror(errno));
+    return MC_EIO;
+  }
+  return 0;
+}
+
+/* One process per data directory: two writers would corrupt the store. */
+static int lock_data_dir(mc_node *n, const char *dir, char *err,
+                         size_t errlen) {
+  char *path = path_join(dir, LOCK_FILE);
+  if (path == NULL)
+    return MC_ENOMEM;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  free(path);
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  if (fd < 0 || fcntl(fd, F_SETLK, &fl) != 0) {
+    snprintf(err, errlen, "data directory %s is in use by another mchost",
+             dir);
+    if (fd >= 0)
+      close(fd);
+    return MC_ESTATE;
+  }
+  n->lock_fd = fd;
+  return 0;
+}
+
+static int marker_write(const char *path, const mc_node *n) {
+  char hex[2 * MC_HASH_LEN + 1];
+  mc_hex_encode(n->genesis.hash, MC_HASH_LEN, hex);
+  cJSON *doc = cJSON_CreateObject();
+  cJSON_AddStringToObject(doc, "format", MARKER_FORMAT);
+  cJSON_AddNumberToObject(doc, "version", 1);
+  cJSON_AddStringToObject(doc, "chain_id", n->genesis.chain_id);
+  cJSON_AddStringToObject(doc, "genesis_hash", hex);
+  cJSON_AddStringToObject(doc, "store", n->store_plugin.desc->name);
+  char *txt = cJSON_Print(doc);
+  cJSON_Delete(doc);
+  if (txt == NULL)
+    return MC_ENOMEM;
+  int rc = mc_write_file_atomic(path, txt, strlen(txt));
+  free(txt);
+  return rc;
+}
+
+static int marker_check(const char *path, const char *txt, const mc_node *n,
+                        char *err, size_t errlen) {
+  char hex[2 * MC_HASH_LEN + 1];
+  mc_hex_encode(n->genesis.hash, MC_HASH_LEN, hex);
+  cJSON *doc = cJSON_Parse(txt);
+  const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(doc, "format");
+  const cJSON *gh = cJSON_GetObjectItemCaseSensitive(doc, "genesis_hash");
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(doc, "store");
+  int rc = 0;
+  if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, MARKER_FORMAT) != 0 ||
+      !cJSON_IsString(gh) || !cJSON_IsString(st)) {
+    snprintf(err, errlen, "%s: not a MiniChain data directory marker", path);
+    rc = MC_EFOREIGN;
+  } else if (strcmp(gh->valuestring, hex) != 0) {
+    snprintf(err, errlen,
+             "%s: data directory holds chain %s, but --genesis gives %s",
+             path, gh->valuestring, hex);
+    rc = MC_EFOREIGN;
+  } else if (strcmp(st->valuestring, n->store_plugin.desc->name) != 0) {
+    snprintf(err, errlen,
+             "%s: data directory was written by store '%s', not '%s' "
+             "(start with --store %s.so)",
+             path, st->valuestring, n->store_plugin.desc->name,
+             st->valuestring);
+    rc = MC_EFOREIGN;
+  }
+  cJSON_Delete(doc);
+  return rc;
+}
+
+/* Checks the marker of an existing data directory, or writes a new one. */
+static int check_marker(mc_node *n, const char *dir, char *err,
+                        size_t errlen) {
+  char *path = path_join(dir, MARKER_FILE);
+  if (path == NULL)
+    return MC_ENOMEM;
+  uint8_t *txt = NULL;
+  size_t len = 0;
+  int rc = mc_read_file(path, 1 << 16, &txt, &len);
+  if (rc == 0)
+    rc = marker_check(path, (const char *)txt, n, err, errlen);
+  else if (rc == MC_ENOTFOUND && (rc = marker_write(path, n)) != 0)
+    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+  else if (rc != 0)
+    snprintf(err, errlen, "%s: cannot read: %s", path, mc_strerror(rc));
+  free(txt);
+  free(path);
+  return rc;
+}
+
+/* ---- opening ---- */
+
+static int load_inputs(mc_node *n, const mc_config *cfg, char *err,
+                       size_t errlen) {
+  int rc = mc_genesis_load(cfg->genesis, &n->genesis, err, errlen);
+  if (rc != 0)
+    return rc;
+  rc = mc_key_load(cfg->key, &n->key, err, errlen);
+  if (rc != 0)
+    return rc;
+  uint32_t idx;
+  n->self_index = mc_genesis_validator_index(&n->genesis, n->key.pk, &idx)
+                      ? (int32_t)idx
+                      : -1;
+  return 0;
+}
+
+static int open_store(mc_node *n, const mc_config *cfg, char *err,
+                      size_t errlen) {
+  char why[512] = "";
+  n->store_host = (struct mc_host){n, n->store_plugin.desc->name, NULL};
+  int rc = n->svt->open(&mc_node_host_api, &n->store_host, cfg->data_dir,
+                        &n->store, why, sizeof why);
+  if (rc != 0) {
+    snprintf(err, errlen, "store %s: %s", n->store_plugin.path,
+             why[0] ? why : mc_strerror(rc));
+    return rc;
+  }
+  return mc_chain_open(&n->chain, &n->genesis, n->svt, n->store, err, errlen);
+}
+
+static int create_engine(mc_node *n, const mc_config *cfg, char *err,
+                         size_t errlen) {
+  char name[128];
+  snprintf(name, sizeof name, "consensus-%s.state",
+           n->consensus_plugin.desc->name);
+  n->consensus_host = (struct mc_host){n, n->consensus_plugin.desc->name,
+                                       path_join(cfg->data_dir, name)};
+  if (n->consensus_host.state_path == NULL)
+    return MC_ENOMEM;
+  mc_consensus_params p = {
+      .size = sizeof p,
+      .block_interval_ms = n->genesis.block_interval_ms,
+      .view_timeout_ms = n->genesis.view_timeout_ms,
+      .max_txs_per_block = n->genesis.max_txs_per_block,
+  };
+  int rc = n->cvt->create(&mc_node_host_api, &n->consensus_host, &p,
+                          &n->consensus);
+  if (rc != 0)
+    snprintf(err, errlen, "consensus %s: create failed: %s",
+             n->consensus_plugin.path, mc_strerror(rc));
+  return rc;
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  mc_node *n = h->data;
+  MC_LOG(MC_LOG_INFO, "signal", MC_LOG_F_I("signum", signum));
+  mc_node_stop(n, 0);
+}
+
+static int start_listening(mc_node *n, const mc_config *cfg, char *err,
+                           size_t errlen) {
+  mc_net_limits lim = {
+      .max_frame = cfg->max_frame,
+      .max_send_queue = 4 * cfg->max_frame,
+      .max_conns = cfg->max_conns,
+  };
+  return mc_listener_start(&n->loop, cfg->listen, &lim, mc_client_on_frame,
+                           NULL, n, &n->listener, err, errlen);
+}
+
+int mc_node_open(mc_node *n, const mc_config *cfg, char *err, size_t errlen,
+                 int *fatal_input) {
+  n->cfg = cfg;
+  n->lock_fd = -1;
+  *fatal_input = 1;
+  if (mc_crypto_init() != 0) {
+    snprintf(err, errlen, "libsodium failed to initialise");
+    return MC_EIO;
+  }
+  int rc = load_inputs(n, cfg, err, errlen);
+  if (rc == 0)
+    rc = make_data_dir(cfg->data_dir, err, errlen);
+  if (rc == 0)
+    rc = lock_data_dir(n, cfg->data_dir, err, errlen);
+  if (rc == 0)
+    rc = check_marker(n, cfg->data_dir, err, errlen);
+  if (rc == 0)
+    rc = open_store(n, cfg, err, errlen);
+  if (rc != 0)
+    return rc;
+  *fatal_input = 0;
+  n->mempool = mc_mempool_new(&cfg->mempool, n->genesis.chain_id,
+                              mc_chain_account_get, n->chain);
+  if (n->mempool == NULL)
+    return MC_ENOMEM;
+  uv_loop_init(&n->loop);
+  n->loop_ready = 1;
+  rc = create_engine(n, cfg, err, errlen);
+  if (rc == 0)
+    rc = start_listening(n, cfg, err, errlen);
+  return rc;
+}
+
+/* ---- running ---- */
+
+int mc_node_commit(mc_node *n, const mc_block *b, const uint8_t *cert,
+                   size_t cert_len) {
+  int rc = mc_chain_commit(n->chain, b, cert, cert_len, mc_node_now_ms(),
+                           mc_mempool_sig_known, n->mempool);
+  if (rc != 0) {
+    MC_LOG(MC_LOG_WARN, "block_refused", MC_LOG_F_U("height", b->header.height),
+           MC_LOG_F_S("reason", mc_err_name(rc)));
+    return rc;
+  }
+  mc_mempool_on_commit(n->mempool, b);
+  n->stats.blocks_committed++;
+  n->stats.txs_committed += b->header.tx_count;
+  MC_LOG(MC_LOG_INFO, "block_committed", MC_LOG_F_U("height", b->header.height),
+         MC_LOG_F_HEX("hash", b->hash, MC_HASH_LEN),
+         MC_LOG_F_U("txs", b->header.tx_count),
+         MC_LOG_F_HEX("proposer", b->header.proposer, 4),
+         MC_LOG_F_U("mempool", mc_mempool_size(n->mempool)));
+  if (!n->stopping)
+    n->cvt->on_commit(n->consensus, b->header.height, b->hash);
+  return 0;
+}
+
+int mc_node_run(mc_node *n) {
+  uv_signal_init(&n->loop, &n->sigint);
+  uv_signal_init(&n->loop, &n->sigterm);
+  n->sigint.data = n->sigterm.data = n;
+  uv_signal_start(&n->sigint, on_signal, SIGINT);
+  uv_signal_start(&n->sigterm, on_signal, SIGTERM);
+  n->signals_ready = 1;
+  char hex[2 * MC_HASH_LEN + 1];
+  mc_hex_encode(mc_chain_head_hash(n->chain), MC_HASH_LEN, hex);
+  MC_LOG(MC_LOG_INFO, "node_started", MC_LOG_F_S("listen", n->cfg->listen),
+         MC_LOG_F_U("port", mc_listener_port(n->listener)),
+         MC_LOG_F_S("chain_id", n->genesis.chain_id),
+         MC_LOG_F_U("height", mc_chain_height(n->chain)),
+         MC_LOG_F_S("head", hex), MC_LOG_F_I("validator", n->self_index),
+         MC_LOG_F_S("consensus", n->consensus_plugin.path),
+         MC_LOG_F_S("store", n->store_plugin.path));
+  int rc = n->cvt->start(n->consensus);
+  if (rc != 0) {
+    MC_LOG(MC_LOG_ERROR, "consensus_start_failed",
+           MC_LOG_F_S("reason", mc_strerror(rc)));
+    mc_node_stop(n, 1);
+  }
+  uv_run(&n->loop, UV_RUN_DEFAULT);
+  return n->exit_code;
+}
+
+static void close_handle_once(uv_handle_t *h) {
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+void mc_node_stop(mc_node *n, int exit_code) {
+  if (n->stopping)
+    return;
+  n->stopping = 1;
+  n->exit_code = exit_code;
+  MC_LOG(MC_LOG_INFO, "node_stopping",
+         MC_LOG_F_U("height", mc_chain_height(n->chain)));
+  if (n->consensus != NULL)
+    n->cvt->stop(n->consensus);
+  mc_node_timers_close(n);
+  mc_listener_close(n->listener);
+  n->listener = NULL;
+  if (n->signals_ready) {
+    close_handle_once((uv_handle_t *)&n->sigint);
+    close_handle_once((uv_handle_t *)&n->sigterm);
+  }
+}
+
+void mc_node_close(mc_node *n) {
+  if (n->loop_ready) {
+    if (!n->stopping && n->chain != NULL)
+      mc_node_stop(n, n->exit_code);
+    uv_run(&n->loop, UV_RUN_DEFAULT); /* let closing handles finish */
+  }
+  if (n->consensus != NULL) {
+    n->cvt->destroy(n->consensus);
+    n->consensus = NULL;
+  }
+  if (n->loop_ready && uv_loop_close(&n->loop) != 0)
+    MC_LOG0(MC_LOG_WARN, "loop_handles_left_open");
+  mc_mempool_free(n->mempool);
+  mc_chain_close(n->chain);
+  if (n->store != NULL)
+    n->svt->close(n->store);
+  if (n->lock_fd >= 0)
+    close(n->lock_fd);
+  free(n->consensus_host.state_path);
+  mc_genesis_free(&n->genesis);
+  memset(&n->key, 0, sizeof n->key);
+}

@@ -1,0 +1,239 @@
+/*
+ * json_doc.c - reading a whole chain.json and deciding whether to trust it.
+ *
+ *   { "format": "minichain-json-store", "version": 1,
+ *     "blocks": [ {block}, ... ],
+ *     "accounts": { "<pubkey hex>": balance, ... },
+ *     "nonces":   { "<pubkey hex>": last_nonce, ... } }
+ *
+ * The checks, in the order a user needs the answers: is it JSON at all
+ * (else corrupt), is it ours ("format"; else foreign), can this version
+ * read it ("version"; else too new), is every field there with its type,
+ * and do the blocks form one chain (heights 0..n-1, each prev_hash the
+ * previous block_hash).  Block hashes are not recomputed: that needs the
+ * canonical encoding, which belongs to the host, not to a store.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_internal.h"
+#include "minichain/error.h"
+
+/* Bits of mc__jidx_entry.b while reading the two account maps. */
+#define SEEN_BALANCE 1u
+#define SEEN_NONCE 2u
+
+static int fail(int code, char *err, size_t errlen, const char *msg) {
+  snprintf(err, errlen, "%s", msg);
+  return code;
+}
+
+/* A value from the file, cut short and with control bytes replaced, so
+ * that the reason stays one readable line. */
+static void printable(const char *s, char *out, size_t outlen) {
+  size_t i = 0;
+  for (; s[i] && i + 1 < outlen; i++)
+    out[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
+  out[i] = '\0';
+}
+
+static cJSON *parse_text(const char *text, size_t len, char *err,
+                         size_t errlen) {
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+  if (root && end != text + len) {
+    cJSON_Delete(root);
+    root = NULL;
+  }
+  if (!root) {
+    size_t at = end && end >= text && end <= text + len ? (size_t)(end - text)
+                                                        : len;
+    snprintf(err, errlen, "is not valid JSON (error at byte %zu of %zu)", at,
+             len);
+  }
+  return root;
+}
+
+static int check_identity(const cJSON *root, char *err, size_t errlen) {
+  if (!cJSON_IsObject(root))
+    return fail(MC_ECORRUPT, err, errlen, "is not a JSON object");
+  const cJSON *format = cJSON_GetObjectItemCaseSensitive(root, "format");
+  if (!format)
+    return fail(MC_EFOREIGN, err, errlen,
+                "has no \"format\" field: it was not written by the json "
+                "store");
+  if (!cJSON_IsString(format))
+    return fail(MC_ECORRUPT, err, errlen, "format is not a string");
+  if (strcmp(format->valuestring, MC_JSON_FORMAT) != 0) {
+    char shown[41];
+    printable(format->valuestring, shown, sizeof shown);
+    snprintf(err, errlen, "holds format \"%s\", not \"%s\"", shown,
+             MC_JSON_FORMAT);
+    return MC_EFOREIGN;
+  }
+  uint64_t version;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "version");
+  if (!v)
+    return fail(MC_ECORRUPT, err, errlen, "version is missing");
+  if (mc__ju64_read(v, &version) != 0 || version == 0)
+    return fail(MC_ECORRUPT, err, errlen,
+                "version is not a positive integer");
+  if (version > MC_JSON_VERSION) {
+    snprintf(err, errlen,
+             "is format version %llu; this json.so reads versions up to %d",
+             (unsigned long long)version, MC_JSON_VERSION);
+    return MC_EVERSION;
+  }
+  return 0;
+}
+
+static int check_link(const mc_block *blocks, size_t i, char *err,
+                      size_t errlen) {
+  if (blocks[i].header.height != i) {
+    snprintf(err, errlen, "blocks[%zu].height is %llu, expected %zu", i,
+             (unsigned long long)blocks[i].header.height, i);
+    return MC_ECORRUPT;
+  }
+  if (i > 0 && memcmp(blocks[i].header.prev_hash, blocks[i - 1].hash,
+                      MC_HASH_LEN) != 0) {
+    snprintf(err, errlen,
+             "blocks[%zu].prev_hash does not match blocks[%zu].block_hash", i,
+             i - 1);
+    return MC_ECORRUPT;
+  }
+  return 0;
+}
+
+static int load_blocks(const cJSON *root, mc__jdoc *d, char *err,
+                       size_t errlen) {
+  const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(root, "blocks");
+  if (!blocks)
+    return fail(MC_ECORRUPT, err, errlen, "blocks is missing");
+  if (!cJSON_IsArray(blocks))
+    return fail(MC_ECORRUPT, err, errlen, "blocks is not an array");
+  size_t n = (size_t)cJSON_GetArraySize(blocks);
+  if (n == 0)
+    return 0;
+  d->blocks = calloc(n, sizeof *d->blocks);
+  if (!d->blocks)
+    return fail(MC_ENOMEM, err, errlen, "out of memory reading blocks");
+  const cJSON *b;
+  cJSON_ArrayForEach(b, blocks) {
+    char where[32];
+    size_t i = d->nblocks;
+    snprintf(where, sizeof where, "blocks[%zu]", i);
+    int rc = mc__jblock_parse(b, where, &d->blocks[i], err, errlen);
+    if (rc)
+      return rc;
+    d->nblocks++;
+    rc = check_link(d->blocks, i, err, errlen);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+/* The account slot for pk, appended (zeroed) when pk is new. */
+static mc_account *account_slot(mc__jdoc *d, mc__jidx *idx,
+                                const uint8_t pk[MC_PUBKEY_LEN],
+                                mc__jidx_entry **entry) {
+  const mc__jidx_entry *e = mc__jidx_get(idx, pk);
+  if (!e) {
+    mc__jidx_put(idx, pk, d->naccts, 0);
+    e = mc__jidx_get(idx, pk);
+    mc_account *a = &d->accts[d->naccts++];
+    memset(a, 0, sizeof *a);
+    memcpy(a->pubkey, pk, MC_PUBKEY_LEN);
+  }
+  *entry = (mc__jidx_entry *)e;
+  return &d->accts[e->a];
+}
+
+/* Reads one of the two maps "accounts" (balances) and "nonces". */
+static int load_map(const cJSON *root, const char *name, unsigned seen_bit,
+                    mc__jdoc *d, mc__jidx *idx, char *err, size_t errlen) {
+  const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, name);
+  if (!map || !cJSON_IsObject(map)) {
+    snprintf(err, errlen, "%s is %s", name, map ? "not an object" : "missing");
+    return MC_ECORRUPT;
+  }
+  const cJSON *it;
+  cJSON_ArrayForEach(it, map) {
+    uint8_t pk[MC_PUBKEY_LEN];
+    uint64_t v;
+    char shown[80];
+    printable(it->string, shown, sizeof shown);
+    if (strlen(it->string) != 2 * MC_PUBKEY_LEN ||
+        mc__jhex_decode(it->string, pk, MC_PUBKEY_LEN) != 0) {
+      snprintf(err, errlen, "%s key \"%s\" is not a 32-byte hex public key",
+               name, shown);
+      return MC_ECORRUPT;
+    }
+    if (mc__ju64_read(it, &v) != 0) {
+      snprintf(err, errlen, "%s.%s is not an unsigned 64-bit integer", name,
+               shown);
+      return MC_ECORRUPT;
+    }
+    mc__jidx_entry *e;
+    mc_account *a = account_slot(d, idx, pk, &e);
+    if (e->b & seen_bit) {
+      snprintf(err, errlen, "%s lists %s twice", name, shown);
+      return MC_ECORRUPT;
+    }
+    e->b |= seen_bit;
+    if (seen_bit == SEEN_BALANCE)
+      a->balance = v;
+    else
+      a->nonce = v;
+  }
+  return 0;
+}
+
+/* An account may appear in only one of the maps (the other value is then
+ * 0), as in the seed, which listed nonces only for senders. */
+static int load_accounts(const cJSON *root, mc__jdoc *d, char *err,
+                         size_t errlen) {
+  const cJSON *bal = cJSON_GetObjectItemCaseSensitive(root, "accounts");
+  const cJSON *non = cJSON_GetObjectItemCaseSensitive(root, "nonces");
+  size_t most = (size_t)cJSON_GetArraySize(bal) + (size_t)cJSON_GetArraySize(non);
+  mc__jidx idx;
+  mc__jidx_init(&idx);
+  if (most > 0) {
+    d->accts = calloc(most, sizeof *d->accts);
+    if (!d->accts || mc__jidx_reserve(&idx, most) != 0) {
+      mc__jidx_free(&idx);
+      return fail(MC_ENOMEM, err, errlen, "out of memory reading accounts");
+    }
+  }
+  int rc = load_map(root, "accounts", SEEN_BALANCE, d, &idx, err, errlen);
+  if (!rc)
+    rc = load_map(root, "nonces", SEEN_NONCE, d, &idx, err, errlen);
+  mc__jidx_free(&idx);
+  return rc;
+}
+
+int mc__jdoc_load(const char *text, size_t len, mc__jdoc *out, char *err,
+                  size_t errlen) {
+  memset(out, 0, sizeof *out);
+  cJSON *root = parse_text(text, len, err, errlen);
+  if (!root)
+    return MC_ECORRUPT;
+  int rc = check_identity(root, err, errlen);
+  if (!rc)
+    rc = load_blocks(root, out, err, errlen);
+  if (!rc)
+    rc = load_accounts(root, out, err, errlen);
+  cJSON_Delete(root);
+  if (rc)
+    mc__jdoc_free(out);
+  return rc;
+}
+
+void mc__jdoc_free(mc__jdoc *d) {
+  for (size_t i = 0; i < d->nblocks; i++)
+    mc__jblock_clear(&d->blocks[i]);
+  free(d->blocks);
+  free(d->accts);
+  memset(d, 0, sizeof *d);
+}

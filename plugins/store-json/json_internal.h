@@ -1,0 +1,128 @@
+/*
+ * json_internal.h - what the files of json.so share with each other.
+ *
+ * json.so keeps the chain in DIR/chain.json (the seed's persistence model,
+ * extended) and everything in memory with hash indexes.  The pieces:
+ *   json_index.c  a hash index from 32-byte keys (hashes, public keys)
+ *   json_codec.c  numbers, hex and one block <-> its JSON object
+ *   json_doc.c    reading and checking a whole chain.json document
+ *   json_file.c   reading a file and replacing one atomically and durably
+ *   json_store.c  the mc_store_vtable itself
+ * Nothing here is exported (the plugin is built with hidden visibility);
+ * the mc__j prefix only keeps the names apart from the SDK's.
+ */
+#ifndef MC_JSON_INTERNAL_H
+#define MC_JSON_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "minichain/types.h"
+
+#define MC_JSON_FORMAT "minichain-json-store"
+#define MC_JSON_VERSION 1
+#define MC_JSON_FILE "chain.json"
+#define MC_JSON_TMP_FILE "chain.json.tmp"
+
+/* Largest integer a JSON number carries exactly (2^53 - 1); larger values
+ * are written as decimal strings. */
+#define MC_JSON_MAX_SAFE_INT 9007199254740991ull
+
+/* ---- json_index.c: 32-byte key -> (a, b), open addressing ------------- */
+
+typedef struct mc__jidx_entry {
+  uint8_t key[32];
+  uint64_t a;
+  uint32_t b;
+  uint32_t used;
+} mc__jidx_entry;
+
+typedef struct mc__jidx {
+  mc__jidx_entry *slots; /* cap entries; cap is 0 or a power of two */
+  size_t cap;
+  size_t count;
+  uint64_t seed; /* random per index, so crafted keys cannot collide */
+} mc__jidx;
+
+void mc__jidx_init(mc__jidx *t);
+void mc__jidx_free(mc__jidx *t);
+/* Makes room for `extra` more keys, so that the next `extra` puts cannot
+ * fail.  Returns 0 or MC_ENOMEM (the index is unchanged then). */
+int mc__jidx_reserve(mc__jidx *t, size_t extra);
+/* Inserts or overwrites key.  Room must have been reserved. */
+void mc__jidx_put(mc__jidx *t, const uint8_t key[32], uint64_t a, uint32_t b);
+/* The entry for key, or NULL. */
+const mc__jidx_entry *mc__jidx_get(const mc__jidx *t, const uint8_t key[32]);
+
+/* ---- json_codec.c ------------------------------------------------------ */
+
+/* Writes v as JSON: a number up to 2^53-1, else a quoted decimal string.
+ * out needs 23 bytes. */
+void mc__ju64_format(uint64_t v, char out[23]);
+/* Reads a u64 from an exact non-negative integer number (<= 2^53-1) or a
+ * string of decimal digits.  Returns 0 or MC_EDECODE. */
+int mc__ju64_read(const cJSON *item, uint64_t *out);
+/* Lower-case hex of n bytes (2n+1 bytes with the NUL). */
+void mc__jhex_encode(const uint8_t *in, size_t n, char *out);
+/* Decodes exactly 2n hex digits.  Returns 0 or MC_EDECODE. */
+int mc__jhex_decode(const char *hex, uint8_t *out, size_t n);
+
+/* The block's JSON object as one line of text; NULL when out of memory.
+ * Free with cJSON_free. */
+char *mc__jblock_render(const mc_block *b);
+/* Reads a block from its JSON object into *out (txs and cert allocated;
+ * release with mc__jblock_clear).  `where` names the object in messages
+ * ("blocks[3]").  Returns 0, MC_ECORRUPT or MC_ENOMEM with a reason in
+ * err. */
+int mc__jblock_parse(const cJSON *obj, const char *where, mc_block *out,
+                     char *err, size_t errlen);
+/* Deep copy of src into *dst.  Returns 0 or MC_ENOMEM (dst zeroed). */
+int mc__jblock_copy(mc_block *dst, const mc_block *src);
+/* Frees what a block owns (txs, cert) and zeroes it. */
+void mc__jblock_clear(mc_block *b);
+
+/* ---- json_doc.c ---------------------------------------------------------- */
+
+/* A whole chain.json, decoded and checked. */
+typedef struct mc__jdoc {
+  mc_block *blocks; /* heights 0..nblocks-1, linked */
+  size_t nblocks;
+  mc_account *accts; /* in document order */
+  size_t naccts;
+} mc__jdoc;
+
+/*
+ * Decodes and checks the text of a chain.json.  Returns 0, MC_EFOREIGN
+ * (not this store's format), MC_EVERSION (a newer format), MC_ECORRUPT
+ * (anything else wrong) or MC_ENOMEM, with a one-line reason (without the
+ * file name) in err.  On failure *out holds nothing.
+ */
+int mc__jdoc_load(const char *text, size_t len, mc__jdoc *out, char *err,
+                  size_t errlen);
+void mc__jdoc_free(mc__jdoc *d);
+
+/* ---- json_file.c ---------------------------------------------------------- */
+
+/* Reads dirfd/name whole (NUL-terminated).  Returns 0, MC_ENOTFOUND when
+ * it does not exist, MC_EIO or MC_ENOMEM (reason in err). */
+int mc__jfile_read(int dirfd, const char *name, char **data, size_t *len,
+                   char *err, size_t errlen);
+
+/* Writes the whole new content of a file to a FILE; nonzero on failure. */
+typedef int (*mc__jfile_emit_fn)(FILE *f, void *arg);
+
+/*
+ * Replaces dirfd/name with what emit writes: writes dirfd/tmp_name, fsyncs
+ * it, renames it over name and fsyncs the directory.  When this returns 0
+ * the new content is durable.  On failure (MC_EIO, reason in err) with
+ * *renamed == 0 the old file is still in place and the temp file is gone;
+ * with *renamed == 1 only the directory fsync failed: the new file is
+ * visible but may not survive a power loss.
+ */
+int mc__jfile_replace(int dirfd, const char *name, const char *tmp_name,
+                      mc__jfile_emit_fn emit, void *arg, int *renamed,
+                      char *err, size_t errlen);
+
+#endif /* MC_JSON_INTERNAL_H */

@@ -1,0 +1,77 @@
+/*
+ * defect.h - builds a good plugin with exactly one deliberate defect.
+ *
+ * tests/loader/CMakeLists.txt force-includes this header (-include) into
+ * the source of a correct plugin and sets one of these definitions:
+ *   MC_DEFECT_MAGIC=<value>       the descriptor's magic
+ *   MC_DEFECT_ABI_MAJOR=<n>       the descriptor's ABI major
+ *   MC_DEFECT_ABI_MINOR=<n>       the descriptor's ABI minor
+ *   MC_DEFECT_KIND=<n>            the descriptor's kind
+ *   MC_DEFECT_ENTRY=<name>        the entry function's exported name
+ *   MC_DEFECT_NULL_FIELD=<field>  that vtable function is NULL
+ *   MC_DEFECT_VTABLE_SIZE=<n>     the vtable's size field
+ * plugin.h is included first, so the source's own #include of it is a
+ * no-op and its MC_PLUGIN_DEFINE(...) expands to the version below, which
+ * publishes a copy of the source's vtable with the defect applied.
+ */
+#ifndef MC_TEST_DEFECT_H
+#define MC_TEST_DEFECT_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "minichain/plugin.h"
+
+#ifndef MC_DEFECT_MAGIC
+#define MC_DEFECT_MAGIC MC_PLUGIN_MAGIC
+#endif
+#ifndef MC_DEFECT_ABI_MAJOR
+#define MC_DEFECT_ABI_MAJOR MC_ABI_MAJOR
+#endif
+#ifndef MC_DEFECT_ABI_MINOR
+#define MC_DEFECT_ABI_MINOR MC_ABI_MINOR
+#endif
+#ifndef MC_DEFECT_ENTRY
+#define MC_DEFECT_ENTRY mc_plugin_entry
+#endif
+
+#ifdef MC_DEFECT_KIND
+#define MC__DEFECT_KIND(kind_) (MC_DEFECT_KIND)
+#else
+#define MC__DEFECT_KIND(kind_) (kind_)
+#endif
+
+#ifdef MC_DEFECT_NULL_FIELD
+#define MC__DEFECT_NULL(vt_, buf_)                                             \
+  memset((buf_) + offsetof(__typeof__(*(vt_)), MC_DEFECT_NULL_FIELD), 0,       \
+         sizeof((vt_)->MC_DEFECT_NULL_FIELD));
+#else
+#define MC__DEFECT_NULL(vt_, buf_)
+#endif
+
+#ifdef MC_DEFECT_VTABLE_SIZE
+#define MC__DEFECT_SIZE(buf_)                                                  \
+  {                                                                            \
+    size_t mc__size = (MC_DEFECT_VTABLE_SIZE);                                 \
+    memcpy((buf_), &mc__size, sizeof mc__size);                                \
+  }
+#else
+#define MC__DEFECT_SIZE(buf_)
+#endif
+
+#undef MC_PLUGIN_DEFINE
+#define MC_PLUGIN_DEFINE(kind_, name_, version_, description_, vtable_)        \
+  static _Alignas(max_align_t) unsigned char mc__defect_vt[sizeof *(vtable_)]; \
+  MC_PLUGIN_EXPORT const mc_plugin_descriptor *MC_DEFECT_ENTRY(void);          \
+  const mc_plugin_descriptor *MC_DEFECT_ENTRY(void) {                          \
+    static const mc_plugin_descriptor d = {                                    \
+        (MC_DEFECT_MAGIC), (MC_DEFECT_ABI_MAJOR), (MC_DEFECT_ABI_MINOR),       \
+        MC__DEFECT_KIND(kind_), (name_), (version_), (description_),           \
+        mc__defect_vt};                                                        \
+    memcpy(mc__defect_vt, (vtable_), sizeof mc__defect_vt);                    \
+    MC__DEFECT_NULL(vtable_, mc__defect_vt)                                    \
+    MC__DEFECT_SIZE(mc__defect_vt)                                             \
+    return &d;                                                                 \
+  }
+
+#endif /* MC_TEST_DEFECT_H */
