@@ -1,0 +1,121 @@
+#!/bin/sh
+# devnet.sh - sets up and runs a local devnet: builds MiniChain (installing
+# what is missing), makes dev keys, a genesis and one data directory per
+# validator under DIR, starts the validators, sends a stream of transfers
+# and shows each committed block until Ctrl-C, which stops every node.
+#
+# Usage: scripts/devnet.sh [--nodes N] [--dir DIR] [--fresh] [--no-load]
+#   --nodes N   validators (default 1)
+#   --dir DIR   where keys, genesis, data and logs live (default ./devnet)
+#   --fresh     delete DIR first; otherwise an existing devnet in DIR with
+#               the same number of nodes is resumed where it stopped
+#   --no-load   do not send transfers
+# The keys are deterministic development keys (mcli keygen --seed): never
+# use them for anything of value.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+NODES=1
+DIR="$PWD/devnet"
+FRESH=0
+LOAD=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --nodes) NODES=${2:?--nodes needs a number}; shift 2 ;;
+    --dir) DIR=${2:?--dir needs a path}; shift 2 ;;
+    --fresh) FRESH=1; shift ;;
+    --no-load) LOAD=0; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "devnet.sh: unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+case "$NODES" in
+  ''|*[!0-9]*|0) echo "devnet.sh: --nodes must be a positive number" >&2; exit 2 ;;
+esac
+
+"$ROOT/scripts/deps.sh"
+BUILD="$ROOT/build"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD" -j "$(nproc)" --target mchost mcli poa json >/dev/null
+MCLI="$BUILD/tools/mcli"
+MCHOST="$BUILD/host/mchost"
+BASE_PORT=${MC_DEVNET_PORT:-7001}
+
+if [ "$FRESH" -eq 1 ]; then rm -rf "$DIR"; fi
+if [ -f "$DIR/genesis.json" ] && [ "$(cat "$DIR/nodes" 2>/dev/null)" != "$NODES" ]; then
+  echo "devnet.sh: $DIR holds a devnet of $(cat "$DIR/nodes" 2>/dev/null || echo '?') nodes;" \
+       "use --fresh to recreate it with $NODES" >&2
+  exit 2
+fi
+
+if [ ! -f "$DIR/genesis.json" ]; then
+  echo "devnet: creating $NODES-validator devnet in $DIR"
+  mkdir -p "$DIR"
+  vals=""
+  allocs=""
+  i=0
+  while [ $i -lt "$NODES" ]; do
+    pk=$("$MCLI" keygen --seed "validator-$i" --out "$DIR/validator-$i.key" 2>/dev/null)
+    vals="$vals --validator $pk"
+    i=$((i + 1))
+  done
+  for s in 0 1 2 3; do
+    pk=$("$MCLI" keygen --seed "user-$s" --out "$DIR/user-$s.key" 2>/dev/null)
+    allocs="$allocs --alloc $pk=1000000000"
+  done
+  # shellcheck disable=SC2086
+  "$MCLI" genesis --chain-id minichain-devnet $vals $allocs --out "$DIR/genesis.json"
+  echo "$NODES" > "$DIR/nodes"
+else
+  echo "devnet: resuming the devnet in $DIR (use --fresh to start over)"
+fi
+
+PIDS=""
+stop_all() {
+  trap - INT TERM EXIT
+  echo
+  echo "devnet: stopping"
+  # shellcheck disable=SC2086
+  [ -n "$PIDS" ] && kill -TERM $PIDS 2>/dev/null || true
+  # shellcheck disable=SC2086
+  [ -n "$PIDS" ] && wait $PIDS 2>/dev/null || true
+  echo "devnet: stopped; logs and data are in $DIR"
+  exit 0
+}
+trap stop_all INT TERM EXIT
+
+i=0
+while [ $i -lt "$NODES" ]; do
+  port=$((BASE_PORT + i))
+  peers=""
+  j=0
+  while [ $j -lt "$NODES" ]; do
+    [ $j -ne $i ] && peers="$peers --peer 127.0.0.1:$((BASE_PORT + j))"
+    j=$((j + 1))
+  done
+  # shellcheck disable=SC2086
+  "$MCHOST" --consensus poa.so --store json.so --data-dir "$DIR/node-$i" \
+    --genesis "$DIR/genesis.json" --key "$DIR/validator-$i.key" \
+    --listen "127.0.0.1:$port" --name "node-$i" $peers \
+    2>>"$DIR/node-$i.log" &
+  PIDS="$PIDS $!"
+  i=$((i + 1))
+done
+echo "devnet: $NODES node(s) on 127.0.0.1:$BASE_PORT..$((BASE_PORT + NODES - 1)); logs in $DIR/node-*.log"
+
+if [ "$LOAD" -eq 1 ]; then
+  (
+    sleep 1
+    n=0
+    while :; do
+      s=$((n % 4)); r=$(((n + 1) % 4)); node=$((BASE_PORT + n % NODES))
+      to=$("$MCLI" pubkey --key "$DIR/user-$r.key")
+      "$MCLI" send --node "127.0.0.1:$node" --key "$DIR/user-$s.key" \
+        --to "$to" --amount 1 >/dev/null 2>&1 || sleep 1
+      n=$((n + 1))
+    done
+  ) &
+  PIDS="$PIDS $!"
+fi
+
+"$MCLI" watch --node "127.0.0.1:$BASE_PORT"
