@@ -5,9 +5,13 @@ An implementation of docs/PROTOCOL.md that shares no code with the node:
 PyNaCl for SHA-256 and ed25519, msgpack-python for the canonical encoding,
 and ChaCha20 (RFC 8439) written out below for the LtHash.  The unit tests
 (tests/unit/test-crypto.c, test-codec.c, test-genesis.c) hold the values
-this prints as fixed hex; run it to regenerate or audit them:
+this prints in tests/data/vectors.json, which the unit tests read; run it
+to regenerate or audit them:
 
-    /usr/bin/python3 tools/vectors.py [path/to/tests/data/genesis-valid.json]
+    /usr/bin/python3 tools/vectors.py [--json tests/data/vectors.json] \
+        [path/to/tests/data/genesis-valid.json]
+
+Without --json it prints "name = value" lines.
 
 Needs Debian's python3-nacl and python3-msgpack.
 """
@@ -168,15 +172,39 @@ def genesis_block_header(g):
             "tx_count": 0, "proposer": bytes(32)}
 
 
+VECTORS = {}
+
+
 def out(name, value):
     if isinstance(value, bytes):
         value = value.hex()
-    print("%s = %s" % (name, value))
+    assert name not in VECTORS, name
+    VECTORS[name] = value
+
+
+def edge_tx():
+    """A transfer at the encoding's edges: a 32-byte chain id (str8, not
+    fixstr), amount 2^64-1 (uint64) and nonce 2^32 (uint64, not uint32)."""
+    a_pk, _ = dev_key("alice")
+    b_pk, b_sk = dev_key("bob")
+    tx = {"chain_id": "c" * 32, "from": b_pk, "to": a_pk,
+          "amount": U64_MAX, "nonce": 2**32}
+    signing = tx_signing(tx)
+    tx["sig"] = sign(b_sk, signing)
+    out("edge_tx_signing", signing)
+    out("edge_tx_id", sha256(signing))
+    out("edge_tx_wire", tx_wire(tx))
 
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    args = sys.argv[1:]
+    json_out = None
+    if args[:1] == ["--json"]:
+        if len(args) < 2:
+            sys.exit("usage: vectors.py [--json OUT] [GENESIS]")
+        json_out, args = args[1], args[2:]
+    path = args[0] if args else os.path.join(
         here, "..", "tests", "data", "genesis-valid.json")
     with open(path) as f:
         g = genesis_from_json(json.load(f))
@@ -234,6 +262,19 @@ def main():
     out("block1_hash", sha256(header))
     out("block1_sig", bsig)
     out("block1_wire", block_wire(h1, bsig, [tx], b"\x01\x02\x03"))
+    edge_tx()
+
+    if json_out is None:
+        for k, v in VECTORS.items():
+            print("%s = %s" % (k, v))
+        return
+    doc = {"generator": "tools/vectors.py (PyNaCl, msgpack-python, hashlib)",
+           "genesis": os.path.relpath(os.path.abspath(path),
+                                      os.path.join(here, "..")),
+           "vectors": VECTORS}
+    with open(json_out, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
 
 
 if __name__ == "__main__":

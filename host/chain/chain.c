@@ -294,12 +294,14 @@ static int check_link(const mc_chain *c, const mc_block_header *h) {
   return 0;
 }
 
+/* Timestamps strictly increase, as mc_chain_build makes them (parent + 1
+ * at least): a block stamped with its parent's time is refused too. */
 static int check_time(const mc_chain *c, const mc_block_header *h,
                       uint64_t now_ms) {
   uint64_t limit = now_ms > UINT64_MAX - MC_MAX_CLOCK_DRIFT_MS
                        ? UINT64_MAX
                        : now_ms + MC_MAX_CLOCK_DRIFT_MS;
-  if (h->timestamp_ms < c->head.timestamp_ms || h->timestamp_ms > limit)
+  if (h->timestamp_ms <= c->head.timestamp_ms || h->timestamp_ms > limit)
     return MC_ETIME;
   return 0;
 }
