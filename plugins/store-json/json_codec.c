@@ -4,10 +4,12 @@
  *
  * A block object keeps the seed's field names (height, prev_hash,
  * timestamp, tx_list, proposer_id, signature, block_hash) and adds tx_root,
- * state_root, tx_count and cert beside them.  Byte fields are lower-case
- * hex.  JSON numbers are doubles to most readers, so integers above 2^53-1
- * are written as decimal strings; both forms are read.  Reading is strict:
- * a missing or mistyped field is corruption, reported with its path.
+ * state_root, tx_count and cert beside them; each tx_list entry holds the
+ * transaction's fields under mc_tx's names (chain_id, from, to, amount,
+ * nonce, sig, id).  Byte fields are lower-case hex.  JSON numbers are
+ * doubles to most readers, so integers above 2^53-1 are written as decimal
+ * strings; both forms are read.  Reading is strict: a missing or mistyped
+ * field is corruption, reported with its path.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -82,7 +84,7 @@ int mc__jhex_decode(const char *hex, uint8_t *out, size_t n) {
   return hex[2 * n] == '\0' ? 0 : MC_EDECODE;
 }
 
-/* ---- block -> JSON -------------------------------------------------------- */
+/* ---- block -> JSON ------------------------------------------------------- */
 
 static bool add_u64(cJSON *obj, const char *key, uint64_t v) {
   char text[23];
@@ -112,7 +114,7 @@ static cJSON *render_tx(const mc_tx *tx) {
   ok = ok && add_hex(o, "to", tx->to, MC_PUBKEY_LEN);
   ok = ok && add_u64(o, "amount", tx->amount);
   ok = ok && add_u64(o, "nonce", tx->nonce);
-  ok = ok && add_hex(o, "signature", tx->sig, MC_SIG_LEN);
+  ok = ok && add_hex(o, "sig", tx->sig, MC_SIG_LEN);
   ok = ok && add_hex(o, "id", tx->id, MC_HASH_LEN);
   if (!ok) {
     cJSON_Delete(o);
@@ -156,7 +158,7 @@ char *mc__jblock_render(const mc_block *b) {
   return text;
 }
 
-/* ---- JSON -> block -------------------------------------------------------- */
+/* ---- JSON -> block ------------------------------------------------------- */
 
 static int field_error(char *err, size_t errlen, const char *where,
                        const char *key, const char *problem) {
@@ -218,7 +220,7 @@ static int parse_tx(const cJSON *o, const char *where, mc_tx *tx, char *err,
   if (!rc)
     rc = get_u64(o, where, "nonce", &tx->nonce, err, errlen);
   if (!rc)
-    rc = get_hex(o, where, "signature", tx->sig, MC_SIG_LEN, err, errlen);
+    rc = get_hex(o, where, "sig", tx->sig, MC_SIG_LEN, err, errlen);
   if (!rc)
     rc = get_hex(o, where, "id", tx->id, MC_HASH_LEN, err, errlen);
   return rc;
@@ -283,8 +285,8 @@ static int parse_tx_list(const cJSON *o, const char *where, mc_block *b,
   return 0;
 }
 
-static int parse_cert(const cJSON *o, const char *where, mc_block *b,
-                      char *err, size_t errlen) {
+static int parse_cert(const cJSON *o, const char *where, mc_block *b, char *err,
+                      size_t errlen) {
   const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "cert");
   if (!it)
     return field_error(err, errlen, where, "cert", "is missing");
@@ -321,12 +323,28 @@ int mc__jblock_parse(const cJSON *obj, const char *where, mc_block *out,
   return rc;
 }
 
-/* ---- ownership ------------------------------------------------------------ */
+/* ---- ownership ----------------------------------------------------------- */
+
+/* Field by field onto zeroes: a caller's struct copy may leave garbage in
+ * the header's padding, and readers may compare headers with memcmp. */
+static void copy_scalars(mc_block *dst, const mc_block *src) {
+  const mc_block_header *s = &src->header;
+  mc_block_header *d = &dst->header;
+  memset(dst, 0, sizeof *dst);
+  d->height = s->height;
+  memcpy(d->prev_hash, s->prev_hash, MC_HASH_LEN);
+  d->timestamp_ms = s->timestamp_ms;
+  memcpy(d->tx_root, s->tx_root, MC_HASH_LEN);
+  memcpy(d->state_root, s->state_root, MC_HASH_LEN);
+  d->tx_count = s->tx_count;
+  memcpy(d->proposer, s->proposer, MC_PUBKEY_LEN);
+  memcpy(dst->signature, src->signature, MC_SIG_LEN);
+  memcpy(dst->hash, src->hash, MC_HASH_LEN);
+  dst->cert_len = src->cert_len;
+}
 
 int mc__jblock_copy(mc_block *dst, const mc_block *src) {
-  *dst = *src;
-  dst->txs = NULL;
-  dst->cert = NULL;
+  copy_scalars(dst, src);
   if (src->header.tx_count > 0) {
     dst->txs = malloc(src->header.tx_count * sizeof *dst->txs);
     if (!dst->txs)

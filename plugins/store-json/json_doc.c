@@ -2,16 +2,17 @@
  * json_doc.c - reading a whole chain.json and deciding whether to trust it.
  *
  *   { "format": "minichain-json-store", "version": 1,
- *     "blocks": [ {block}, ... ],
+ *     "blocks": [ {block}, ... ],           (see json_codec.c)
  *     "accounts": { "<pubkey hex>": balance, ... },
  *     "nonces":   { "<pubkey hex>": last_nonce, ... } }
  *
  * The checks, in the order a user needs the answers: is it JSON at all
- * (else corrupt), is it ours ("format"; else foreign), can this version
- * read it ("version"; else too new), is every field there with its type,
- * and do the blocks form one chain (heights 0..n-1, each prev_hash the
- * previous block_hash).  Block hashes are not recomputed: that needs the
- * canonical encoding, which belongs to the host, not to a store.
+ * (else corrupt), is it ours (an object with our "format"; else foreign),
+ * can this version read it ("version"; else too new), is every field there
+ * with its type, and do the blocks form one chain (heights 0..n-1, each
+ * prev_hash the previous block_hash).  Whether each block_hash and tx id
+ * matches its contents needs the canonical encoding, which belongs to the
+ * host: json_store.c checks that through the host's table after this.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -38,37 +39,54 @@ static void printable(const char *s, char *out, size_t outlen) {
   out[i] = '\0';
 }
 
+/* Only whitespace may follow the document (we end it with a newline). */
+static int only_space(const char *p, const char *end) {
+  while (p < end && isspace((unsigned char)*p))
+    p++;
+  return p == end;
+}
+
 static cJSON *parse_text(const char *text, size_t len, char *err,
                          size_t errlen) {
   const char *end = NULL;
+  if (len == 0) {
+    snprintf(err, errlen, "empty (0 bytes), not a chain document");
+    return NULL;
+  }
   cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-  if (root && end != text + len) {
+  if (root && !only_space(end, text + len)) {
+    snprintf(err, errlen,
+             "not valid JSON (data after the document at "
+             "byte %zu of %zu)",
+             (size_t)(end - text), len);
     cJSON_Delete(root);
-    root = NULL;
+    return NULL;
   }
   if (!root) {
-    size_t at = end && end >= text && end <= text + len ? (size_t)(end - text)
-                                                        : len;
-    snprintf(err, errlen, "is not valid JSON (error at byte %zu of %zu)", at,
-             len);
+    size_t at =
+        end && end >= text && end <= text + len ? (size_t)(end - text) : len;
+    snprintf(err, errlen, "not valid JSON (error at byte %zu of %zu)", at, len);
   }
   return root;
 }
 
 static int check_identity(const cJSON *root, char *err, size_t errlen) {
   if (!cJSON_IsObject(root))
-    return fail(MC_ECORRUPT, err, errlen, "is not a JSON object");
+    return fail(MC_EFOREIGN, err, errlen,
+                "valid JSON but not an object: not written by the json store "
+                "(refusing to touch it)");
   const cJSON *format = cJSON_GetObjectItemCaseSensitive(root, "format");
   if (!format)
     return fail(MC_EFOREIGN, err, errlen,
-                "has no \"format\" field: it was not written by the json "
-                "store");
+                "no \"format\" field: not written by the json store "
+                "(refusing to touch it)");
   if (!cJSON_IsString(format))
     return fail(MC_ECORRUPT, err, errlen, "format is not a string");
   if (strcmp(format->valuestring, MC_JSON_FORMAT) != 0) {
     char shown[41];
     printable(format->valuestring, shown, sizeof shown);
-    snprintf(err, errlen, "holds format \"%s\", not \"%s\"", shown,
+    snprintf(err, errlen,
+             "format \"%s\", not \"%s\": written by something else", shown,
              MC_JSON_FORMAT);
     return MC_EFOREIGN;
   }
@@ -77,11 +95,10 @@ static int check_identity(const cJSON *root, char *err, size_t errlen) {
   if (!v)
     return fail(MC_ECORRUPT, err, errlen, "version is missing");
   if (mc__ju64_read(v, &version) != 0 || version == 0)
-    return fail(MC_ECORRUPT, err, errlen,
-                "version is not a positive integer");
+    return fail(MC_ECORRUPT, err, errlen, "version is not a positive integer");
   if (version > MC_JSON_VERSION) {
     snprintf(err, errlen,
-             "is format version %llu; this json.so reads versions up to %d",
+             "format version %llu; this json.so reads versions up to %d",
              (unsigned long long)version, MC_JSON_VERSION);
     return MC_EVERSION;
   }
@@ -196,7 +213,8 @@ static int load_accounts(const cJSON *root, mc__jdoc *d, char *err,
                          size_t errlen) {
   const cJSON *bal = cJSON_GetObjectItemCaseSensitive(root, "accounts");
   const cJSON *non = cJSON_GetObjectItemCaseSensitive(root, "nonces");
-  size_t most = (size_t)cJSON_GetArraySize(bal) + (size_t)cJSON_GetArraySize(non);
+  size_t most =
+      (size_t)cJSON_GetArraySize(bal) + (size_t)cJSON_GetArraySize(non);
   mc__jidx idx;
   mc__jidx_init(&idx);
   if (most > 0) {

@@ -79,8 +79,8 @@ int mc__jfile_read(int dirfd, const char *name, char **data, size_t *len,
 /* Writes and fsyncs the temp file; its descriptor is closed either way. */
 static int write_temp(int dirfd, const char *tmp_name, mc__jfile_emit_fn emit,
                       void *arg, char *err, size_t errlen) {
-  int fd = openat(dirfd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                  0644);
+  int fd =
+      openat(dirfd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return io_error(err, errlen, "cannot create", tmp_name, errno);
   FILE *f = fdopen(fd, "w");

@@ -103,7 +103,7 @@ int mc__jdoc_load(const char *text, size_t len, mc__jdoc *out, char *err,
                   size_t errlen);
 void mc__jdoc_free(mc__jdoc *d);
 
-/* ---- json_file.c ---------------------------------------------------------- */
+/* ---- json_file.c --------------------------------------------------------- */
 
 /* Reads dirfd/name whole (NUL-terminated).  Returns 0, MC_ENOTFOUND when
  * it does not exist, MC_EIO or MC_ENOMEM (reason in err). */
