@@ -293,23 +293,37 @@ static char *read_text_file(const char *path, char *err, size_t errlen) {
   return buf;
 }
 
+/* Every flag but --help and --version takes a value, so argv is walked in
+ * pairs: a value that happens to read "--config" is never taken for the
+ * flag.  The file is applied before the flags so that flags override it. */
 static int apply_config_file(mc_config *c, int argc, char **argv, char *err,
                              size_t errlen) {
+  const char *path = NULL;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--config") != 0)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
+        strcmp(argv[i], "--version") == 0)
       continue;
-    if (i + 1 >= argc) {
-      snprintf(err, errlen, "--config: missing FILE");
-      return MC_EINVAL;
+    if (strcmp(argv[i], "--config") == 0) {
+      if (i + 1 >= argc) {
+        snprintf(err, errlen, "--config: missing FILE");
+        return MC_EINVAL;
+      }
+      if (path != NULL) {
+        snprintf(err, errlen, "--config: given more than once");
+        return MC_EINVAL;
+      }
+      path = argv[i + 1];
     }
-    char *txt = read_text_file(argv[i + 1], err, errlen);
-    if (txt == NULL)
-      return MC_EINVAL;
-    int rc = mc_config_from_json(c, txt, argv[i + 1], err, errlen);
-    free(txt);
-    return rc;
+    i++; /* skip the value */
   }
-  return 0;
+  if (path == NULL)
+    return 0;
+  char *txt = read_text_file(path, err, errlen);
+  if (txt == NULL)
+    return MC_EINVAL;
+  int rc = mc_config_from_json(c, txt, path, err, errlen);
+  free(txt);
+  return rc;
 }
 
 static int check_required(const mc_config *c, char *err, size_t errlen) {

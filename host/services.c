@@ -201,7 +201,7 @@ static int svc_build_block(mc_host *h, mc_block **out) {
 
 static int svc_validate_block(mc_host *h, const mc_block *b) {
   mc_node *n = h->node;
-  return mc_chain_validate(n->chain, b, mc_node_now_ms(), mc_mempool_sig_known,
+  return mc_chain_validate(n->chain, b, mc_node_now_ms(), mc_mempool_tx_verified,
                            n->mempool);
 }
 

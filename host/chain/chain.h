@@ -23,10 +23,12 @@
 typedef struct mc_chain mc_chain;
 
 /*
- * Tells validation that a transaction's signature was already checked
- * (the mempool's cache).  Returns 1 if so, 0 otherwise.  May be NULL.
+ * Tells validation that this very transaction, signature included, was
+ * already verified (the mempool's cache).  Returns 1 if so, 0 otherwise.
+ * May be NULL.  It is given the whole transaction, not its id, because the
+ * id does not cover the signature.
  */
-typedef int (*mc_sig_known_fn)(void *ctx, const uint8_t txid[MC_HASH_LEN]);
+typedef int (*mc_sig_known_fn)(void *ctx, const mc_tx *tx);
 
 /*
  * Opens the chain kept by an open store.  An empty store gets block 0 from
@@ -65,7 +67,7 @@ int mc_chain_build(mc_chain *c, const mc_tx *const *cands, size_t ncands,
 
 /*
  * Validates b against the head (see mc_host_api.validate_block).
- * Signatures for which sig_known returns 1 are not verified again.
+ * Transactions for which sig_known returns 1 are not verified again.
  * `now_ms` bounds the timestamp (MC_MAX_CLOCK_DRIFT_MS ahead).
  */
 int mc_chain_validate(mc_chain *c, const mc_block *b, uint64_t now_ms,

@@ -291,9 +291,9 @@ static void test_build_skips_invalid_candidates(void **state) {
   mc_block_free(b);
 }
 
-static int always_known(void *ctx, const uint8_t id[MC_HASH_LEN]) {
+static int always_known(void *ctx, const mc_tx *tx) {
   (void)ctx;
-  (void)id;
+  (void)tx;
   return 1;
 }
 

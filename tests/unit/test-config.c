@@ -77,6 +77,22 @@ static void test_help_version_plugin_info(void **state) {
   assert_non_null(strstr(mc_config_usage(), "--data-dir"));
 }
 
+/* A second --config is refused; a value that reads "--config" is a value. */
+static void test_config_flag_parsing(void **state) {
+  (void)state;
+  mc_config c;
+  char err[256];
+  const char *twice[] = {REQ, "--config", "a.json", "--config", "b.json",
+                         NULL};
+  assert_int_equal(run(&c, err, sizeof err, twice), MC_EINVAL);
+  assert_non_null(strstr(err, "more than once"));
+  mc_config_free(&c);
+  const char *as_value[] = {REQ, "--name", "--config", NULL};
+  assert_int_equal(run(&c, err, sizeof err, as_value), 0);
+  assert_string_equal(c.name, "--config");
+  mc_config_free(&c);
+}
+
 static void test_flag_errors(void **state) {
   (void)state;
   static const struct {
@@ -249,6 +265,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults_and_flags),
       cmocka_unit_test(test_help_version_plugin_info),
+      cmocka_unit_test(test_config_flag_parsing),
       cmocka_unit_test(test_flag_errors),
       cmocka_unit_test(test_hostport),
       cmocka_unit_test(test_json_config),

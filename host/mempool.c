@@ -1,0 +1,687 @@
+/*
+ * mempool.c - transfers waiting to be committed (contract in mempool.h).
+ *
+ * Layout:
+ *   - every pooled transfer is one heap object (pool_tx), so pointers handed
+ *     out by mc_mempool_find and mc_mempool_ready stay put while the pool
+ *     grows;
+ *   - a hash table by id finds any of them in O(1);
+ *   - a table by sender public key finds that sender's transfers: one array
+ *     sorted by nonce whose first `nready` entries are the ready ones
+ *     (nonces committed+1, +2, ...), the rest queued;
+ *   - ready transfers are also on one list in the order they became ready,
+ *     which is the order block building takes them: a sender's transfers
+ *     become ready in nonce order, so any prefix of the list applies;
+ *   - senders with queued transfers sit in buckets by how many they have,
+ *     so the eviction victim (highest nonce of the sender with the most
+ *     queued) is found without scanning the pool;
+ *   - a ring of recent rejections, indexed by id, answers "why was it
+ *     refused" without growing.
+ * Keys (ids, public keys) are chosen by whoever signs, so the tables hash
+ * with SipHash under a random key, as chain/state.c does.
+ */
+#include "mempool.h"
+
+#include <assert.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain/codec.h"
+#include "chain/crypto.h"
+#include "minichain/error.h"
+
+#define KEY_LEN 32 /* ids and public keys alike */
+#define MAP_MIN_SLOTS 16
+
+/* ---- a hash table of 32-byte keys living inside their values ---- */
+
+typedef struct map_slot {
+  const uint8_t *key; /* NULL: empty */
+  void *val;
+} map_slot;
+
+typedef struct idmap {
+  map_slot *slots;
+  size_t nslots; /* a power of two, at least twice count */
+  size_t count;
+  const uint8_t *hkey;
+} idmap;
+
+static size_t map_home(const idmap *m, const uint8_t *key) {
+  uint8_t h[crypto_shorthash_BYTES];
+  uint64_t v;
+  crypto_shorthash(h, key, KEY_LEN, m->hkey);
+  memcpy(&v, h, sizeof v);
+  return (size_t)v & (m->nslots - 1);
+}
+
+static ptrdiff_t map_slot_of(const idmap *m, const uint8_t *key) {
+  if (m->nslots == 0)
+    return -1;
+  for (size_t i = map_home(m, key);; i = (i + 1) & (m->nslots - 1)) {
+    if (m->slots[i].key == NULL)
+      return -1;
+    if (memcmp(m->slots[i].key, key, KEY_LEN) == 0)
+      return (ptrdiff_t)i;
+  }
+}
+
+static void *map_get(const idmap *m, const uint8_t *key) {
+  ptrdiff_t i = map_slot_of(m, key);
+  return i < 0 ? NULL : m->slots[i].val;
+}
+
+static void map_place(idmap *m, const uint8_t *key, void *val) {
+  size_t i = map_home(m, key);
+  while (m->slots[i].key != NULL)
+    i = (i + 1) & (m->nslots - 1);
+  m->slots[i].key = key;
+  m->slots[i].val = val;
+}
+
+/* Makes room for one more key, so that map_put cannot fail. */
+static int map_reserve(idmap *m, size_t extra) {
+  size_t need = m->count + extra;
+  if (need * 2 <= m->nslots)
+    return 0;
+  size_t n = m->nslots ? m->nslots : MAP_MIN_SLOTS;
+  while (need * 2 > n)
+    n *= 2;
+  map_slot *slots = calloc(n, sizeof *slots);
+  if (slots == NULL)
+    return MC_ENOMEM;
+  map_slot *old = m->slots;
+  size_t nold = m->nslots;
+  m->slots = slots;
+  m->nslots = n;
+  for (size_t i = 0; i < nold; i++)
+    if (old[i].key != NULL)
+      map_place(m, old[i].key, old[i].val);
+  free(old);
+  return 0;
+}
+
+/* key must point into val and must not be present; room reserved. */
+static void map_put(idmap *m, const uint8_t *key, void *val) {
+  assert(m->count * 2 < m->nslots);
+  assert(map_slot_of(m, key) < 0);
+  map_place(m, key, val);
+  m->count++;
+}
+
+/* Linear probing with backward shift: no tombstones to pile up under
+ * churn, so lookups stay short however long the node runs. */
+static void map_del(idmap *m, const uint8_t *key) {
+  ptrdiff_t found = map_slot_of(m, key);
+  if (found < 0)
+    return;
+  size_t mask = m->nslots - 1, i = (size_t)found, j = i;
+  for (;;) {
+    j = (j + 1) & mask;
+    if (m->slots[j].key == NULL)
+      break;
+    size_t k = map_home(m, m->slots[j].key);
+    /* Move j back to the hole unless its home lies cyclically in (i, j]. */
+    int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+    if (!stays) {
+      m->slots[i] = m->slots[j];
+      i = j;
+    }
+  }
+  m->slots[i].key = NULL;
+  m->slots[i].val = NULL;
+  m->count--;
+}
+
+/* ---- pool objects ---- */
+
+typedef struct sender sender;
+
+typedef struct pool_tx {
+  mc_tx tx;
+  sender *s;
+  int ready;
+  struct pool_tx *prev, *next; /* ready list, while ready */
+} pool_tx;
+
+struct sender {
+  uint8_t pk[MC_PUBKEY_LEN];
+  pool_tx **txs; /* sorted by nonce; [0, nready) ready, the rest queued */
+  size_t len, cap, nready;
+  uint64_t spent;         /* sum of the ready amounts */
+  size_t bucket;          /* queued count it is filed under; 0: unfiled */
+  sender *bprev, *bnext;  /* bucket list */
+  uint64_t recheck_epoch; /* last commit that re-checked it */
+};
+
+typedef struct rejection {
+  uint8_t id[MC_HASH_LEN];
+  int reason;
+  int live;
+} rejection;
+
+struct mc_mempool {
+  mc_mempool_limits lim;
+  char chain_id[MC_CHAIN_ID_MAX + 1];
+  mc_account_get_fn get;
+  void *ctx;
+  uint8_t hkey[crypto_shorthash_KEYBYTES];
+  idmap by_id;     /* id -> pool_tx */
+  idmap by_sender; /* pk -> sender */
+  pool_tx *ready_head, *ready_tail;
+  size_t size, nready;
+  sender **buckets; /* [1..max_per_sender]: senders by queued count */
+  size_t top_bucket; /* no bucket above it is non-empty */
+  rejection *rej;   /* ring of MC_MEMPOOL_REJECTIONS_KEPT */
+  size_t rej_next;
+  idmap by_rej; /* id -> rejection */
+  uint64_t epoch;
+};
+
+static size_t queued_of(const sender *s) { return s->len - s->nready; }
+
+/* ---- rejection memory ---- */
+
+static void remember(mc_mempool *mp, const uint8_t id[MC_HASH_LEN], int reason) {
+  rejection *r = map_get(&mp->by_rej, id);
+  if (r != NULL) {
+    r->reason = reason;
+    return;
+  }
+  r = &mp->rej[mp->rej_next];
+  if (r->live)
+    map_del(&mp->by_rej, r->id);
+  memcpy(r->id, id, MC_HASH_LEN);
+  r->reason = reason;
+  r->live = 1;
+  map_put(&mp->by_rej, r->id, r); /* sized for the whole ring at creation */
+  mp->rej_next = (mp->rej_next + 1) % MC_MEMPOOL_REJECTIONS_KEPT;
+}
+
+/* A transfer admitted after an earlier refusal is no longer "rejected". */
+static void forget(mc_mempool *mp, const uint8_t id[MC_HASH_LEN]) {
+  rejection *r = map_get(&mp->by_rej, id);
+  if (r == NULL)
+    return;
+  map_del(&mp->by_rej, r->id);
+  r->live = 0;
+}
+
+/* ---- queued-count buckets ---- */
+
+static void bucket_unlink(mc_mempool *mp, sender *s) {
+  if (s->bucket == 0)
+    return;
+  if (s->bprev != NULL)
+    s->bprev->bnext = s->bnext;
+  else
+    mp->buckets[s->bucket] = s->bnext;
+  if (s->bnext != NULL)
+    s->bnext->bprev = s->bprev;
+  s->bprev = s->bnext = NULL;
+  s->bucket = 0;
+}
+
+/* Files s under its current queued count; call after every change. */
+static void bucket_update(mc_mempool *mp, sender *s) {
+  size_t q = queued_of(s);
+  if (s->bucket == q)
+    return;
+  bucket_unlink(mp, s);
+  if (q == 0)
+    return;
+  assert(q <= mp->lim.max_per_sender);
+  s->bucket = q;
+  s->bnext = mp->buckets[q];
+  if (s->bnext != NULL)
+    s->bnext->bprev = s;
+  mp->buckets[q] = s;
+  if (q > mp->top_bucket)
+    mp->top_bucket = q;
+}
+
+/* The sender with the most queued transfers, or NULL.  top_bucket only
+ * rises by one per admission, so walking it down is O(1) amortised. */
+static sender *most_queued(mc_mempool *mp) {
+  while (mp->top_bucket > 0 && mp->buckets[mp->top_bucket] == NULL)
+    mp->top_bucket--;
+  return mp->top_bucket ? mp->buckets[mp->top_bucket] : NULL;
+}
+
+/* ---- ready list ---- */
+
+static void mark_ready(mc_mempool *mp, pool_tx *t) {
+  assert(!t->ready);
+  t->ready = 1;
+  t->next = NULL;
+  t->prev = mp->ready_tail;
+  if (mp->ready_tail != NULL)
+    mp->ready_tail->next = t;
+  else
+    mp->ready_head = t;
+  mp->ready_tail = t;
+  mp->nready++;
+}
+
+static void mark_queued(mc_mempool *mp, pool_tx *t) {
+  assert(t->ready);
+  if (t->prev != NULL)
+    t->prev->next = t->next;
+  else
+    mp->ready_head = t->next;
+  if (t->next != NULL)
+    t->next->prev = t->prev;
+  else
+    mp->ready_tail = t->prev;
+  t->prev = t->next = NULL;
+  t->ready = 0;
+  mp->nready--;
+}
+
+/* ---- senders ---- */
+
+static sender *sender_get(mc_mempool *mp, const uint8_t pk[MC_PUBKEY_LEN]) {
+  return map_get(&mp->by_sender, pk);
+}
+
+static sender *sender_make(mc_mempool *mp, const uint8_t pk[MC_PUBKEY_LEN]) {
+  sender *s = sender_get(mp, pk);
+  if (s != NULL)
+    return s;
+  if (map_reserve(&mp->by_sender, 1) != 0)
+    return NULL;
+  s = calloc(1, sizeof *s);
+  if (s == NULL)
+    return NULL;
+  memcpy(s->pk, pk, MC_PUBKEY_LEN);
+  map_put(&mp->by_sender, s->pk, s);
+  return s;
+}
+
+/* Frees s once it holds nothing. */
+static void sender_gc(mc_mempool *mp, sender *s) {
+  if (s->len != 0)
+    return;
+  bucket_unlink(mp, s);
+  map_del(&mp->by_sender, s->pk);
+  free(s->txs);
+  free(s);
+}
+
+static int sender_reserve(sender *s) {
+  if (s->len < s->cap)
+    return 0;
+  size_t cap = s->cap ? s->cap * 2 : 4;
+  pool_tx **txs = realloc(s->txs, cap * sizeof *txs);
+  if (txs == NULL)
+    return MC_ENOMEM;
+  s->txs = txs;
+  s->cap = cap;
+  return 0;
+}
+
+/* Index of the first transfer of s with nonce >= nonce. */
+static size_t sender_lower_bound(const sender *s, uint64_t nonce) {
+  size_t lo = 0, hi = s->len;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (s->txs[mid]->tx.nonce < nonce)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* Removes s->txs[i] from every index and frees it; the sender stays (the
+ * caller runs sender_gc when it is done with s).  reason 0: left without
+ * being refused (committed). */
+static void drop_at(mc_mempool *mp, sender *s, size_t i, int reason) {
+  pool_tx *t = s->txs[i];
+  if (t->ready) {
+    assert(i < s->nready);
+    mark_queued(mp, t);
+    s->nready--;
+    s->spent -= t->tx.amount;
+  }
+  memmove(&s->txs[i], &s->txs[i + 1], (s->len - i - 1) * sizeof *s->txs);
+  s->len--;
+  map_del(&mp->by_id, t->tx.id);
+  mp->size--;
+  if (reason != 0)
+    remember(mp, t->tx.id, reason);
+  free(t);
+  bucket_update(mp, s);
+}
+
+/* Moves queued transfers whose gap has filled to ready, in nonce order;
+ * the first one then unaffordable is dropped (MC_EBALANCE), the ones
+ * behind it keep waiting for that nonce. */
+static void promote(mc_mempool *mp, sender *s, uint64_t balance) {
+  assert(s->nready > 0);
+  uint64_t next = s->txs[s->nready - 1]->tx.nonce + 1;
+  while (s->nready < s->len && s->txs[s->nready]->tx.nonce == next) {
+    pool_tx *t = s->txs[s->nready];
+    if (t->tx.amount > balance - s->spent) {
+      drop_at(mp, s, s->nready, MC_EBALANCE);
+      break;
+    }
+    mark_ready(mp, t);
+    s->nready++;
+    s->spent += t->tx.amount;
+    next++;
+  }
+  bucket_update(mp, s);
+}
+
+/* ---- lifetime ---- */
+
+mc_mempool *mc_mempool_new(const mc_mempool_limits *lim, const char *chain_id,
+                           mc_account_get_fn get, void *ctx) {
+  static const mc_mempool_limits defaults = MC_MEMPOOL_DEFAULT_LIMITS;
+  if (lim == NULL)
+    lim = &defaults;
+  size_t idlen = chain_id ? strlen(chain_id) : 0;
+  if (get == NULL || idlen == 0 || idlen > MC_CHAIN_ID_MAX ||
+      lim->max_total == 0 || lim->max_per_sender == 0 ||
+      mc_crypto_init() != 0)
+    return NULL;
+  mc_mempool *mp = calloc(1, sizeof *mp);
+  if (mp == NULL)
+    return NULL;
+  mp->lim = *lim;
+  memcpy(mp->chain_id, chain_id, idlen + 1);
+  mp->get = get;
+  mp->ctx = ctx;
+  randombytes_buf(mp->hkey, sizeof mp->hkey);
+  mp->by_id.hkey = mp->by_sender.hkey = mp->by_rej.hkey = mp->hkey;
+  mp->buckets = calloc(lim->max_per_sender + 1, sizeof *mp->buckets);
+  mp->rej = calloc(MC_MEMPOOL_REJECTIONS_KEPT, sizeof *mp->rej);
+  if (mp->buckets == NULL || mp->rej == NULL ||
+      map_reserve(&mp->by_rej, MC_MEMPOOL_REJECTIONS_KEPT) != 0) {
+    mc_mempool_free(mp);
+    return NULL;
+  }
+  return mp;
+}
+
+void mc_mempool_free(mc_mempool *mp) {
+  if (mp == NULL)
+    return;
+  for (size_t i = 0; i < mp->by_sender.nslots; i++) {
+    sender *s = mp->by_sender.slots[i].val;
+    if (s == NULL)
+      continue;
+    for (size_t j = 0; j < s->len; j++)
+      free(s->txs[j]);
+    free(s->txs);
+    free(s);
+  }
+  free(mp->by_id.slots);
+  free(mp->by_sender.slots);
+  free(mp->by_rej.slots);
+  free(mp->buckets);
+  free(mp->rej);
+  free(mp);
+}
+
+/* ---- admission ---- */
+
+/* Reads pk's committed account; an account never seen is zero. */
+static int read_account(mc_mempool *mp, const uint8_t pk[MC_PUBKEY_LEN],
+                        mc_account *a) {
+  memset(a, 0, sizeof *a);
+  int rc = mp->get(mp->ctx, pk, a);
+  if (rc == MC_ENOTFOUND) {
+    memset(a, 0, sizeof *a);
+    rc = 0;
+  }
+  return rc;
+}
+
+/* Nonce and balance against the committed account plus s's pending
+ * transfers.  Sets *queued when tx waits for a gap. */
+static int check_state(const mc_mempool *mp, const sender *s,
+                       const mc_account *a, const mc_tx *tx, int *queued) {
+  uint64_t next = s && s->nready ? s->txs[s->nready - 1]->tx.nonce + 1
+                                 : a->nonce + 1;
+  uint64_t spent = s ? s->spent : 0;
+  if (tx->nonce <= a->nonce || tx->nonce < next)
+    return MC_ENONCE;
+  *queued = tx->nonce > next;
+  if (*queued) {
+    if (tx->nonce - next > mp->lim.max_nonce_gap)
+      return MC_ENONCEGAP;
+    size_t i = s ? sender_lower_bound(s, tx->nonce) : 0;
+    if (s && i < s->len && s->txs[i]->tx.nonce == tx->nonce)
+      return MC_ENONCE;
+  }
+  if (s && s->len >= mp->lim.max_per_sender)
+    return MC_EFULL;
+  /* A queued transfer must at least fit beside the ready ones; the full
+   * check comes when it is promoted. */
+  if (spent > a->balance || tx->amount > a->balance - spent)
+    return MC_EBALANCE;
+  return 0;
+}
+
+/* Frees one place in a full pool (see mempool.h), or MC_EFULL. */
+static int make_room(mc_mempool *mp, const sender *own, int queued) {
+  sender *v = most_queued(mp);
+  if (v == NULL)
+    return MC_EFULL;
+  if (queued) {
+    size_t own_after = (own ? queued_of(own) : 0) + 1;
+    if (queued_of(v) <= own_after)
+      return MC_EFULL;
+  }
+  drop_at(mp, v, v->len - 1, MC_EFULL);
+  if (v != own)
+    sender_gc(mp, v);
+  return 0;
+}
+
+/* Inserts t (already checked) into s and the indexes.  Room reserved. */
+static void insert(mc_mempool *mp, sender *s, pool_tx *t, int queued,
+                   uint64_t balance) {
+  size_t i = queued ? sender_lower_bound(s, t->tx.nonce) : s->nready;
+  memmove(&s->txs[i + 1], &s->txs[i], (s->len - i) * sizeof *s->txs);
+  s->txs[i] = t;
+  s->len++;
+  t->s = s;
+  map_put(&mp->by_id, t->tx.id, t);
+  mp->size++;
+  forget(mp, t->tx.id);
+  if (queued) {
+    bucket_update(mp, s);
+    return;
+  }
+  mark_ready(mp, t);
+  s->nready++;
+  s->spent += t->tx.amount;
+  promote(mp, s, balance);
+}
+
+static int admit(mc_mempool *mp, const mc_tx *tx, int *remembered) {
+  *remembered = 1;
+  if (map_get(&mp->by_id, tx->id) != NULL) {
+    *remembered = 0;
+    return MC_EDUP;
+  }
+  int rc = mc_tx_check_static(tx, mp->chain_id);
+  if (rc != 0)
+    return rc;
+  mc_account a;
+  if ((rc = read_account(mp, tx->from, &a)) != 0) {
+    *remembered = 0; /* the node's trouble, not the transfer's */
+    return rc;
+  }
+  sender *s = sender_get(mp, tx->from);
+  int queued = 0;
+  if ((rc = check_state(mp, s, &a, tx, &queued)) != 0)
+    return rc;
+  /* Last, as the costliest check. */
+  if ((rc = mc_tx_verify(tx)) != 0)
+    return rc;
+  *remembered = 0;
+  pool_tx *t = calloc(1, sizeof *t);
+  if (t == NULL || map_reserve(&mp->by_id, 1) != 0 ||
+      (s = sender_make(mp, tx->from)) == NULL || sender_reserve(s) != 0) {
+    free(t);
+    if (s != NULL)
+      sender_gc(mp, s);
+    return MC_ENOMEM;
+  }
+  t->tx = *tx;
+  if (mp->size >= mp->lim.max_total && (rc = make_room(mp, s, queued)) != 0) {
+    free(t);
+    sender_gc(mp, s);
+    *remembered = 1;
+    return rc;
+  }
+  insert(mp, s, t, queued, a.balance);
+  return 0;
+}
+
+int mc_mempool_add(mc_mempool *mp, const mc_tx *tx) {
+  assert(mp != NULL && tx != NULL);
+  /* The id is derived: compute it rather than trust the caller's, so
+   * dedup and the signature cache key on what was really signed. */
+  mc_tx t = *tx;
+  mc_tx_compute_id(&t);
+  int remembered;
+  int rc = admit(mp, &t, &remembered);
+  if (rc != 0 && remembered)
+    remember(mp, t.id, rc);
+  return rc;
+}
+
+/* ---- queries ---- */
+
+int mc_mempool_contains(const mc_mempool *mp, const uint8_t id[MC_HASH_LEN]) {
+  return map_get(&mp->by_id, id) != NULL;
+}
+
+int mc_mempool_find(const mc_mempool *mp, const uint8_t id[MC_HASH_LEN],
+                    const mc_tx **tx, int *ready) {
+  const pool_tx *t = map_get(&mp->by_id, id);
+  if (t == NULL)
+    return 0;
+  *tx = &t->tx;
+  *ready = t->ready;
+  return 1;
+}
+
+int mc_mempool_tx_verified(void *mp, const mc_tx *tx) {
+  mc_tx t = *tx;
+  mc_tx_compute_id(&t);
+  const pool_tx *p = map_get(&((mc_mempool *)mp)->by_id, t.id);
+  return p != NULL && memcmp(p->tx.sig, tx->sig, MC_SIG_LEN) == 0;
+}
+
+size_t mc_mempool_ready(const mc_mempool *mp, const mc_tx **out, size_t max) {
+  size_t n = 0;
+  for (const pool_tx *t = mp->ready_head; t != NULL && n < max; t = t->next)
+    out[n++] = &t->tx;
+  return n;
+}
+
+int mc_mempool_next_nonce(mc_mempool *mp, const uint8_t pk[MC_PUBKEY_LEN],
+                          uint64_t *next) {
+  mc_account a;
+  int rc = read_account(mp, pk, &a);
+  if (rc != 0)
+    return rc;
+  const sender *s = sender_get(mp, pk);
+  *next = a.nonce + (s ? s->nready : 0) + 1;
+  return 0;
+}
+
+int mc_mempool_rejection(const mc_mempool *mp, const uint8_t id[MC_HASH_LEN],
+                         int *reason) {
+  const rejection *r = map_get(&mp->by_rej, id);
+  if (r == NULL)
+    return 0;
+  *reason = r->reason;
+  return 1;
+}
+
+size_t mc_mempool_size(const mc_mempool *mp) { return mp->size; }
+size_t mc_mempool_ready_count(const mc_mempool *mp) { return mp->nready; }
+size_t mc_mempool_queued_count(const mc_mempool *mp) {
+  return mp->size - mp->nready;
+}
+
+/* ---- after a commit ---- */
+
+/*
+ * Re-classifies all of s's transfers against its new committed account, in
+ * nonce order: used nonces leave (MC_ENONCE); the contiguous affordable run
+ * from nonce+1 is ready (those already ready keep their place in the ready
+ * list); the first unaffordable one at the next nonce leaves (MC_EBALANCE);
+ * the rest wait queued if within max_nonce_gap, else leave (MC_ENONCEGAP).
+ */
+static void recheck(mc_mempool *mp, sender *s, const mc_account *a) {
+  uint64_t next = a->nonce + 1, spent = 0;
+  size_t i = 0, nready = 0;
+  while (i < s->len) {
+    pool_tx *t = s->txs[i];
+    int reason = 0, ready = 0;
+    if (t->tx.nonce < next)
+      reason = MC_ENONCE;
+    else if (t->tx.nonce == next && nready == i) {
+      if (t->tx.amount <= a->balance - spent)
+        ready = 1;
+      else
+        reason = MC_EBALANCE;
+    } else if (t->tx.nonce - next > mp->lim.max_nonce_gap)
+      reason = MC_ENONCEGAP;
+    if (reason != 0) {
+      drop_at(mp, s, i, reason); /* keeps s->nready, s->spent consistent */
+      continue;
+    }
+    if (ready && !t->ready)
+      mark_ready(mp, t);
+    else if (!ready && t->ready)
+      mark_queued(mp, t);
+    if (ready) {
+      nready++;
+      spent += t->tx.amount;
+      next++;
+    }
+    i++;
+  }
+  s->nready = nready;
+  s->spent = spent;
+  bucket_update(mp, s);
+}
+
+void mc_mempool_on_commit(mc_mempool *mp, const mc_block *b) {
+  assert(mp != NULL && b != NULL);
+  uint32_t n = b->header.tx_count;
+  /* First everything the block included leaves, so that the re-check
+   * below does not take an included transfer for a clashing one. */
+  for (uint32_t k = 0; k < n; k++) {
+    pool_tx *t = map_get(&mp->by_id, b->txs[k].id);
+    if (t == NULL)
+      continue;
+    sender *s = t->s;
+    size_t i = sender_lower_bound(s, t->tx.nonce);
+    assert(i < s->len && s->txs[i] == t);
+    drop_at(mp, s, i, 0);
+  }
+  /* Only the block's senders lost balance or used nonces; any other
+   * account it touched only gained, which invalidates nothing. */
+  mp->epoch++;
+  for (uint32_t k = 0; k < n; k++) {
+    sender *s = sender_get(mp, b->txs[k].from);
+    if (s == NULL || s->recheck_epoch == mp->epoch)
+      continue;
+    s->recheck_epoch = mp->epoch;
+    mc_account a;
+    if (read_account(mp, s->pk, &a) == 0)
+      recheck(mp, s, &a);
+    sender_gc(mp, s);
+  }
+}

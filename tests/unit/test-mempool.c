@@ -1,0 +1,745 @@
+/*
+ * test-mempool.c - the mempool's admission rules, caps and eviction,
+ * queued promotion, re-check after commit and rejection memory
+ * (host/mempool.c).
+ *
+ * Accounts live in a small in-memory table read through the same
+ * mc_account_get_fn the node gives the pool; commits are applied to it
+ * with the real state transition (mc_overlay) before the pool hears of
+ * them, as mc_node_commit does.  Keys are deterministic ed25519 keys from
+ * fixed seeds, transfers are signed with mc_tx_sign.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "chain/codec.h"
+#include "chain/crypto.h"
+#include "chain/state.h"
+#include "mempool.h"
+#include "minichain/error.h"
+
+#define CHAIN "test-chain"
+#define MAX_ACCOUNTS 512
+
+/* ---- fixture: keys and a fake committed state ---- */
+
+typedef struct key {
+  uint8_t pk[MC_PUBKEY_LEN];
+  uint8_t sk[MC_SECKEY_LEN];
+} key;
+
+static mc_account accounts[MAX_ACCOUNTS];
+static size_t naccounts;
+static int get_calls_fail; /* make the getter report MC_EIO */
+
+static int fake_get(void *ctx, const uint8_t pk[MC_PUBKEY_LEN], mc_account *out) {
+  (void)ctx;
+  if (get_calls_fail)
+    return MC_EIO;
+  for (size_t i = 0; i < naccounts; i++)
+    if (memcmp(accounts[i].pubkey, pk, MC_PUBKEY_LEN) == 0) {
+      *out = accounts[i];
+      return 0;
+    }
+  return MC_ENOTFOUND;
+}
+
+static void set_account(const uint8_t pk[MC_PUBKEY_LEN], uint64_t balance,
+                        uint64_t nonce) {
+  size_t i = 0;
+  while (i < naccounts && memcmp(accounts[i].pubkey, pk, MC_PUBKEY_LEN) != 0)
+    i++;
+  assert_true(i < MAX_ACCOUNTS);
+  if (i == naccounts)
+    naccounts++;
+  memcpy(accounts[i].pubkey, pk, MC_PUBKEY_LEN);
+  accounts[i].balance = balance;
+  accounts[i].nonce = nonce;
+}
+
+static key make_key(unsigned n) {
+  uint8_t seed[MC_SEED_LEN] = {0};
+  key k;
+  memcpy(seed, &n, sizeof n);
+  seed[31] = 0x5a;
+  crypto_sign_seed_keypair(k.pk, k.sk, seed);
+  return k;
+}
+
+static mc_tx make_tx_on(const char *chain, const key *from, const key *to,
+                        uint64_t amount, uint64_t nonce) {
+  mc_tx tx;
+  memset(&tx, 0, sizeof tx);
+  snprintf(tx.chain_id, sizeof tx.chain_id, "%s", chain);
+  memcpy(tx.from, from->pk, MC_PUBKEY_LEN);
+  memcpy(tx.to, to->pk, MC_PUBKEY_LEN);
+  tx.amount = amount;
+  tx.nonce = nonce;
+  mc_tx_sign(&tx, from->sk);
+  return tx;
+}
+
+static mc_tx make_tx(const key *from, const key *to, uint64_t amount,
+                     uint64_t nonce) {
+  return make_tx_on(CHAIN, from, to, amount, nonce);
+}
+
+static key alice, bob, carol, dave;
+
+static int setup(void **state) {
+  (void)state;
+  if (mc_crypto_init() != 0)
+    return -1;
+  alice = make_key(1);
+  bob = make_key(2);
+  carol = make_key(3);
+  dave = make_key(4);
+  naccounts = 0;
+  get_calls_fail = 0;
+  set_account(alice.pk, 1000, 0);
+  set_account(bob.pk, 1000, 0);
+  set_account(carol.pk, 1000, 0);
+  return 0;
+}
+
+static mc_mempool *pool_with(size_t total, size_t per_sender, uint64_t gap) {
+  mc_mempool_limits lim = {total, per_sender, gap};
+  mc_mempool *mp = mc_mempool_new(&lim, CHAIN, fake_get, NULL);
+  assert_non_null(mp);
+  return mp;
+}
+
+static mc_mempool *pool(void) { return pool_with(100, 50, 8); }
+
+/* Applies txs to the fake state with the real state transition, then tells
+ * the pool, as mc_node_commit does. */
+static void commit(mc_mempool *mp, const mc_tx *txs, uint32_t n) {
+  mc_block *b = mc_block_new(n);
+  mc_overlay *o = mc_overlay_new(fake_get, NULL);
+  assert_non_null(b);
+  assert_non_null(o);
+  for (uint32_t i = 0; i < n; i++) {
+    b->txs[i] = txs[i];
+    assert_int_equal(mc_overlay_apply(o, &txs[i], CHAIN), 0);
+  }
+  b->header.tx_count = n;
+  for (size_t i = 0; i < mc_overlay_count(o); i++) {
+    mc_account now, before;
+    mc_overlay_entry(o, i, &now, &before);
+    set_account(now.pubkey, now.balance, now.nonce);
+  }
+  mc_overlay_free(o);
+  mc_mempool_on_commit(mp, b);
+  mc_block_free(b);
+}
+
+static void assert_rejected(const mc_mempool *mp, const mc_tx *tx, int reason) {
+  int r = 0;
+  assert_false(mc_mempool_contains(mp, tx->id));
+  assert_int_equal(mc_mempool_rejection(mp, tx->id, &r), 1);
+  assert_int_equal(r, reason);
+}
+
+static void assert_state(const mc_mempool *mp, const mc_tx *tx, int ready) {
+  const mc_tx *found = NULL;
+  int is_ready = -1;
+  assert_int_equal(mc_mempool_find(mp, tx->id, &found, &is_ready), 1);
+  assert_memory_equal(found->id, tx->id, MC_HASH_LEN);
+  assert_int_equal(is_ready, ready);
+}
+
+/* ---- admission ---- */
+
+static void test_admit_ready(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  mc_tx t = make_tx(&alice, &bob, 10, 1);
+  assert_int_equal(mc_mempool_add(mp, &t), 0);
+  assert_true(mc_mempool_contains(mp, t.id));
+  assert_state(mp, &t, 1);
+  assert_int_equal(mc_mempool_size(mp), 1);
+  assert_int_equal(mc_mempool_ready_count(mp), 1);
+  assert_int_equal(mc_mempool_queued_count(mp), 0);
+  int r;
+  assert_int_equal(mc_mempool_rejection(mp, t.id, &r), 0);
+  mc_mempool_free(mp);
+}
+
+static void test_recomputes_id(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  mc_tx t = make_tx(&alice, &bob, 10, 1);
+  mc_tx lying = t;
+  memset(lying.id, 0xee, MC_HASH_LEN);
+  assert_int_equal(mc_mempool_add(mp, &lying), 0);
+  assert_true(mc_mempool_contains(mp, t.id));
+  assert_false(mc_mempool_contains(mp, lying.id));
+  mc_mempool_free(mp);
+}
+
+static void test_bad_signature(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  mc_tx t = make_tx(&alice, &bob, 10, 1);
+  t.sig[5] ^= 0x01;
+  assert_int_equal(mc_mempool_add(mp, &t), MC_ESIG);
+  assert_rejected(mp, &t, MC_ESIG);
+  /* Signed by someone else than `from`. */
+  mc_tx forged = make_tx(&carol, &bob, 10, 1);
+  memcpy(forged.from, alice.pk, MC_PUBKEY_LEN);
+  mc_tx_compute_id(&forged);
+  assert_int_equal(mc_mempool_add(mp, &forged), MC_ESIG);
+  assert_rejected(mp, &forged, MC_ESIG);
+  assert_int_equal(mc_mempool_size(mp), 0);
+  /* A forged copy does not block the genuine transfer with the same id. */
+  mc_tx good = make_tx(&alice, &bob, 10, 1);
+  assert_memory_equal(good.id, t.id, MC_HASH_LEN);
+  assert_int_equal(mc_mempool_add(mp, &good), 0);
+  assert_int_equal(mc_mempool_rejection(mp, good.id, &(int){0}), 0);
+  mc_mempool_free(mp);
+}
+
+static void test_static_rules(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  mc_tx other = make_tx_on("other-chain", &alice, &bob, 10, 1);
+  assert_int_equal(mc_mempool_add(mp, &other), MC_ECHAINID);
+  assert_rejected(mp, &other, MC_ECHAINID);
+  mc_tx zero = make_tx(&alice, &bob, 0, 1);
+  assert_int_equal(mc_mempool_add(mp, &zero), MC_EZERO);
+  assert_rejected(mp, &zero, MC_EZERO);
+  mc_tx self = make_tx(&alice, &alice, 10, 1);
+  assert_int_equal(mc_mempool_add(mp, &self), MC_ESELF);
+  assert_rejected(mp, &self, MC_ESELF);
+  assert_int_equal(mc_mempool_size(mp), 0);
+  mc_mempool_free(mp);
+}
+
+static void test_nonce_used_or_pending(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  set_account(alice.pk, 1000, 5);
+  mc_tx used = make_tx(&alice, &bob, 10, 5);
+  assert_int_equal(mc_mempool_add(mp, &used), MC_ENONCE);
+  assert_rejected(mp, &used, MC_ENONCE);
+  mc_tx zero_nonce = make_tx(&alice, &bob, 10, 0);
+  assert_int_equal(mc_mempool_add(mp, &zero_nonce), MC_ENONCE);
+
+  mc_tx t6 = make_tx(&alice, &bob, 10, 6);
+  assert_int_equal(mc_mempool_add(mp, &t6), 0);
+  mc_tx t6b = make_tx(&alice, &bob, 11, 6); /* same nonce, other id */
+  assert_int_equal(mc_mempool_add(mp, &t6b), MC_ENONCE);
+  assert_rejected(mp, &t6b, MC_ENONCE);
+  /* Same for a queued nonce. */
+  mc_tx t9 = make_tx(&alice, &bob, 10, 9);
+  mc_tx t9b = make_tx(&alice, &carol, 10, 9);
+  assert_int_equal(mc_mempool_add(mp, &t9), 0);
+  assert_int_equal(mc_mempool_add(mp, &t9b), MC_ENONCE);
+  assert_int_equal(mc_mempool_size(mp), 2);
+  mc_mempool_free(mp);
+}
+
+static void test_duplicate_id(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  mc_tx t = make_tx(&alice, &bob, 10, 1);
+  mc_tx q = make_tx(&alice, &bob, 10, 3);
+  assert_int_equal(mc_mempool_add(mp, &t), 0);
+  assert_int_equal(mc_mempool_add(mp, &q), 0);
+  assert_int_equal(mc_mempool_add(mp, &t), MC_EDUP);
+  assert_int_equal(mc_mempool_add(mp, &q), MC_EDUP);
+  /* Not a rejection: the transfer is pending. */
+  int r;
+  assert_int_equal(mc_mempool_rejection(mp, t.id, &r), 0);
+  assert_int_equal(mc_mempool_size(mp), 2);
+  mc_mempool_free(mp);
+}
+
+static void test_nonce_gap(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_with(100, 50, 4);
+  mc_tx far = make_tx(&alice, &bob, 10, 6); /* next is 1: gap 5 */
+  assert_int_equal(mc_mempool_add(mp, &far), MC_ENONCEGAP);
+  assert_rejected(mp, &far, MC_ENONCEGAP);
+  mc_tx edge = make_tx(&alice, &bob, 10, 5); /* gap 4 */
+  assert_int_equal(mc_mempool_add(mp, &edge), 0);
+  assert_state(mp, &edge, 0);
+  /* The window moves with the ready run. */
+  mc_tx t1 = make_tx(&alice, &bob, 10, 1);
+  assert_int_equal(mc_mempool_add(mp, &t1), 0);
+  assert_int_equal(mc_mempool_add(mp, &far), 0);
+  assert_int_equal(mc_mempool_rejection(mp, far.id, &(int){0}), 0);
+  mc_mempool_free(mp);
+
+  /* A gap of 0 queues nothing. */
+  mp = pool_with(100, 50, 0);
+  mc_tx t2 = make_tx(&alice, &bob, 10, 2);
+  assert_int_equal(mc_mempool_add(mp, &t2), MC_ENONCEGAP);
+  mc_mempool_free(mp);
+}
+
+static void test_balance_counts_pending(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  set_account(alice.pk, 100, 0);
+  mc_tx t1 = make_tx(&alice, &bob, 60, 1);
+  mc_tx t2 = make_tx(&alice, &bob, 50, 2); /* 110 > 100 */
+  mc_tx t2b = make_tx(&alice, &bob, 40, 2);
+  mc_tx q4 = make_tx(&alice, &bob, 1, 4);  /* queued: 100 - 100 = 0 left */
+  mc_tx all = make_tx(&carol, &bob, 1001, 1);
+  assert_int_equal(mc_mempool_add(mp, &t1), 0);
+  assert_int_equal(mc_mempool_add(mp, &t2), MC_EBALANCE);
+  assert_rejected(mp, &t2, MC_EBALANCE);
+  assert_int_equal(mc_mempool_add(mp, &t2b), 0);
+  assert_int_equal(mc_mempool_add(mp, &q4), MC_EBALANCE);
+  assert_int_equal(mc_mempool_add(mp, &all), MC_EBALANCE);
+  /* An account never seen has nothing. */
+  mc_tx poor = make_tx(&dave, &bob, 1, 1);
+  assert_int_equal(mc_mempool_add(mp, &poor), MC_EBALANCE);
+  assert_int_equal(mc_mempool_ready_count(mp), 2);
+  mc_mempool_free(mp);
+}
+
+static void test_getter_error(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  mc_tx t = make_tx(&alice, &bob, 10, 1);
+  get_calls_fail = 1;
+  assert_int_equal(mc_mempool_add(mp, &t), MC_EIO);
+  uint64_t next;
+  assert_int_equal(mc_mempool_next_nonce(mp, alice.pk, &next), MC_EIO);
+  get_calls_fail = 0;
+  /* The node's failure is not held against the transfer. */
+  assert_int_equal(mc_mempool_rejection(mp, t.id, &(int){0}), 0);
+  assert_int_equal(mc_mempool_add(mp, &t), 0);
+  mc_mempool_free(mp);
+}
+
+static void test_per_sender_cap(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_with(100, 3, 8);
+  mc_tx t[5];
+  for (int i = 0; i < 5; i++)
+    t[i] = make_tx(&alice, &bob, 1, (uint64_t)i + 1);
+  assert_int_equal(mc_mempool_add(mp, &t[0]), 0);
+  assert_int_equal(mc_mempool_add(mp, &t[1]), 0);
+  assert_int_equal(mc_mempool_add(mp, &t[4]), 0); /* queued counts too */
+  assert_int_equal(mc_mempool_add(mp, &t[2]), MC_EFULL);
+  assert_rejected(mp, &t[2], MC_EFULL);
+  /* Other senders are not affected. */
+  mc_tx b1 = make_tx(&bob, &alice, 1, 1);
+  assert_int_equal(mc_mempool_add(mp, &b1), 0);
+  mc_mempool_free(mp);
+}
+
+static void test_eviction(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_with(4, 50, 8);
+  mc_tx a1 = make_tx(&alice, &carol, 1, 1);
+  mc_tx b3 = make_tx(&bob, &carol, 1, 3);
+  mc_tx b4 = make_tx(&bob, &carol, 1, 4);
+  mc_tx a5 = make_tx(&alice, &carol, 1, 5);
+  assert_int_equal(mc_mempool_add(mp, &a1), 0);
+  assert_int_equal(mc_mempool_add(mp, &b3), 0);
+  assert_int_equal(mc_mempool_add(mp, &b4), 0);
+  assert_int_equal(mc_mempool_add(mp, &a5), 0);
+  assert_int_equal(mc_mempool_size(mp), 4);
+
+  /* A ready newcomer evicts bob's highest queued nonce (bob has most). */
+  mc_tx c1 = make_tx(&carol, &alice, 1, 1);
+  assert_int_equal(mc_mempool_add(mp, &c1), 0);
+  assert_rejected(mp, &b4, MC_EFULL);
+  assert_true(mc_mempool_contains(mp, b3.id));
+  assert_int_equal(mc_mempool_size(mp), 4);
+
+  /* A queued newcomer of alice (would have 2 queued) may not evict from a
+   * sender with fewer. */
+  mc_tx a6 = make_tx(&alice, &carol, 1, 6);
+  assert_int_equal(mc_mempool_add(mp, &a6), MC_EFULL);
+  assert_rejected(mp, &a6, MC_EFULL);
+  /* Nor may carol's queued one push out a sender with as many as it
+   * would have. */
+  mc_tx c3 = make_tx(&carol, &alice, 1, 3);
+  assert_int_equal(mc_mempool_add(mp, &c3), MC_EFULL);
+
+  /* Ready newcomers keep evicting queued ones, never ready ones. */
+  mc_tx a2 = make_tx(&alice, &carol, 1, 2);
+  mc_tx c2 = make_tx(&carol, &alice, 1, 2);
+  assert_int_equal(mc_mempool_add(mp, &a2), 0);
+  assert_int_equal(mc_mempool_add(mp, &c2), 0);
+  assert_int_equal(mc_mempool_queued_count(mp), 0);
+  assert_rejected(mp, &a5, MC_EFULL);
+  assert_rejected(mp, &b3, MC_EFULL);
+  mc_tx b1 = make_tx(&bob, &carol, 1, 1);
+  assert_int_equal(mc_mempool_add(mp, &b1), MC_EFULL);
+  assert_rejected(mp, &b1, MC_EFULL);
+  assert_int_equal(mc_mempool_ready_count(mp), 4);
+  assert_true(mc_mempool_contains(mp, a1.id));
+  assert_true(mc_mempool_contains(mp, c1.id));
+  mc_mempool_free(mp);
+}
+
+static void test_eviction_of_own_queued(void **state) {
+  (void)state;
+  /* A sender's ready newcomer may push out its own queued tail. */
+  mc_mempool *mp = pool_with(2, 50, 8);
+  mc_tx a2 = make_tx(&alice, &carol, 1, 2);
+  mc_tx a3 = make_tx(&alice, &carol, 1, 3);
+  mc_tx a1 = make_tx(&alice, &carol, 1, 1);
+  assert_int_equal(mc_mempool_add(mp, &a2), 0);
+  assert_int_equal(mc_mempool_add(mp, &a3), 0);
+  assert_int_equal(mc_mempool_add(mp, &a1), 0);
+  assert_rejected(mp, &a3, MC_EFULL);
+  assert_state(mp, &a1, 1);
+  assert_state(mp, &a2, 1); /* promoted */
+  assert_int_equal(mc_mempool_size(mp), 2);
+  mc_mempool_free(mp);
+}
+
+static void test_tx_verified_needs_same_sig(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  mc_tx t = make_tx(&alice, &bob, 10, 1);
+  assert_int_equal(mc_mempool_tx_verified(mp, &t), 0);
+  assert_int_equal(mc_mempool_add(mp, &t), 0);
+  assert_int_equal(mc_mempool_tx_verified(mp, &t), 1);
+  mc_tx garbage = t;
+  garbage.sig[0] ^= 0x80;
+  assert_true(mc_mempool_contains(mp, garbage.id)); /* same id ... */
+  assert_int_equal(mc_mempool_tx_verified(mp, &garbage), 0);
+  mc_tx lying = make_tx(&alice, &bob, 11, 1);
+  memcpy(lying.id, t.id, MC_HASH_LEN); /* fields differ, id claimed */
+  memcpy(lying.sig, t.sig, MC_SIG_LEN);
+  assert_int_equal(mc_mempool_tx_verified(mp, &lying), 0);
+  mc_mempool_free(mp);
+}
+
+/* ---- ready order and promotion ---- */
+
+static void test_promotion_and_order(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  mc_tx b1 = make_tx(&bob, &carol, 1, 1);
+  mc_tx a3 = make_tx(&alice, &carol, 1, 3);
+  mc_tx a2 = make_tx(&alice, &carol, 1, 2);
+  mc_tx c1 = make_tx(&carol, &bob, 1, 1);
+  mc_tx a1 = make_tx(&alice, &carol, 1, 1);
+  assert_int_equal(mc_mempool_add(mp, &b1), 0);
+  assert_int_equal(mc_mempool_add(mp, &a3), 0);
+  assert_int_equal(mc_mempool_add(mp, &a2), 0);
+  assert_int_equal(mc_mempool_queued_count(mp), 2);
+  assert_state(mp, &a3, 0);
+  assert_int_equal(mc_mempool_add(mp, &c1), 0);
+  assert_int_equal(mc_mempool_add(mp, &a1), 0);
+  assert_int_equal(mc_mempool_queued_count(mp), 0);
+  assert_int_equal(mc_mempool_ready_count(mp), 5);
+  assert_state(mp, &a3, 1);
+
+  const mc_tx *out[8];
+  const mc_tx *want[] = {&b1, &c1, &a1, &a2, &a3};
+  assert_int_equal(mc_mempool_ready(mp, out, 8), 5);
+  for (int i = 0; i < 5; i++)
+    assert_memory_equal(out[i]->id, want[i]->id, MC_HASH_LEN);
+  assert_int_equal(mc_mempool_ready(mp, out, 2), 2);
+  assert_memory_equal(out[1]->id, c1.id, MC_HASH_LEN);
+  mc_mempool_free(mp);
+}
+
+static void test_promotion_drops_unaffordable(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  set_account(alice.pk, 100, 0);
+  mc_tx a2 = make_tx(&alice, &carol, 90, 2); /* fits alone */
+  mc_tx a3 = make_tx(&alice, &carol, 5, 3);
+  mc_tx a1 = make_tx(&alice, &carol, 20, 1);
+  assert_int_equal(mc_mempool_add(mp, &a2), 0);
+  assert_int_equal(mc_mempool_add(mp, &a3), 0);
+  assert_int_equal(mc_mempool_add(mp, &a1), 0);
+  assert_rejected(mp, &a2, MC_EBALANCE); /* 20 + 90 > 100 */
+  assert_state(mp, &a3, 0);              /* waits for a new nonce 2 */
+  mc_tx a2b = make_tx(&alice, &carol, 30, 2);
+  assert_int_equal(mc_mempool_add(mp, &a2b), 0);
+  assert_state(mp, &a3, 1);
+  assert_int_equal(mc_mempool_ready_count(mp), 3);
+  mc_mempool_free(mp);
+}
+
+/* ---- after a commit ---- */
+
+static void test_commit_removes_included(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  mc_tx a1 = make_tx(&alice, &carol, 10, 1);
+  mc_tx a2 = make_tx(&alice, &carol, 10, 2);
+  mc_tx b1 = make_tx(&bob, &carol, 10, 1);
+  mc_tx c1 = make_tx(&carol, &bob, 10, 1);
+  assert_int_equal(mc_mempool_add(mp, &a1), 0);
+  assert_int_equal(mc_mempool_add(mp, &a2), 0);
+  assert_int_equal(mc_mempool_add(mp, &b1), 0);
+  assert_int_equal(mc_mempool_add(mp, &c1), 0);
+  assert_true(mc_mempool_tx_verified(mp, &a1));
+  mc_tx blk[] = {a1, b1};
+  commit(mp, blk, 2);
+  assert_false(mc_mempool_contains(mp, a1.id));
+  assert_false(mc_mempool_contains(mp, b1.id));
+  int r;
+  assert_int_equal(mc_mempool_rejection(mp, a1.id, &r), 0); /* not refused */
+  assert_state(mp, &a2, 1);
+  assert_int_equal(mc_mempool_size(mp), 2);
+  /* a2, still ready, keeps its place ahead of the later c1. */
+  const mc_tx *out[4];
+  assert_int_equal(mc_mempool_ready(mp, out, 4), 2);
+  assert_memory_equal(out[0]->id, a2.id, MC_HASH_LEN);
+  assert_memory_equal(out[1]->id, c1.id, MC_HASH_LEN);
+  assert_false(mc_mempool_tx_verified(mp, &b1));
+  /* Bob left the pool entirely; a new transfer starts from nonce 2. */
+  mc_tx b2 = make_tx(&bob, &carol, 10, 2);
+  assert_int_equal(mc_mempool_add(mp, &b2), 0);
+  assert_state(mp, &b2, 1);
+  mc_mempool_free(mp);
+}
+
+static void test_commit_invalidates(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  set_account(alice.pk, 100, 0);
+  mc_tx a1 = make_tx(&alice, &carol, 30, 1);
+  mc_tx a2 = make_tx(&alice, &carol, 30, 2);
+  mc_tx a3 = make_tx(&alice, &carol, 30, 3);
+  mc_tx a5 = make_tx(&alice, &carol, 1, 5);
+  mc_tx b1 = make_tx(&bob, &carol, 1, 1);
+  mc_tx *mine[] = {&a1, &a2, &a3, &a5, &b1};
+  for (int i = 0; i < 5; i++)
+    assert_int_equal(mc_mempool_add(mp, mine[i]), 0);
+  /* Another node included a1 and a different nonce-2 transfer of 60. */
+  mc_tx other2 = make_tx(&alice, &dave, 60, 2);
+  mc_tx blk[] = {a1, other2};
+  commit(mp, blk, 2);
+  /* alice: nonce 2, balance 10. */
+  assert_rejected(mp, &a2, MC_ENONCE);
+  assert_rejected(mp, &a3, MC_EBALANCE);
+  assert_state(mp, &a5, 0); /* 5 - 3 <= gap: still waits */
+  assert_state(mp, &b1, 1); /* bob untouched */
+  assert_int_equal(mc_mempool_size(mp), 2);
+  uint64_t next;
+  assert_int_equal(mc_mempool_next_nonce(mp, alice.pk, &next), 0);
+  assert_int_equal(next, 3);
+  mc_mempool_free(mp);
+}
+
+static void test_commit_promotes(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  mc_tx a1 = make_tx(&alice, &carol, 10, 1);
+  mc_tx a3 = make_tx(&alice, &carol, 10, 3);
+  mc_tx a4 = make_tx(&alice, &carol, 10, 4);
+  mc_tx b1 = make_tx(&bob, &carol, 10, 1);
+  assert_int_equal(mc_mempool_add(mp, &a1), 0);
+  assert_int_equal(mc_mempool_add(mp, &a3), 0);
+  assert_int_equal(mc_mempool_add(mp, &b1), 0);
+  assert_int_equal(mc_mempool_add(mp, &a4), 0);
+  assert_int_equal(mc_mempool_queued_count(mp), 2);
+  /* The gap (nonce 2) was filled through another node. */
+  mc_tx other2 = make_tx(&alice, &dave, 10, 2);
+  mc_tx blk[] = {a1, other2};
+  commit(mp, blk, 2);
+  assert_int_equal(mc_mempool_queued_count(mp), 0);
+  const mc_tx *out[4];
+  assert_int_equal(mc_mempool_ready(mp, out, 4), 3);
+  /* b1 was ready first; a3, a4 became ready at the commit. */
+  assert_memory_equal(out[0]->id, b1.id, MC_HASH_LEN);
+  assert_memory_equal(out[1]->id, a3.id, MC_HASH_LEN);
+  assert_memory_equal(out[2]->id, a4.id, MC_HASH_LEN);
+  mc_mempool_free(mp);
+}
+
+static void test_commit_demotes(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_with(100, 50, 2);
+  set_account(alice.pk, 100, 0);
+  mc_tx a1 = make_tx(&alice, &carol, 30, 1);
+  mc_tx a2 = make_tx(&alice, &carol, 30, 2);
+  mc_tx a3 = make_tx(&alice, &carol, 5, 3);
+  mc_tx a4 = make_tx(&alice, &carol, 5, 4);
+  mc_tx a5 = make_tx(&alice, &carol, 5, 5);
+  mc_tx *mine[] = {&a1, &a2, &a3, &a4, &a5};
+  for (int i = 0; i < 5; i++)
+    assert_int_equal(mc_mempool_add(mp, mine[i]), 0);
+  assert_int_equal(mc_mempool_ready_count(mp), 5);
+  /* A different nonce-1 transfer of 80 commits: balance 20, nonce 1. */
+  mc_tx other1 = make_tx(&alice, &dave, 80, 1);
+  commit(mp, &other1, 1);
+  assert_rejected(mp, &a1, MC_ENONCE);
+  assert_rejected(mp, &a2, MC_EBALANCE); /* 30 > 20 */
+  assert_state(mp, &a3, 0);              /* back to waiting for nonce 2 */
+  assert_state(mp, &a4, 0);
+  assert_rejected(mp, &a5, MC_ENONCEGAP); /* 5 - 2 > 2 */
+  assert_int_equal(mc_mempool_ready_count(mp), 0);
+  assert_int_equal(mc_mempool_queued_count(mp), 2);
+  const mc_tx *out[4];
+  assert_int_equal(mc_mempool_ready(mp, out, 4), 0);
+  /* Filling the gap again promotes them. */
+  mc_tx a2b = make_tx(&alice, &carol, 10, 2);
+  assert_int_equal(mc_mempool_add(mp, &a2b), 0);
+  assert_int_equal(mc_mempool_ready(mp, out, 4), 3);
+  assert_memory_equal(out[0]->id, a2b.id, MC_HASH_LEN);
+  assert_memory_equal(out[2]->id, a4.id, MC_HASH_LEN);
+  mc_mempool_free(mp);
+}
+
+/* ---- memory of refusals, next nonce ---- */
+
+static void test_rejection_memory_bounded(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  size_t n = MC_MEMPOOL_REJECTIONS_KEPT + 1;
+  mc_tx first = {0}, second = {0}, last = {0};
+  for (size_t i = 0; i < n; i++) {
+    /* Stateless refusals need no signature: cheap to make many. */
+    mc_tx t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.chain_id, sizeof t.chain_id, "wrong");
+    memcpy(t.from, alice.pk, MC_PUBKEY_LEN);
+    memcpy(t.to, bob.pk, MC_PUBKEY_LEN);
+    t.amount = 1;
+    t.nonce = i + 1;
+    mc_tx_compute_id(&t);
+    assert_int_equal(mc_mempool_add(mp, &t), MC_ECHAINID);
+    if (i == 0)
+      first = t;
+    if (i == 1)
+      second = t;
+    last = t;
+  }
+  int r;
+  assert_int_equal(mc_mempool_rejection(mp, first.id, &r), 0);
+  assert_int_equal(mc_mempool_rejection(mp, second.id, &r), 1);
+  assert_int_equal(r, MC_ECHAINID);
+  assert_int_equal(mc_mempool_rejection(mp, last.id, &r), 1);
+  mc_mempool_free(mp);
+}
+
+static void test_rejection_latest_reason(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  set_account(alice.pk, 5, 0);
+  mc_tx t = make_tx(&alice, &bob, 10, 1);
+  assert_int_equal(mc_mempool_add(mp, &t), MC_EBALANCE);
+  assert_rejected(mp, &t, MC_EBALANCE);
+  set_account(alice.pk, 5, 1);
+  assert_int_equal(mc_mempool_add(mp, &t), MC_ENONCE);
+  assert_rejected(mp, &t, MC_ENONCE);
+  mc_mempool_free(mp);
+}
+
+static void test_next_nonce(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  uint64_t next = 0;
+  assert_int_equal(mc_mempool_next_nonce(mp, dave.pk, &next), 0);
+  assert_int_equal(next, 1); /* never seen */
+  set_account(alice.pk, 1000, 5);
+  assert_int_equal(mc_mempool_next_nonce(mp, alice.pk, &next), 0);
+  assert_int_equal(next, 6);
+  mc_tx t6 = make_tx(&alice, &bob, 1, 6);
+  mc_tx t7 = make_tx(&alice, &bob, 1, 7);
+  mc_tx t9 = make_tx(&alice, &bob, 1, 9);
+  assert_int_equal(mc_mempool_add(mp, &t6), 0);
+  assert_int_equal(mc_mempool_add(mp, &t7), 0);
+  assert_int_equal(mc_mempool_add(mp, &t9), 0);
+  assert_int_equal(mc_mempool_next_nonce(mp, alice.pk, &next), 0);
+  assert_int_equal(next, 8); /* the queued 9 does not count */
+  mc_mempool_free(mp);
+}
+
+static void test_new_refuses_bad_arguments(void **state) {
+  (void)state;
+  mc_mempool_limits zero_total = {0, 10, 4}, zero_sender = {10, 0, 4};
+  assert_null(mc_mempool_new(&zero_total, CHAIN, fake_get, NULL));
+  assert_null(mc_mempool_new(&zero_sender, CHAIN, fake_get, NULL));
+  assert_null(mc_mempool_new(NULL, "", fake_get, NULL));
+  assert_null(mc_mempool_new(NULL, "x23456789012345678901234567890123",
+                             fake_get, NULL));
+  assert_null(mc_mempool_new(NULL, CHAIN, NULL, NULL));
+  mc_mempool *mp = mc_mempool_new(NULL, CHAIN, fake_get, NULL);
+  assert_non_null(mp);
+  mc_mempool_free(mp);
+  mc_mempool_free(NULL);
+}
+
+/* Many senders through several commits: the counts and the ready order
+ * stay consistent with what was committed. */
+static void test_many_senders(void **state) {
+  (void)state;
+  enum { SENDERS = 200, PER = 10 };
+  static key keys[SENDERS];
+  static mc_tx txs[SENDERS * PER];
+  mc_mempool *mp = pool_with(SENDERS * PER, PER, 16);
+  for (unsigned s = 0; s < SENDERS; s++) {
+    keys[s] = make_key(100 + s);
+    set_account(keys[s].pk, 1000, 0);
+  }
+  /* Highest nonces first, so that each sender's run becomes ready only
+   * when nonce 1 arrives. */
+  for (int n = PER; n >= 1; n--)
+    for (unsigned s = 0; s < SENDERS; s++) {
+      mc_tx *t = &txs[s * PER + (unsigned)(n - 1)];
+      *t = make_tx(&keys[s], &keys[(s + 1) % SENDERS], 1, (uint64_t)n);
+      assert_int_equal(mc_mempool_add(mp, t), 0);
+    }
+  assert_int_equal(mc_mempool_ready_count(mp), SENDERS * PER);
+  const mc_tx **out = calloc(SENDERS * PER, sizeof *out);
+  assert_non_null(out);
+  for (int round = 0; round < PER; round++) {
+    size_t k = mc_mempool_ready(mp, out, 150);
+    assert_int_equal(k, 150);
+    mc_tx *blk = calloc(k, sizeof *blk);
+    assert_non_null(blk);
+    for (size_t i = 0; i < k; i++)
+      blk[i] = *out[i];
+    commit(mp, blk, (uint32_t)k); /* asserts each applies in order */
+    free(blk);
+    assert_int_equal(mc_mempool_size(mp), SENDERS * PER - 150 * (round + 1));
+    assert_int_equal(mc_mempool_queued_count(mp), 0);
+  }
+  free(out);
+  mc_mempool_free(mp);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup(test_admit_ready, setup),
+      cmocka_unit_test_setup(test_recomputes_id, setup),
+      cmocka_unit_test_setup(test_bad_signature, setup),
+      cmocka_unit_test_setup(test_static_rules, setup),
+      cmocka_unit_test_setup(test_nonce_used_or_pending, setup),
+      cmocka_unit_test_setup(test_duplicate_id, setup),
+      cmocka_unit_test_setup(test_nonce_gap, setup),
+      cmocka_unit_test_setup(test_balance_counts_pending, setup),
+      cmocka_unit_test_setup(test_getter_error, setup),
+      cmocka_unit_test_setup(test_per_sender_cap, setup),
+      cmocka_unit_test_setup(test_eviction, setup),
+      cmocka_unit_test_setup(test_eviction_of_own_queued, setup),
+      cmocka_unit_test_setup(test_tx_verified_needs_same_sig, setup),
+      cmocka_unit_test_setup(test_promotion_and_order, setup),
+      cmocka_unit_test_setup(test_promotion_drops_unaffordable, setup),
+      cmocka_unit_test_setup(test_commit_removes_included, setup),
+      cmocka_unit_test_setup(test_commit_invalidates, setup),
+      cmocka_unit_test_setup(test_commit_promotes, setup),
+      cmocka_unit_test_setup(test_commit_demotes, setup),
+      cmocka_unit_test_setup(test_rejection_memory_bounded, setup),
+      cmocka_unit_test_setup(test_rejection_latest_reason, setup),
+      cmocka_unit_test_setup(test_next_nonce, setup),
+      cmocka_unit_test_setup(test_new_refuses_bad_arguments, setup),
+      cmocka_unit_test_setup(test_many_senders, setup),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
