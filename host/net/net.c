@@ -36,6 +36,11 @@ struct mc_conn {
   mc_frame_reader reader;
   size_t queued; /* bytes handed to uv_write and not yet written */
   int closing;
+  int outbound;   /* we dialed it */
+  int connected;  /* inbound, or outbound and the connect completed */
+  void *data;     /* the owner's per-connection state */
+  uv_connect_t connect_req;
+  mc_conn_connected_cb on_connected;
   char peer[64];
 };
 
@@ -47,6 +52,9 @@ typedef struct write_req {
 } write_req;
 
 const char *mc_conn_peer_name(const mc_conn *c) { return c->peer; }
+void *mc_conn_data(const mc_conn *c) { return c->data; }
+void mc_conn_set_data(mc_conn *c, void *data) { c->data = data; }
+int mc_conn_is_outbound(const mc_conn *c) { return c->outbound; }
 uint16_t mc_listener_port(const mc_listener *l) { return l->port; }
 size_t mc_listener_conns(const mc_listener *l) { return l->nconns; }
 
@@ -117,7 +125,7 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 int mc_conn_send(mc_conn *c, uint8_t *frame, size_t len) {
-  if (c->closing) {
+  if (c->closing || !c->connected) {
     free(frame);
     return MC_ENOTCONN;
   }
@@ -197,6 +205,17 @@ static void peer_name(uv_tcp_t *tcp, char *out, size_t outlen) {
 
 static void on_refused_closed(uv_handle_t *h) { free(h); }
 
+static void link_conn(mc_listener *l, mc_conn *c) {
+  c->owner = l;
+  c->tcp.data = c;
+  mc_frame_reader_init(&c->reader, l->lim.max_frame);
+  c->next = l->conns;
+  if (l->conns)
+    l->conns->prev = c;
+  l->conns = c;
+  l->nconns++;
+}
+
 static void on_connection(uv_stream_t *server, int status) {
   mc_listener *l = server->data;
   if (status < 0 || l->closing)
@@ -216,16 +235,57 @@ static void on_connection(uv_stream_t *server, int status) {
     uv_close((uv_handle_t *)&c->tcp, on_refused_closed);
     return;
   }
-  c->owner = l;
-  c->tcp.data = c;
-  mc_frame_reader_init(&c->reader, l->lim.max_frame);
-  c->next = l->conns;
-  if (l->conns)
-    l->conns->prev = c;
-  l->conns = c;
-  l->nconns++;
+  link_conn(l, c);
+  c->connected = 1;
   uv_tcp_nodelay(&c->tcp, 1);
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  mc_conn *c = req->data;
+  if (status == UV_ECANCELED || c->closing)
+    return; /* mc_conn_close already ran and reported it */
+  if (status < 0) {
+    mc_conn_close(c, uv_strerror(status));
+    return;
+  }
+  c->connected = 1;
+  uv_tcp_nodelay(&c->tcp, 1);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  if (c->on_connected)
+    c->on_connected(c->owner->ctx, c);
+}
+
+int mc_conn_connect(mc_listener *l, const char *hostport,
+                    mc_conn_connected_cb on_connected, void *data,
+                    mc_conn **out) {
+  char host[256];
+  uint16_t port;
+  struct sockaddr_storage ss;
+  if (l->closing)
+    return MC_ESTATE;
+  if (mc_parse_hostport(hostport, host, sizeof host, &port, 0) != 0 ||
+      (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
+       uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0))
+    return MC_EINVAL;
+  mc_conn *c = calloc(1, sizeof *c);
+  if (c == NULL)
+    return MC_ENOMEM;
+  uv_tcp_init(l->loop, &c->tcp);
+  snprintf(c->peer, sizeof c->peer, "%s", hostport);
+  c->outbound = 1;
+  c->data = data;
+  c->on_connected = on_connected;
+  c->connect_req.data = c;
+  link_conn(l, c);
+  int rc = uv_tcp_connect(&c->connect_req, &c->tcp, (struct sockaddr *)&ss,
+                          on_connect);
+  *out = c;
+  if (rc != 0) {
+    mc_conn_close(c, uv_strerror(rc));
+    return MC_ENOTCONN;
+  }
+  return 0;
 }
 
 static int resolve(const char *hostport, struct sockaddr_storage *ss,

@@ -22,7 +22,10 @@ typedef struct mc_listener mc_listener;
  * payload is valid only during the call. */
 typedef int (*mc_conn_frame_cb)(void *ctx, mc_conn *c, const uint8_t *payload,
                                 size_t len);
-/* Called once when a connection is gone (before it is freed). */
+/* An outbound connection (mc_conn_connect) is established. */
+typedef void (*mc_conn_connected_cb)(void *ctx, mc_conn *c);
+/* Called once when a connection is gone (before it is freed), including an
+ * outbound one whose connect failed. */
 typedef void (*mc_conn_closed_cb)(void *ctx, mc_conn *c);
 
 typedef struct mc_net_limits {
@@ -64,6 +67,24 @@ void mc_conn_close_after_flush(mc_conn *c, const char *reason);
 /* Closes now, dropping what is queued. */
 void mc_conn_close(mc_conn *c, const char *reason);
 
+/*
+ * Dials HOST:PORT as a connection of listener l: it shares l's limits and
+ * frame and close callbacks, and closes with it.  on_connected(ctx, c) runs
+ * once it is established; a failed connect ends in l's on_closed like any
+ * other close.  `data` becomes the connection's data.  Returns 0 with *out
+ * set (not yet connected: mc_conn_send refuses with MC_ENOTCONN until
+ * then), MC_EINVAL for a bad address, MC_ESTATE when l is closing,
+ * MC_ENOMEM, or MC_ENOTCONN when the connect could not start (on_closed
+ * has run).
+ */
+int mc_conn_connect(mc_listener *l, const char *hostport,
+                    mc_conn_connected_cb on_connected, void *data,
+                    mc_conn **out);
+/* The owner's per-connection pointer (NULL until set). */
+void *mc_conn_data(const mc_conn *c);
+void mc_conn_set_data(mc_conn *c, void *data);
+/* 1 if this node dialed the connection. */
+int mc_conn_is_outbound(const mc_conn *c);
 /* The peer's "ip:port" for logs. */
 const char *mc_conn_peer_name(const mc_conn *c);
 
