@@ -16,6 +16,7 @@
 
 #include <assert.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -184,8 +185,41 @@ int mc_plugin_find(const char *name, const char *plugin_dir, char *path,
               searched);
 }
 
+/*
+ * Reads the ELF identification and type before dlopen sees the file, so
+ * that the commonest mistakes (a text file, an executable, an object file)
+ * get a plain reason instead of the dynamic linker's.  Anything subtler
+ * (wrong machine, missing library) is left to dlopen and its dlerror().
+ */
+static int check_elf(const char *path, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return fail(err, errlen, MC_EIO, "%s: cannot open: %s", path,
+                strerror(errno));
+  unsigned char h[EI_NIDENT + 2];
+  size_t n = fread(h, 1, sizeof h, f);
+  fclose(f);
+  if (n < sizeof h || memcmp(h, ELFMAG, SELFMAG) != 0)
+    return fail(err, errlen, MC_EINVAL,
+                "%s: not a shared object (no ELF header)", path);
+  /* e_type follows e_ident in the file's own byte order. */
+  unsigned type = h[EI_DATA] == ELFDATA2MSB
+                      ? (unsigned)h[EI_NIDENT] << 8 | h[EI_NIDENT + 1]
+                      : (unsigned)h[EI_NIDENT + 1] << 8 | h[EI_NIDENT];
+  if (type != ET_DYN)
+    return fail(err, errlen, MC_EINVAL,
+                "%s: not a shared object (ELF type %u, %s)", path, type,
+                type == ET_EXEC ? "an executable"
+                : type == ET_REL ? "an object file"
+                                 : "not ET_DYN");
+  return 0;
+}
+
 static int open_entry(mc_plugin *p, mc_plugin_entry_fn *entry, char *err,
                       size_t errlen) {
+  int rc = check_elf(p->path, err, errlen);
+  if (rc != 0)
+    return rc;
   dlerror();
   p->handle = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
   if (p->handle == NULL) {
@@ -267,14 +301,34 @@ static int check_vtable(const char *path, const mc_plugin_descriptor *d,
   return 0;
 }
 
-/* mchost prints these, so a descriptor without them is not usable. */
+/* A printable string of 1..max bytes: it goes into logs and one-line
+ * messages, where a newline or escape would forge or break a line. */
+static int is_plain_string(const char *s, size_t max) {
+  if (s == NULL)
+    return 0;
+  size_t n = 0;
+  for (; s[n] != '\0'; n++)
+    if (n >= max || (unsigned char)s[n] < 0x20 || s[n] == 0x7f)
+      return 0;
+  return n > 0;
+}
+
+/* mchost prints and logs these, so a descriptor without them is unusable. */
 static int check_strings(const char *path, const mc_plugin_descriptor *d,
                          char *err, size_t errlen) {
   if (d->name == NULL || d->name[0] == '\0')
-    return fail(err, errlen, MC_EINVAL, "%s: descriptor has no name", path);
-  if (d->version == NULL)
-    return fail(err, errlen, MC_EINVAL, "%s: descriptor has no version",
+    return fail(err, errlen, MC_EINVAL, "%s: descriptor has an empty name",
                 path);
+  if (!is_plain_string(d->name, MC_PLUGIN_NAME_MAX))
+    return fail(err, errlen, MC_EINVAL,
+                "%s: descriptor name is longer than %d bytes or has control "
+                "characters",
+                path, MC_PLUGIN_NAME_MAX);
+  if (!is_plain_string(d->version, MC_PLUGIN_NAME_MAX))
+    return fail(err, errlen, MC_EINVAL,
+                "%s: descriptor version is empty, longer than %d bytes or has "
+                "control characters",
+                path, MC_PLUGIN_NAME_MAX);
   return 0;
 }
 

@@ -6,10 +6,12 @@
  * installed plugin folder, and the build tree's plugin folder.  A name with
  * a slash is used as a path.
  *
- * Loading is dlopen(RTLD_NOW | RTLD_LOCAL); the handle is never closed.
- * The descriptor is then checked in this order: magic, ABI major, ABI
- * minor (GStreamer's rule: major equal, minor not newer than the host's),
- * kind, vtable size, required functions.  Each refusal produces one line
+ * The file must start with an ELF header of type ET_DYN (a shared object);
+ * it is then loaded with dlopen(RTLD_NOW | RTLD_LOCAL) and the handle is
+ * never closed.  The descriptor is checked in this order: magic, ABI major,
+ * ABI minor (GStreamer's rule: major equal, minor not newer than the
+ * host's), kind, vtable size, required functions, name and version
+ * (printable, 1..MC_PLUGIN_NAME_MAX bytes).  Each refusal produces one line
  * of the form "<path>: <reason>", e.g.
  *   "./x.so: has incompatible ABI version (plugin: 2.0, host: 1.0), not loading"
  * with dlerror() verbatim where dlopen or dlsym failed.
@@ -23,6 +25,7 @@
 #include "minichain/plugin.h"
 
 #define MC_PATH_MAX 4096
+#define MC_PLUGIN_NAME_MAX 64 /* longest descriptor name or version */
 
 typedef struct mc_plugin {
   char path[MC_PATH_MAX];             /* the file that was opened */
@@ -34,19 +37,31 @@ typedef struct mc_plugin {
 const char *mc_plugin_kind_name(uint32_t kind);
 
 /*
- * Resolves `name` to an existing file (search order above).  plugin_dir
- * may be NULL.  Returns 0 and the path, or MC_ENOTFOUND with err listing
- * the folders searched.
+ * Resolves `name` to an existing regular file (search order above) and
+ * writes its path into path[pathlen].  plugin_dir may be NULL or "".
+ * err (errlen bytes, may be NULL) receives the one-line reason on failure.
+ * Returns 0; MC_EINVAL for an empty name or a path that does not fit;
+ * MC_ENOTFOUND when no folder has it (err lists the folders searched, in
+ * order) or when a name with a slash names no regular file.
  */
 int mc_plugin_find(const char *name, const char *plugin_dir, char *path,
                    size_t pathlen, char *err, size_t errlen);
 
 /*
  * Finds, opens and checks a plugin.  want_kind is MC_PLUGIN_CONSENSUS,
- * MC_PLUGIN_STORE, or 0 to accept either (for --plugin-info).  Returns 0,
- * or MC_ENOTFOUND / MC_EINVAL (not loadable, no entry symbol, bad magic) /
- * MC_EVERSION / MC_EKIND / MC_ENOSYS (vtable too small or a required
- * function NULL), with the one-line reason in err.
+ * MC_PLUGIN_STORE, or 0 to accept either (for --plugin-info).  *out is
+ * filled on success; its desc and handle stay valid for the life of the
+ * process (nothing to free).  Returns 0, or with the one-line reason in err
+ * (errlen bytes, may be NULL):
+ *   MC_ENOTFOUND  no such file (see mc_plugin_find)
+ *   MC_EIO        the file cannot be read
+ *   MC_EINVAL     not a shared object, dlopen failed (dlerror() quoted),
+ *                 no entry symbol, bad magic, bad name or version
+ *   MC_EVERSION   ABI major differs or minor is newer than the host's
+ *   MC_EKIND      unknown kind, or not want_kind
+ *   MC_ENOSYS     vtable NULL, smaller than ABI 1.0's, or a required
+ *                 function NULL
+ * A refused plugin's handle (if dlopen succeeded) is left open, never used.
  */
 int mc_plugin_load(const char *name, uint32_t want_kind,
                    const char *plugin_dir, mc_plugin *out, char *err,

@@ -52,7 +52,8 @@ typedef struct mc_store_vtable {
    * `dir`, which exists.  The store owns the files it creates there and
    * must not touch others.  On failure writes a one-line reason into err
    * (errlen bytes, always NUL-terminated) and returns MC_ECORRUPT,
-   * MC_EFOREIGN, MC_EIO, MC_ENOMEM or MC_EVERSION.  `api`/`host` stay valid
+   * MC_EFOREIGN, MC_EIO, MC_ENOMEM or MC_EVERSION, with *out set to NULL.
+   * On success *out is the store, freed by close.  `api`/`host` stay valid
    * until close returns.
    */
   int (*open)(const mc_host_api *api, mc_host *host, const char *dir,

@@ -8,6 +8,7 @@
  *   MC_DEFECT_ABI_MINOR=<n>       the descriptor's ABI minor
  *   MC_DEFECT_KIND=<n>            the descriptor's kind
  *   MC_DEFECT_ENTRY=<name>        the entry function's exported name
+ *   MC_DEFECT_NAME=<string>       the descriptor's name
  *   MC_DEFECT_NULL_FIELD=<field>  that vtable function is NULL
  *   MC_DEFECT_VTABLE_SIZE=<n>     the vtable's size field
  * plugin.h is included first, so the source's own #include of it is a
@@ -33,6 +34,12 @@
 #endif
 #ifndef MC_DEFECT_ENTRY
 #define MC_DEFECT_ENTRY mc_plugin_entry
+#endif
+
+#ifdef MC_DEFECT_NAME
+#define MC__DEFECT_NAME(name_) (MC_DEFECT_NAME)
+#else
+#define MC__DEFECT_NAME(name_) (name_)
 #endif
 
 #ifdef MC_DEFECT_KIND
@@ -66,8 +73,8 @@
   const mc_plugin_descriptor *MC_DEFECT_ENTRY(void) {                          \
     static const mc_plugin_descriptor d = {                                    \
         (MC_DEFECT_MAGIC), (MC_DEFECT_ABI_MAJOR), (MC_DEFECT_ABI_MINOR),       \
-        MC__DEFECT_KIND(kind_), (name_), (version_), (description_),           \
-        mc__defect_vt};                                                        \
+        MC__DEFECT_KIND(kind_), MC__DEFECT_NAME(name_), (version_),            \
+        (description_), mc__defect_vt};                                        \
     memcpy(mc__defect_vt, (vtable_), sizeof mc__defect_vt);                    \
     MC__DEFECT_NULL(vtable_, mc__defect_vt)                                    \
     MC__DEFECT_SIZE(mc__defect_vt)                                             \
