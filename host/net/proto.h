@@ -137,7 +137,10 @@ void mc_msg_clear(mc_msg *m);
 /*
  * Encodes m as a whole frame (4-byte big-endian length + payload) into a
  * malloc'd buffer the caller frees with free().  For BLOCK, m->u.block.block
- * is borrowed.  Returns 0, MC_EINVAL (unknown type) or MC_ENOMEM.
+ * is borrowed.  Returns 0, MC_EINVAL (unknown type, a STATUS whose
+ * chain_id is invalid or whose strings lack their NUL, a TX_STATUS state
+ * out of range, a CONSENSUS payload NULL with a length), MC_ETOOBIG (a
+ * payload above 2^32-1 bytes) or MC_ENOMEM.
  */
 int mc_msg_encode_frame(const mc_msg *m, uint8_t **out, size_t *out_len);
 
