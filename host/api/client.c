@@ -182,13 +182,19 @@ int mc_client_on_frame(void *ctx, mc_conn *c, const uint8_t *payload,
     return 1; /* stop reading further frames from this connection */
   }
   rc = dispatch(n, c, &req);
+  uint64_t rid = req.rid;
   mc_msg_clear(&req);
   if (rc != 0 && rc != MC_EFULL && rc != MC_ENOTCONN) {
+    /* The request could not be served (a store error): say so and keep
+     * the connection, which did nothing wrong. */
     MC_LOG(MC_LOG_ERROR, "request_failed",
            MC_LOG_F_S("peer", mc_conn_peer_name(c)),
            MC_LOG_F_S("reason", mc_strerror(rc)));
-    mc_conn_close(c, "internal error");
-    return 1;
+    mc_msg m = {.type = MC_MSG_ERROR, .rid = rid};
+    m.u.error.code = rc;
+    snprintf(m.u.error.message, sizeof m.u.error.message,
+             "request failed: %s", mc_strerror(rc));
+    reply(c, &m);
   }
   return 0;
 }

@@ -95,11 +95,19 @@ static mp_head mp_classify(uint8_t t) {
 }
 
 int mc_msgpack_check(const uint8_t *p, size_t n) {
+  /* left[d]: values still to read in the container open at depth d. */
+  uint64_t left[MC_MSGPACK_MAX_DEPTH + 1];
+  int depth = 0;
   size_t pos = 0;
-  uint64_t pending = 1; /* values still to read; each takes >= 1 byte */
-  while (pending > 0) {
+  left[0] = 1;
+  for (;;) {
+    while (depth >= 0 && left[depth] == 0)
+      depth--;
+    if (depth < 0)
+      break;
     if (pos >= n)
       return MC_EDECODE;
+    left[depth]--;
     mp_head h = mp_classify(p[pos++]);
     if (h.bad || h.len_bytes > n - pos)
       return MC_EDECODE;
@@ -110,7 +118,11 @@ int mc_msgpack_check(const uint8_t *p, size_t n) {
     if (skip > n - pos || children > n - pos)
       return MC_EDECODE;
     pos += skip;
-    pending += children - 1;
+    if (children > 0) {
+      if (depth == MC_MSGPACK_MAX_DEPTH)
+        return MC_EDECODE;
+      left[++depth] = children;
+    }
   }
   return pos == n ? 0 : MC_EDECODE;
 }

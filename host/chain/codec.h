@@ -28,9 +28,14 @@
 
 /* ---- untrusted msgpack ---- */
 
+/* The deepest nesting of arrays and maps any decoder accepts (msgpack-c's
+ * own parser gives up at 32, with an out-of-memory error). */
+#define MC_MSGPACK_MAX_DEPTH 16
+
 /*
  * 0 if p[0..n) is exactly one well-formed msgpack value in which every
- * declared array, map, str, bin and ext length fits in the bytes left,
+ * declared array, map, str, bin and ext length fits in the bytes left and
+ * no container nests deeper than MC_MSGPACK_MAX_DEPTH,
  * else MC_EDECODE.  msgpack-c reserves memory for an array's declared
  * length before reading its elements, so a 5-byte input could make it
  * ask for 100 GiB: untrusted bytes pass this check first.

@@ -288,6 +288,28 @@ static void test_msgpack_check(void **state) {
   }
 }
 
+/* Nesting is bounded: deeper input is a decode error, never the
+ * out-of-memory error msgpack-c itself reports past 32 levels. */
+static void test_msgpack_depth_limit(void **state) {
+  (void)state;
+  uint8_t buf[64];
+  for (int depth = 1; depth <= 40; depth++) {
+    for (int i = 0; i < depth; i++)
+      buf[i] = 0x91; /* array of one */
+    buf[depth] = 0x01;
+    int want = depth <= MC_MSGPACK_MAX_DEPTH ? 0 : MC_EDECODE;
+    assert_int_equal(mc_msgpack_check(buf, (size_t)depth + 1), want);
+  }
+  for (int i = 0; i < 40; i++)
+    buf[i] = 0x91;
+  buf[40] = 0x01;
+  mc_tx tx;
+  assert_int_equal(mc_tx_decode(buf, 41, &tx), MC_EDECODE);
+  mc_block *b = NULL;
+  assert_int_equal(mc_block_decode(buf, 41, &b), MC_EDECODE);
+  assert_null(b);
+}
+
 /* ---- headers and blocks ---- */
 
 static void test_block1_vectors(void **state) {
@@ -450,6 +472,7 @@ int main(void) {
       cmocka_unit_test(test_tx_decode_rejects),
       cmocka_unit_test(test_tx_decode_truncated_and_trailing),
       cmocka_unit_test(test_msgpack_check),
+      cmocka_unit_test(test_msgpack_depth_limit),
       cmocka_unit_test(test_block1_vectors),
       cmocka_unit_test(test_block_sig_rejects_changed_header),
       cmocka_unit_test(test_block_empty_round_trip_and_dup),

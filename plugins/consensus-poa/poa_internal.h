@@ -1,0 +1,250 @@
+/*
+ * poa_internal.h - the PoA engine's internal types, shared by its files.
+ *
+ * poa.c        the vtable, lifecycle, timers and the local message queue
+ * poa_msg.c    msgpack: the bounds check for untrusted bytes, message
+ *              parsing, signing bytes and message encoding
+ * poa_cert.c   signature lists: prepared and commit certificates
+ * poa_store.c  the persisted votes and lock (state_save / state_load)
+ * poa_round.c  the state machine: PROPOSE -> ACK -> COMMIT, VIEWCHANGE
+ *
+ * The protocol and its byte formats are specified in docs/CONSENSUS.md.
+ * Everything here runs on the host's loop thread; nothing is shared.
+ */
+#ifndef MC_POA_INTERNAL_H
+#define MC_POA_INTERNAL_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "minichain/consensus.h"
+#include "minichain/error.h"
+#include "minichain/host.h"
+
+#define POA_MAX_VALIDATORS 1024
+/* Largest message accepted from the network (a PROPOSE carries a block). */
+#define POA_MSG_MAX (16u << 20)
+/* Views of one signer remembered per message kind at the current height;
+ * the lowest view is forgotten first. */
+#define POA_SLOTS 4
+/* Candidate blocks (by hash) remembered at the current height. */
+#define POA_CANDIDATES 8
+/* Messages for future heights: only the next few heights, a few per signer. */
+#define POA_FUTURE_HEIGHTS 4
+#define POA_FUTURE_PER_SIGNER 32
+/* Round timeout = view_timeout_ms << min(view, POA_BACKOFF_CAP): at most 8x. */
+#define POA_BACKOFF_CAP 3
+
+typedef enum poa_kind {
+  POA_PROPOSE = 0,
+  POA_ACK = 1,
+  POA_COMMIT = 2,
+  POA_VIEWCHANGE = 3,
+  POA_NKINDS = 4
+} poa_kind;
+
+/* ---- poa_msg.c ---- */
+
+/* A growable output buffer for msgpack_packer that remembers a failure. */
+typedef struct poa_buf {
+  msgpack_sbuffer sb;
+  int failed;
+} poa_buf;
+
+void poa_buf_init(poa_buf *b, msgpack_packer *pk);
+/* Takes the bytes (free with free()) or returns MC_ENOMEM. */
+int poa_buf_finish(poa_buf *b, uint8_t **out, size_t *len);
+/* Appends already-encoded msgpack bytes verbatim. */
+void poa_pack_raw(msgpack_packer *pk, const uint8_t *p, size_t n);
+
+/* 0 if p[0..n) is exactly one msgpack value whose declared lengths all fit
+ * in n (see the .c for why msgpack-c needs this), else MC_EDECODE. */
+int poa_msgpack_check(const uint8_t *p, size_t n);
+/* The check, then unpacks into u (initialised by the caller). */
+int poa_unpack(const uint8_t *p, size_t n, msgpack_unpacked *u);
+
+/* Strict accessors: 0 or MC_EDECODE. */
+int poa_obj_u64(const msgpack_object *o, uint64_t *out);
+int poa_obj_bin(const msgpack_object *o, uint8_t *out, size_t len);
+int poa_obj_array(const msgpack_object *o, uint32_t min, uint32_t max);
+
+/* A decoded message.  Object pointers point into the msgpack_unpacked the
+ * message was parsed from and live as long as it does. */
+typedef struct poa_msg {
+  poa_kind kind;
+  uint64_t height, view;
+  uint8_t hash[MC_HASH_LEN]; /* block hash; VIEWCHANGE: prepared hash */
+  uint32_t signer;
+  uint8_t sig[MC_SIG_LEN];
+  int prepared;                 /* VIEWCHANGE carries a prepared cert */
+  uint64_t pview;               /* its view */
+  const msgpack_object *pcert;  /* VIEWCHANGE: [pview, hash, siglist] */
+  const msgpack_object *block;  /* PROPOSE, VIEWCHANGE: bin or NULL */
+  const msgpack_object *just;   /* PROPOSE: array of VIEWCHANGEs */
+} poa_msg;
+
+/* Packs the head every message starts with: [tag, h, v, ... (array of
+ * the kind's arity). */
+void poa_pack_head(msgpack_packer *pk, poa_kind kind, uint64_t h, uint64_t v);
+
+/* Parses the shape of any message (types, sizes, tags); checks no
+ * signature.  Returns 0 or MC_EDECODE. */
+int poa_msg_parse(const msgpack_object *o, poa_msg *m);
+
+/* The signing bytes of m (msgpack, see docs/CONSENSUS.md) into out, which
+ * has room for POA_SIGNING_MAX bytes; returns their length. */
+#define POA_SIGNING_MAX 160
+size_t poa_signing_bytes(poa_kind kind, uint64_t h, uint64_t v,
+                         const uint8_t *hash, int prepared, uint64_t pview,
+                         uint8_t out[POA_SIGNING_MAX]);
+
+/* ---- poa_cert.c ---- */
+
+typedef struct poa_sig {
+  uint32_t signer;
+  uint8_t sig[MC_SIG_LEN];
+} poa_sig;
+
+typedef struct mc_consensus mc_consensus;
+
+/* Verifies a msgpack array of [signer, sig] pairs: between q and n
+ * entries, distinct validators, each a valid `kind` signature over
+ * (h, v, hash).  0 or MC_ECERT. */
+int poa_siglist_verify(mc_consensus *c, poa_kind kind, uint64_t h,
+                       uint64_t v, const uint8_t hash[MC_HASH_LEN],
+                       const msgpack_object *list);
+/* Packs sigs as that array. */
+void poa_siglist_pack(msgpack_packer *pk, const poa_sig *sigs, uint32_t n);
+/* Verifies a prepared certificate [pview, hash, siglist] at height h whose
+ * view must be below `below`; fills *pview and hash.  0 or MC_ECERT. */
+int poa_prepared_verify(mc_consensus *c, uint64_t h, uint64_t below,
+                        const msgpack_object *pc, uint64_t *pview,
+                        uint8_t hash[MC_HASH_LEN]);
+/* Encodes a prepared certificate (malloc'd bytes) or a commit certificate. */
+int poa_prepared_encode(uint64_t pview, const uint8_t hash[MC_HASH_LEN],
+                        const poa_sig *sigs, uint32_t n, uint8_t **out,
+                        size_t *len);
+int poa_commit_cert_encode(uint64_t h, uint64_t v,
+                           const uint8_t hash[MC_HASH_LEN], const poa_sig *sigs,
+                           uint32_t n, uint8_t **out, size_t *len);
+/* The vtable's verify_certificate. */
+int poa_verify_certificate(mc_consensus *c, const mc_block *b,
+                           const uint8_t *cert, size_t cert_len);
+
+/* ---- poa_store.c: what survives a restart ---- */
+
+typedef struct poa_vote_rec { /* one of our own signatures at `height` */
+  int set;
+  uint64_t view;
+  uint8_t hash[MC_HASH_LEN];
+  uint8_t sig[MC_SIG_LEN];
+} poa_vote_rec;
+
+typedef struct poa_saved {
+  uint64_t height, view;    /* the round we are in */
+  poa_vote_rec prop;        /* our last PROPOSE at height (as leader) */
+  poa_vote_rec ack;         /* our last ACK at height */
+  poa_vote_rec commit;      /* our last COMMIT at height */
+  int vc_set;               /* we sent VIEWCHANGE for vc_view */
+  uint64_t vc_view;
+  int lock_set;             /* our highest prepared certificate */
+  uint64_t lock_view;
+  uint8_t lock_hash[MC_HASH_LEN];
+  uint8_t *lock_cert;       /* [pview, hash, siglist] msgpack, malloc'd */
+  size_t lock_cert_len;
+  uint8_t *lock_block;      /* the block's canonical bytes, malloc'd */
+  size_t lock_block_len;
+} poa_saved;
+
+/* Saves c->saved durably.  0 or the host's error (logged). */
+int poa_state_save(mc_consensus *c);
+/* Loads into c->saved; MC_ENOTFOUND when nothing was saved, MC_ECORRUPT or
+ * MC_EVERSION (logged) for bytes this engine cannot trust. */
+int poa_state_load(mc_consensus *c);
+/* Forgets the lock (frees its buffers). */
+void poa_saved_clear_lock(poa_saved *s);
+
+/* ---- poa_round.c ---- */
+
+typedef struct poa_vote { /* someone's message at the current height */
+  int used;
+  uint64_t view;
+  uint8_t hash[MC_HASH_LEN];
+  uint8_t sig[MC_SIG_LEN];
+  int prepared;       /* VIEWCHANGE */
+  uint64_t pview;     /* VIEWCHANGE */
+  uint8_t *wire;      /* VIEWCHANGE without its block, for justifications */
+  size_t wire_len;
+} poa_vote;
+
+typedef struct poa_candidate {
+  uint8_t hash[MC_HASH_LEN];
+  mc_block *block; /* host-owned: freed with api->block_free */
+  uint64_t age;
+} poa_candidate;
+
+typedef struct poa_qmsg { /* a queued message (local or future height) */
+  struct poa_qmsg *next;
+  uint64_t height;
+  uint32_t from;   /* who handed it to us */
+  uint32_t signer; /* future buffer: whose per-signer quota it uses */
+  size_t len;
+  uint8_t data[];
+} poa_qmsg;
+
+struct mc_consensus {
+  const mc_host_api *api;
+  mc_host *host;
+  uint64_t block_interval_ms, view_timeout_ms;
+  uint32_t n, f, q;
+  int32_t self;                   /* -1: observer, signs nothing */
+  uint8_t (*keys)[MC_PUBKEY_LEN]; /* validator keys, genesis order */
+
+  int running;
+  uint64_t height, view;  /* the round being decided (= saved's) */
+  uint64_t round_timer, propose_timer;
+  uint64_t last_commit_ms; /* monotonic */
+
+  poa_saved saved;
+  poa_vote *votes; /* [kind-1][signer][slot] for ACK, COMMIT, VIEWCHANGE */
+  poa_candidate cand[POA_CANDIDATES];
+  uint64_t cand_clock;
+
+  poa_qmsg *local_head, *local_tail; /* our own messages, handled in order */
+  poa_qmsg *future;                  /* messages for later heights */
+  uint32_t *future_count;            /* per signer */
+  int draining;
+};
+
+/* Handles one message whose bytes come from `from` (or ourselves). */
+int poa_handle(mc_consensus *c, uint32_t from, const uint8_t *msg, size_t len);
+/* Enters c->height (after create or a commit): resets the round state,
+ * arms the timers, replays buffered messages. */
+void poa_round_begin(mc_consensus *c);
+/* Timer callbacks (arg is the engine). */
+void poa_on_round_timeout(void *arg);
+void poa_on_propose_timer(void *arg);
+/* Frees the per-height round state. */
+void poa_round_reset(mc_consensus *c);
+/* The leader of (h, v). */
+uint32_t poa_leader(const mc_consensus *c, uint64_t h, uint64_t v);
+
+/* ---- poa.c ---- */
+
+/* Sends bytes to every validator and queues them for ourselves. */
+void poa_emit(mc_consensus *c, const uint8_t *msg, size_t len);
+/* Queues bytes for local handling (copied). */
+int poa_queue_local(mc_consensus *c, uint32_t from, const uint8_t *msg,
+                    size_t len);
+/* Handles queued local messages until none is left (not re-entrant). */
+void poa_drain(mc_consensus *c);
+/* (Re)arms a timer; *id is 0 when none is armed. */
+void poa_timer_arm(mc_consensus *c, uint64_t *id, uint64_t delay,
+                   mc_timer_cb cb);
+void poa_timer_cancel(mc_consensus *c, uint64_t *id);
+/* log helper: event with height and view plus extra fields */
+void poa_log(mc_consensus *c, mc_log_level lvl, const char *event,
+             const mc_log_field *extra, size_t nextra);
+
+#endif /* MC_POA_INTERNAL_H */

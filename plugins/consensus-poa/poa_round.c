@@ -1,0 +1,772 @@
+/*
+ * poa_round.c - the state machine that decides one height at a time.
+ *
+ * View v at height h is led by validators[(h + v) mod n].  The leader
+ * PROPOSEs a block; a validator that accepts it ACKs; q ACKs for one
+ * (h, v, hash) form a prepared certificate, on which the validator locks
+ * and then sends COMMIT; q COMMITs for one (h, v, hash) commit the block.
+ * A validator that times out sends VIEWCHANGE(h, v+1) carrying its lock;
+ * the next leader needs q of them and must re-propose the block of the
+ * highest prepared certificate among them.  Why that is safe is argued in
+ * docs/CONSENSUS.md; the comments here point at the rules it relies on.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "poa_internal.h"
+
+uint32_t poa_leader(const mc_consensus *c, uint64_t h, uint64_t v) {
+  return (uint32_t)((h % c->n + v % c->n) % c->n);
+}
+
+static uint64_t round_timeout(const mc_consensus *c, uint64_t v) {
+  uint64_t t = c->view_timeout_ms << (v < POA_BACKOFF_CAP ? v : POA_BACKOFF_CAP);
+  /* View 0 starts with the leader waiting out the block interval. */
+  return v == 0 ? t + c->block_interval_ms : t;
+}
+
+static int is_leader(const mc_consensus *c) {
+  return c->self >= 0 && poa_leader(c, c->height, c->view) == (uint32_t)c->self;
+}
+
+/* ---- votes of others at this height ---- */
+
+static poa_vote *slots_of(mc_consensus *c, poa_kind kind, uint32_t signer) {
+  assert(kind != POA_PROPOSE && signer < c->n);
+  return &c->votes[((size_t)(kind - 1) * c->n + signer) * POA_SLOTS];
+}
+
+/* Stores m; returns 1 if it is new.  One vote per signer and view: a
+ * second, different one is equivocation and is ignored. */
+static int record_vote(mc_consensus *c, const poa_msg *m, uint8_t *wire,
+                       size_t wire_len) {
+  poa_vote *s = slots_of(c, m->kind, m->signer), *slot = NULL;
+  for (int i = 0; i < POA_SLOTS; i++)
+    if (s[i].used && s[i].view == m->view)
+      return 0;
+  for (int i = 0; i < POA_SLOTS && slot == NULL; i++)
+    if (!s[i].used)
+      slot = &s[i];
+  for (int i = 0; i < POA_SLOTS && slot == NULL; i++) {
+    poa_vote *low = &s[0];
+    for (int j = 1; j < POA_SLOTS; j++)
+      if (s[j].view < low->view)
+        low = &s[j];
+    if (low->view > m->view)
+      return 0;
+    free(low->wire);
+    slot = low;
+  }
+  *slot = (poa_vote){.used = 1, .view = m->view, .prepared = m->prepared,
+                     .pview = m->pview, .wire = wire, .wire_len = wire_len};
+  memcpy(slot->hash, m->hash, MC_HASH_LEN);
+  memcpy(slot->sig, m->sig, MC_SIG_LEN);
+  return 1;
+}
+
+/* Signers with a `kind` vote for (v, hash); their signatures go to out
+ * (room for n). */
+static uint32_t count_votes(mc_consensus *c, poa_kind kind, uint64_t v,
+                            const uint8_t hash[MC_HASH_LEN], poa_sig *out) {
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < c->n; i++) {
+    poa_vote *s = slots_of(c, kind, i);
+    for (int j = 0; j < POA_SLOTS; j++) {
+      if (s[j].used && s[j].view == v &&
+          (hash == NULL || memcmp(s[j].hash, hash, MC_HASH_LEN) == 0)) {
+        if (out != NULL) {
+          out[k].signer = i;
+          memcpy(out[k].sig, s[j].sig, MC_SIG_LEN);
+        }
+        k++;
+        break;
+      }
+    }
+  }
+  return k;
+}
+
+/* ---- candidate blocks at this height ---- */
+
+static void cand_add(mc_consensus *c, mc_block *b) {
+  poa_candidate *slot = &c->cand[0];
+  for (int i = 0; i < POA_CANDIDATES; i++) {
+    if (c->cand[i].block != NULL &&
+        memcmp(c->cand[i].hash, b->hash, MC_HASH_LEN) == 0) {
+      c->api->block_free(c->host, b);
+      return;
+    }
+    if (c->cand[i].block == NULL ||
+        (slot->block != NULL && c->cand[i].age < slot->age))
+      slot = &c->cand[i];
+  }
+  c->api->block_free(c->host, slot->block);
+  slot->block = b;
+  slot->age = ++c->cand_clock;
+  memcpy(slot->hash, b->hash, MC_HASH_LEN);
+}
+
+static const mc_block *cand_find(mc_consensus *c,
+                                 const uint8_t hash[MC_HASH_LEN]) {
+  for (int i = 0; i < POA_CANDIDATES; i++)
+    if (c->cand[i].block != NULL &&
+        memcmp(c->cand[i].hash, hash, MC_HASH_LEN) == 0)
+      return c->cand[i].block;
+  return NULL;
+}
+
+/* Removes the candidate and hands it to the caller. */
+static mc_block *cand_take(mc_consensus *c, const uint8_t hash[MC_HASH_LEN]) {
+  for (int i = 0; i < POA_CANDIDATES; i++) {
+    if (c->cand[i].block != NULL &&
+        memcmp(c->cand[i].hash, hash, MC_HASH_LEN) == 0) {
+      mc_block *b = c->cand[i].block;
+      c->cand[i].block = NULL;
+      return b;
+    }
+  }
+  return NULL;
+}
+
+void poa_round_reset(mc_consensus *c) {
+  for (size_t i = 0; i < (size_t)3 * c->n * POA_SLOTS; i++)
+    free(c->votes[i].wire);
+  memset(c->votes, 0, (size_t)3 * c->n * POA_SLOTS * sizeof *c->votes);
+  for (int i = 0; i < POA_CANDIDATES; i++) {
+    c->api->block_free(c->host, c->cand[i].block);
+    c->cand[i].block = NULL;
+  }
+  poa_timer_cancel(c, &c->round_timer);
+  poa_timer_cancel(c, &c->propose_timer);
+}
+
+/* ---- encoding our own messages ---- */
+
+static int encode_vote(poa_kind kind, uint64_t h, uint64_t v,
+                       const uint8_t hash[MC_HASH_LEN], uint32_t signer,
+                       const uint8_t sig[MC_SIG_LEN], uint8_t **out,
+                       size_t *len) {
+  poa_buf b;
+  msgpack_packer pk;
+  poa_buf_init(&b, &pk);
+  poa_pack_head(&pk, kind, h, v);
+  msgpack_pack_bin_with_body(&pk, hash, MC_HASH_LEN);
+  msgpack_pack_uint32(&pk, signer);
+  msgpack_pack_bin_with_body(&pk, sig, MC_SIG_LEN);
+  return poa_buf_finish(&b, out, len);
+}
+
+/* Signs (kind, height, view, hash) with our key into r. */
+static int sign_vote(mc_consensus *c, poa_kind kind,
+                     const uint8_t hash[MC_HASH_LEN], poa_vote_rec *r) {
+  uint8_t msg[POA_SIGNING_MAX];
+  size_t len = poa_signing_bytes(kind, c->height, c->view, hash, 0, 0, msg);
+  int rc = c->api->sign(c->host, msg, len, r->sig);
+  if (rc == 0) {
+    r->set = 1;
+    r->view = c->view;
+    memcpy(r->hash, hash, MC_HASH_LEN);
+  }
+  return rc;
+}
+
+/* Emits an ACK or COMMIT we signed (and saved) earlier. */
+static void emit_vote(mc_consensus *c, poa_kind kind, const poa_vote_rec *r) {
+  uint8_t *wire;
+  size_t len;
+  if (encode_vote(kind, c->height, r->view, r->hash, (uint32_t)c->self, r->sig,
+                  &wire, &len) != 0)
+    return;
+  poa_emit(c, wire, len);
+  free(wire);
+}
+
+/* ---- COMMIT: q of them and the block => the block is final ---- */
+
+static void check_commit(mc_consensus *c, uint64_t v,
+                         const uint8_t hash[MC_HASH_LEN]) {
+  poa_sig *sigs = calloc(c->n, sizeof *sigs);
+  if (sigs == NULL)
+    return;
+  uint8_t *cert = NULL;
+  size_t cert_len = 0;
+  mc_block *b = NULL;
+  if (count_votes(c, POA_COMMIT, v, hash, sigs) >= c->q &&
+      poa_commit_cert_encode(c->height, v, hash, sigs, c->q, &cert,
+                             &cert_len) == 0)
+    b = cand_take(c, hash);
+  free(sigs);
+  if (b == NULL) {
+    free(cert);
+    return;
+  }
+  uint64_t h = c->height;
+  /* On success the host calls on_commit before returning: the round state
+   * belongs to the next height from here on, so touch nothing of it. */
+  int rc = c->api->commit_block(c->host, b, cert, cert_len);
+  free(cert);
+  if (rc != 0 && h == c->height) {
+    poa_log(c, MC_LOG_ERROR, "commit_failed",
+            (mc_log_field[]){MC_LOG_F_S("reason", mc_strerror(rc))}, 1);
+    cand_add(c, b);
+    return;
+  }
+  c->api->block_free(c->host, b);
+}
+
+/* ---- ACK: q of them => prepared: lock, then COMMIT ---- */
+
+static int take_lock(mc_consensus *c, uint64_t v, const uint8_t *hash,
+                     const poa_sig *sigs, const mc_block *b) {
+  uint8_t *cert, *block;
+  size_t cert_len, block_len;
+  int rc = poa_prepared_encode(v, hash, sigs, c->q, &cert, &cert_len);
+  if (rc != 0)
+    return rc;
+  rc = c->api->encode_block(c->host, b, &block, &block_len);
+  if (rc != 0) {
+    free(cert);
+    return rc;
+  }
+  poa_saved *s = &c->saved;
+  poa_saved_clear_lock(s);
+  s->lock_block = malloc(block_len);
+  if (s->lock_block != NULL)
+    memcpy(s->lock_block, block, block_len);
+  c->api->buf_free(c->host, block);
+  if (s->lock_block == NULL) {
+    free(cert);
+    return MC_ENOMEM;
+  }
+  s->lock_set = 1;
+  s->lock_view = v;
+  memcpy(s->lock_hash, hash, MC_HASH_LEN);
+  s->lock_cert = cert;
+  s->lock_cert_len = cert_len;
+  s->lock_block_len = block_len;
+  return 0;
+}
+
+static void check_prepared(mc_consensus *c, uint64_t v,
+                           const uint8_t hash[MC_HASH_LEN]) {
+  poa_saved *s = &c->saved;
+  const mc_block *b = cand_find(c, hash);
+  if (c->self < 0 || b == NULL)
+    return;
+  poa_sig *sigs = calloc(c->n, sizeof *sigs);
+  if (sigs == NULL || count_votes(c, POA_ACK, v, hash, sigs) < c->q) {
+    free(sigs);
+    return;
+  }
+  int dirty = 0, rc = 0;
+  if (!s->lock_set || s->lock_view < v) { /* keep the highest lock */
+    rc = take_lock(c, v, hash, sigs, b);
+    dirty = rc == 0;
+  }
+  free(sigs);
+  /* COMMIT only in the view we are in: a validator that has sent
+   * VIEWCHANGE for a later view has already reported its lock. */
+  int commit = rc == 0 && v == c->view &&
+               !(s->commit.set && s->commit.view == v);
+  if (commit)
+    rc = sign_vote(c, POA_COMMIT, hash, &s->commit);
+  if (rc == 0 && (dirty || commit))
+    rc = poa_state_save(c);
+  if (rc != 0) {
+    poa_log(c, MC_LOG_ERROR, "lock_failed",
+            (mc_log_field[]){MC_LOG_F_S("reason", mc_strerror(rc))}, 1);
+    return;
+  }
+  if (dirty)
+    poa_log(c, MC_LOG_DEBUG, "locked",
+            (mc_log_field[]){MC_LOG_F_HEX("hash", hash, MC_HASH_LEN)}, 1);
+  if (commit)
+    emit_vote(c, POA_COMMIT, &s->commit);
+}
+
+/* ---- PROPOSE ---- */
+
+static int encode_propose(mc_consensus *c, const mc_block *b,
+                          const poa_vote_rec *r, poa_vote *const *just,
+                          uint32_t njust, uint8_t **out, size_t *len) {
+  uint8_t *block;
+  size_t block_len;
+  int rc = c->api->encode_block(c->host, b, &block, &block_len);
+  if (rc != 0)
+    return rc;
+  poa_buf buf;
+  msgpack_packer pk;
+  poa_buf_init(&buf, &pk);
+  poa_pack_head(&pk, POA_PROPOSE, c->height, r->view);
+  msgpack_pack_bin_with_body(&pk, r->hash, MC_HASH_LEN);
+  msgpack_pack_uint32(&pk, (uint32_t)c->self);
+  msgpack_pack_bin_with_body(&pk, r->sig, MC_SIG_LEN);
+  msgpack_pack_bin_with_body(&pk, block, block_len);
+  msgpack_pack_array(&pk, njust);
+  for (uint32_t i = 0; i < njust; i++)
+    poa_pack_raw(&pk, just[i]->wire, just[i]->wire_len);
+  c->api->buf_free(c->host, block);
+  return poa_buf_finish(&buf, out, len);
+}
+
+static void propose(mc_consensus *c, const mc_block *b, poa_vote *const *just,
+                    uint32_t njust) {
+  poa_saved *s = &c->saved;
+  if (s->prop.set && s->prop.view == c->view)
+    return; /* one proposal per view, even across a restart */
+  uint8_t *wire = NULL;
+  size_t len = 0;
+  int rc = sign_vote(c, POA_PROPOSE, b->hash, &s->prop);
+  if (rc == 0)
+    rc = poa_state_save(c);
+  if (rc == 0)
+    rc = encode_propose(c, b, &s->prop, just, njust, &wire, &len);
+  if (rc != 0) {
+    poa_log(c, MC_LOG_ERROR, "propose_failed",
+            (mc_log_field[]){MC_LOG_F_S("reason", mc_strerror(rc))}, 1);
+    return;
+  }
+  poa_log(c, MC_LOG_INFO, "proposed",
+          (mc_log_field[]){MC_LOG_F_HEX("hash", b->hash, MC_HASH_LEN),
+                           MC_LOG_F_U("txs", b->header.tx_count),
+                           MC_LOG_F_U("justification", njust)},
+          3);
+  poa_emit(c, wire, len);
+  free(wire);
+}
+
+static void propose_new(mc_consensus *c, poa_vote *const *just,
+                        uint32_t njust) {
+  mc_block *b = NULL;
+  int rc = c->api->build_block(c->host, &b);
+  if (rc != 0) {
+    poa_log(c, MC_LOG_ERROR, "build_block_failed",
+            (mc_log_field[]){MC_LOG_F_S("reason", mc_strerror(rc))}, 1);
+    return;
+  }
+  propose(c, b, just, njust);
+  cand_add(c, b);
+}
+
+/* Leader of view > 0: propose once q VIEWCHANGEs for this view are in,
+ * re-proposing the block of the highest prepared certificate among them. */
+static void try_propose_vc(mc_consensus *c) {
+  if (!c->running || c->view == 0 || !is_leader(c) ||
+      (c->saved.prop.set && c->saved.prop.view == c->view))
+    return;
+  poa_vote **just = calloc(c->n, sizeof *just);
+  if (just == NULL)
+    return;
+  uint32_t k = 0;
+  const poa_vote *best = NULL;
+  for (uint32_t i = 0; i < c->n; i++) {
+    poa_vote *s = slots_of(c, POA_VIEWCHANGE, i);
+    for (int j = 0; j < POA_SLOTS; j++) {
+      if (s[j].used && s[j].view == c->view) {
+        just[k++] = &s[j];
+        if (s[j].prepared && (best == NULL || s[j].pview > best->pview))
+          best = &s[j];
+      }
+    }
+  }
+  if (k >= c->q && best == NULL) {
+    propose_new(c, just, k);
+  } else if (k >= c->q) {
+    const mc_block *b = cand_find(c, best->hash);
+    if (b != NULL)
+      propose(c, b, just, k);
+    else
+      poa_log(c, MC_LOG_WARN, "reproposal_block_missing",
+              (mc_log_field[]){MC_LOG_F_HEX("hash", best->hash, MC_HASH_LEN)},
+              1);
+  }
+  free(just);
+}
+
+/* Checks a PROPOSE's justification: q VIEWCHANGEs for (h, v) from
+ * distinct validators, each with a valid signature and prepared cert.
+ * *best_set/best say which block the highest prepared cert names. */
+static int check_justification(mc_consensus *c, const poa_msg *m,
+                               int *best_set, uint8_t best[MC_HASH_LEN]) {
+  uint8_t *seen = calloc(c->n, 1);
+  if (seen == NULL)
+    return MC_ENOMEM;
+  uint64_t best_view = 0;
+  uint32_t k = 0;
+  int rc = 0;
+  *best_set = 0;
+  for (uint32_t i = 0; i < m->just->via.array.size && rc == 0; i++) {
+    poa_msg vm;
+    uint8_t msg[POA_SIGNING_MAX], ph[MC_HASH_LEN];
+    uint64_t pv;
+    if (poa_msg_parse(&m->just->via.array.ptr[i], &vm) != 0 ||
+        vm.kind != POA_VIEWCHANGE || vm.height != m->height ||
+        vm.view != m->view || vm.signer >= c->n || seen[vm.signer]) {
+      rc = MC_ECERT;
+      break;
+    }
+    size_t len = poa_signing_bytes(POA_VIEWCHANGE, vm.height, vm.view, vm.hash,
+                                   vm.prepared, vm.pview, msg);
+    if (c->api->verify(c->host, c->keys[vm.signer], msg, len, vm.sig) != 0 ||
+        (vm.prepared &&
+         poa_prepared_verify(c, m->height, m->view, vm.pcert, &pv, ph) != 0)) {
+      rc = MC_ECERT;
+      break;
+    }
+    seen[vm.signer] = 1;
+    k++;
+    if (vm.prepared && (!*best_set || pv > best_view)) {
+      *best_set = 1;
+      best_view = pv;
+      memcpy(best, ph, MC_HASH_LEN);
+    }
+  }
+  free(seen);
+  return rc != 0 ? rc : k >= c->q ? 0 : MC_ECERT;
+}
+
+static void enter_view(mc_consensus *c, uint64_t v) {
+  c->view = c->saved.view = v;
+  poa_timer_cancel(c, &c->propose_timer);
+  poa_timer_arm(c, &c->round_timer, round_timeout(c, v), poa_on_round_timeout);
+}
+
+/* The proposal is acceptable: ACK it (once per view, even across a
+ * restart: the saved ACK is re-sent, never a second one signed). */
+static void ack(mc_consensus *c, const uint8_t hash[MC_HASH_LEN]) {
+  poa_saved *s = &c->saved;
+  if (s->ack.set && s->ack.view == c->view) {
+    if (memcmp(s->ack.hash, hash, MC_HASH_LEN) == 0)
+      emit_vote(c, POA_ACK, &s->ack);
+    return;
+  }
+  int rc = sign_vote(c, POA_ACK, hash, &s->ack);
+  if (rc == 0)
+    rc = poa_state_save(c);
+  if (rc != 0) {
+    s->ack.set = 0;
+    poa_log(c, MC_LOG_ERROR, "ack_failed",
+            (mc_log_field[]){MC_LOG_F_S("reason", mc_strerror(rc))}, 1);
+    return;
+  }
+  poa_log(c, MC_LOG_INFO, "acked",
+          (mc_log_field[]){MC_LOG_F_HEX("hash", hash, MC_HASH_LEN)}, 1);
+  emit_vote(c, POA_ACK, &s->ack);
+}
+
+static int proposal_block(mc_consensus *c, const poa_msg *m, mc_block **out) {
+  int rc = c->api->decode_block(c->host, (const uint8_t *)m->block->via.bin.ptr,
+                                m->block->via.bin.size, out);
+  if (rc != 0)
+    return MC_EDECODE;
+  if ((*out)->header.height != m->height ||
+      memcmp((*out)->hash, m->hash, MC_HASH_LEN) != 0) {
+    c->api->block_free(c->host, *out);
+    return MC_EDECODE;
+  }
+  return 0;
+}
+
+static int on_propose(mc_consensus *c, const poa_msg *m) {
+  if (m->view < c->view)
+    return 0;
+  if (m->signer != poa_leader(c, m->height, m->view))
+    return MC_EPROPOSER;
+  int best_set = 0, rc = 0;
+  uint8_t best[MC_HASH_LEN];
+  if (m->view == 0 && m->just->via.array.size != 0)
+    return MC_EDECODE;
+  if (m->view > 0)
+    rc = check_justification(c, m, &best_set, best);
+  if (rc == 0 && best_set && memcmp(best, m->hash, MC_HASH_LEN) != 0)
+    rc = MC_ECERT; /* the leader did not honour the highest lock */
+  mc_block *b = NULL;
+  if (rc == 0)
+    rc = proposal_block(c, m, &b);
+  if (rc == 0 && (rc = c->api->validate_block(c->host, b)) != 0)
+    c->api->block_free(c->host, b);
+  if (rc != 0) {
+    poa_log(c, MC_LOG_WARN, "proposal_refused",
+            (mc_log_field[]){MC_LOG_F_U("from_view", m->view),
+                             MC_LOG_F_S("reason", mc_strerror(rc))},
+            2);
+    return rc;
+  }
+  cand_add(c, b);
+  if (m->view > c->view) /* a justified proposal moves us to its view */
+    enter_view(c, m->view);
+  if (c->self >= 0)
+    ack(c, m->hash);
+  check_prepared(c, m->view, m->hash);
+  check_commit(c, m->view, m->hash);
+  return 0;
+}
+
+/* ---- VIEWCHANGE ---- */
+
+static void change_view(mc_consensus *c, uint64_t v, const char *reason);
+
+/* f+1 VIEWCHANGEs above our view include an honest one: join the highest
+ * view that f+1 validators have reached (the round skip). */
+static void check_round_skip(mc_consensus *c) {
+  uint64_t *hv = calloc(c->n, sizeof *hv);
+  if (hv == NULL)
+    return;
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < c->n; i++) {
+    poa_vote *s = slots_of(c, POA_VIEWCHANGE, i);
+    uint64_t top = 0;
+    for (int j = 0; j < POA_SLOTS; j++)
+      if (s[j].used && s[j].view > top)
+        top = s[j].view;
+    if (top > c->view)
+      hv[k++] = top;
+  }
+  if (k >= c->f + 1) {
+    /* the (f+1)-th highest: f+1 validators are at it or above */
+    for (uint32_t i = 0; i <= c->f; i++)
+      for (uint32_t j = i + 1; j < k; j++)
+        if (hv[j] > hv[i]) {
+          uint64_t t = hv[i];
+          hv[i] = hv[j];
+          hv[j] = t;
+        }
+    change_view(c, hv[c->f], "round_skip");
+  }
+  free(hv);
+}
+
+/* The VIEWCHANGE without its block, as a leader puts it in a
+ * justification. */
+static int strip_vc(const poa_msg *m, uint8_t **out, size_t *len) {
+  poa_buf b;
+  msgpack_packer pk;
+  poa_buf_init(&b, &pk);
+  poa_pack_head(&pk, POA_VIEWCHANGE, m->height, m->view);
+  if (m->prepared)
+    msgpack_pack_object(&pk, *m->pcert);
+  else
+    msgpack_pack_nil(&pk);
+  msgpack_pack_uint32(&pk, m->signer);
+  msgpack_pack_bin_with_body(&pk, m->sig, MC_SIG_LEN);
+  msgpack_pack_nil(&pk);
+  return poa_buf_finish(&b, out, len);
+}
+
+static int vc_block(mc_consensus *c, const poa_msg *m) {
+  mc_block *b;
+  if (c->api->decode_block(c->host, (const uint8_t *)m->block->via.bin.ptr,
+                           m->block->via.bin.size, &b) != 0)
+    return MC_EDECODE;
+  if (b->header.height != m->height ||
+      memcmp(b->hash, m->hash, MC_HASH_LEN) != 0) {
+    c->api->block_free(c->host, b);
+    return MC_ECERT;
+  }
+  cand_add(c, b);
+  return 0;
+}
+
+static int on_viewchange(mc_consensus *c, const poa_msg *m) {
+  uint64_t pv;
+  uint8_t ph[MC_HASH_LEN];
+  if (m->view == 0)
+    return MC_EDECODE;
+  if (m->prepared &&
+      poa_prepared_verify(c, m->height, m->view, m->pcert, &pv, ph) != 0)
+    return MC_ECERT; /* a lying or broken lock */
+  if (m->block != NULL && (!m->prepared || vc_block(c, m) != 0))
+    return MC_ECERT;
+  uint8_t *wire;
+  size_t len;
+  if (strip_vc(m, &wire, &len) != 0)
+    return MC_ENOMEM;
+  if (!record_vote(c, m, wire, len)) {
+    free(wire);
+    return 0;
+  }
+  check_round_skip(c);
+  if (m->view == c->view)
+    try_propose_vc(c);
+  return 0;
+}
+
+static int encode_vc(mc_consensus *c, const uint8_t sig[MC_SIG_LEN],
+                     uint8_t **out, size_t *len) {
+  const poa_saved *s = &c->saved;
+  poa_buf b;
+  msgpack_packer pk;
+  poa_buf_init(&b, &pk);
+  poa_pack_head(&pk, POA_VIEWCHANGE, c->height, c->view);
+  if (s->lock_set)
+    poa_pack_raw(&pk, s->lock_cert, s->lock_cert_len);
+  else
+    msgpack_pack_nil(&pk);
+  msgpack_pack_uint32(&pk, (uint32_t)c->self);
+  msgpack_pack_bin_with_body(&pk, sig, MC_SIG_LEN);
+  if (s->lock_set)
+    msgpack_pack_bin_with_body(&pk, s->lock_block, s->lock_block_len);
+  else
+    msgpack_pack_nil(&pk);
+  return poa_buf_finish(&b, out, len);
+}
+
+/* Signs and sends VIEWCHANGE for the current view, carrying our lock. */
+static void send_vc(mc_consensus *c) {
+  const poa_saved *s = &c->saved;
+  uint8_t msg[POA_SIGNING_MAX], sig[MC_SIG_LEN];
+  size_t len = poa_signing_bytes(POA_VIEWCHANGE, c->height, c->view,
+                                 s->lock_hash, s->lock_set, s->lock_view, msg);
+  uint8_t *wire;
+  size_t wire_len;
+  if (c->api->sign(c->host, msg, len, sig) != 0 ||
+      encode_vc(c, sig, &wire, &wire_len) != 0)
+    return;
+  poa_emit(c, wire, wire_len);
+  free(wire);
+}
+
+static void change_view(mc_consensus *c, uint64_t v, const char *reason) {
+  assert(v > c->view);
+  enter_view(c, v);
+  poa_log(c, MC_LOG_INFO, "view_change",
+          (mc_log_field[]){MC_LOG_F_S("reason", reason),
+                           MC_LOG_F_U("leader", poa_leader(c, c->height, v)),
+                           MC_LOG_F_B("locked", c->saved.lock_set)},
+          3);
+  if (c->self < 0)
+    return;
+  c->saved.vc_set = 1;
+  c->saved.vc_view = v;
+  if (poa_state_save(c) != 0)
+    return; /* never send what is not saved */
+  send_vc(c);
+  try_propose_vc(c);
+}
+
+void poa_on_round_timeout(void *arg) {
+  mc_consensus *c = arg;
+  c->round_timer = 0;
+  if (!c->running)
+    return;
+  /* Our COMMIT may be what a peer is missing: send it again. */
+  if (c->saved.commit.set && c->saved.commit.view == c->view)
+    emit_vote(c, POA_COMMIT, &c->saved.commit);
+  change_view(c, c->view + 1, "timeout");
+  poa_drain(c);
+}
+
+void poa_on_propose_timer(void *arg) {
+  mc_consensus *c = arg;
+  c->propose_timer = 0;
+  if (!c->running || c->view != 0 || !is_leader(c))
+    return;
+  propose_new(c, NULL, 0);
+  poa_drain(c);
+}
+
+/* ---- future heights ---- */
+
+static void buffer_future(mc_consensus *c, uint32_t from, const poa_msg *m,
+                          const uint8_t *msg, size_t len) {
+  if (m->height > c->height + POA_FUTURE_HEIGHTS ||
+      c->future_count[m->signer] >= POA_FUTURE_PER_SIGNER)
+    return;
+  poa_qmsg *q = malloc(sizeof *q + len);
+  if (q == NULL)
+    return;
+  q->height = m->height;
+  q->from = from;
+  q->signer = m->signer;
+  q->len = len;
+  memcpy(q->data, msg, len);
+  q->next = c->future;
+  c->future = q;
+  c->future_count[m->signer]++;
+}
+
+/* Moves messages for the new height to the local queue; drops the past. */
+static void replay_future(mc_consensus *c) {
+  poa_qmsg **pp = &c->future, *keep = NULL;
+  memset(c->future_count, 0, c->n * sizeof *c->future_count);
+  poa_qmsg *rev = NULL;
+  while (*pp != NULL) { /* reverse: replay in arrival order */
+    poa_qmsg *q = *pp;
+    *pp = q->next;
+    q->next = rev;
+    rev = q;
+  }
+  while (rev != NULL) {
+    poa_qmsg *q = rev;
+    rev = q->next;
+    if (q->height == c->height)
+      poa_queue_local(c, q->from, q->data, q->len);
+    if (q->height <= c->height) {
+      free(q);
+      continue;
+    }
+    q->next = keep;
+    keep = q;
+    c->future_count[q->signer]++;
+  }
+  c->future = keep;
+}
+
+/* ---- entry points ---- */
+
+void poa_round_begin(mc_consensus *c) {
+  poa_saved *s = &c->saved;
+  if (s->lock_set) {
+    mc_block *b;
+    if (c->api->decode_block(c->host, s->lock_block, s->lock_block_len, &b) ==
+        0)
+      cand_add(c, b);
+  }
+  poa_timer_arm(c, &c->round_timer, round_timeout(c, c->view),
+                poa_on_round_timeout);
+  if (c->view == 0 && is_leader(c)) {
+    uint64_t now = c->api->monotonic_ms(c->host);
+    uint64_t due = c->last_commit_ms + c->block_interval_ms;
+    poa_timer_arm(c, &c->propose_timer, due > now ? due - now : 0,
+                  poa_on_propose_timer);
+  }
+  if (c->view > 0 && c->self >= 0 && s->vc_set && s->vc_view == c->view)
+    send_vc(c); /* after a restart: our peers may never have seen it */
+  replay_future(c);
+}
+
+int poa_handle(mc_consensus *c, uint32_t from, const uint8_t *msg,
+               size_t len) {
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  poa_msg m;
+  int rc = poa_unpack(msg, len, &u);
+  if (rc == 0)
+    rc = poa_msg_parse(&u.data, &m);
+  if (rc == 0 && m.signer >= c->n)
+    rc = MC_ESIG;
+  if (rc != 0 || m.height < c->height) {
+    msgpack_unpacked_destroy(&u);
+    return rc;
+  }
+  uint8_t sb[POA_SIGNING_MAX];
+  size_t sl = poa_signing_bytes(m.kind, m.height, m.view, m.hash, m.prepared,
+                                m.pview, sb);
+  if (c->api->verify(c->host, c->keys[m.signer], sb, sl, m.sig) != 0)
+    rc = MC_ESIG;
+  else if (m.height > c->height)
+    buffer_future(c, from, &m, msg, len);
+  else if (m.kind == POA_PROPOSE)
+    rc = on_propose(c, &m);
+  else if (m.kind == POA_VIEWCHANGE)
+    rc = on_viewchange(c, &m);
+  else if (record_vote(c, &m, NULL, 0) == 0)
+    ; /* a duplicate, or a second vote of an equivocator */
+  else if (m.kind == POA_ACK)
+    check_prepared(c, m.view, m.hash);
+  else
+    check_commit(c, m.view, m.hash);
+  msgpack_unpacked_destroy(&u);
+  return rc;
+}

@@ -1,0 +1,503 @@
+/*
+ * test-consensus.c - poa.so driven through its vtable by the test host:
+ * a single validator, four validators on a perfect network, a crashed
+ * leader, the commit-then-crash fork scenario, restarts that must not
+ * double-vote, commit certificates, hostile messages and corrupt state.
+ *
+ * Usage: test-consensus PATH/TO/poa.so
+ */
+#include <msgpack.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "minichain/error.h"
+#include "testhost.h"
+
+static const char *plugin_path;
+
+#define INTERVAL_MS 50
+#define TIMEOUT_MS 500
+
+static th_cluster *cluster(uint32_t n, uint64_t seed) {
+  th_cluster *cl = th_new(plugin_path, n, seed, INTERVAL_MS, TIMEOUT_MS);
+  assert_non_null(cl);
+  for (uint32_t i = 0; i < n; i++)
+    assert_int_equal(th_start(cl, i), 0);
+  return cl;
+}
+
+/* Every node that reached h holds the same block there as node `ref`. */
+static void assert_agree(th_cluster *cl, uint32_t ref, uint64_t upto) {
+  for (uint64_t h = 1; h <= upto; h++) {
+    const mc_block *a = th_block(cl, ref, h);
+    assert_non_null(a);
+    for (uint32_t i = 0; i < 4 && i < upto; i++) {
+      const mc_block *b = th_block(cl, i, h);
+      if (b != NULL)
+        assert_memory_equal(a->hash, b->hash, MC_HASH_LEN);
+    }
+  }
+}
+
+/* ---- message helpers (the bytes of docs/CONSENSUS.md, built here
+ * independently of the plugin) ---- */
+
+typedef struct out_buf {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+} out_buf;
+
+static void out_init(out_buf *o) {
+  msgpack_sbuffer_init(&o->sb);
+  msgpack_packer_init(&o->pk, &o->sb, msgpack_sbuffer_write);
+}
+
+static void pack_str(msgpack_packer *pk, const char *s) {
+  msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+/* [tag, h, v, hash] signed with sk. */
+static void sign_vote(const char *tag, uint64_t h, uint64_t v,
+                      const uint8_t *hash, const uint8_t *sk, uint8_t *sig) {
+  out_buf o;
+  out_init(&o);
+  msgpack_pack_array(&o.pk, 4);
+  pack_str(&o.pk, tag);
+  msgpack_pack_uint64(&o.pk, h);
+  msgpack_pack_uint64(&o.pk, v);
+  msgpack_pack_bin_with_body(&o.pk, hash, MC_HASH_LEN);
+  crypto_sign_detached(sig, NULL, (const uint8_t *)o.sb.data, o.sb.size, sk);
+  msgpack_sbuffer_destroy(&o.sb);
+}
+
+/* An ACK or COMMIT on the wire: [tag, h, v, hash, signer, sig]. */
+static void pack_vote(out_buf *o, const char *tag, uint64_t h, uint64_t v,
+                      const uint8_t *hash, uint32_t signer,
+                      const uint8_t *sig) {
+  out_init(o);
+  msgpack_pack_array(&o->pk, 6);
+  pack_str(&o->pk, tag);
+  msgpack_pack_uint64(&o->pk, h);
+  msgpack_pack_uint64(&o->pk, v);
+  msgpack_pack_bin_with_body(&o->pk, hash, MC_HASH_LEN);
+  msgpack_pack_uint32(&o->pk, signer);
+  msgpack_pack_bin_with_body(&o->pk, sig, MC_SIG_LEN);
+}
+
+/* The tag, height and view of a plugin message (0 if not one). */
+static int peek(const uint8_t *msg, size_t len, char *tag, size_t taglen,
+                uint64_t *h, uint64_t *v) {
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  int ok = msgpack_unpack_next(&u, (const char *)msg, len, &off) ==
+               MSGPACK_UNPACK_SUCCESS &&
+           u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size >= 3 &&
+           u.data.via.array.ptr[0].type == MSGPACK_OBJECT_STR &&
+           u.data.via.array.ptr[0].via.str.size < taglen;
+  if (ok) {
+    const msgpack_object *a = u.data.via.array.ptr;
+    memcpy(tag, a[0].via.str.ptr, a[0].via.str.size);
+    tag[a[0].via.str.size] = 0;
+    *h = a[1].via.u64;
+    *v = a[2].via.u64;
+  }
+  msgpack_unpacked_destroy(&u);
+  return ok;
+}
+
+/* ---- liveness on a good network ---- */
+
+static void n1_commits_50(void **state) {
+  (void)state;
+  th_cluster *cl = cluster(1, 1);
+  assert_true(th_run_until_height(cl, 50, 60000));
+  assert_true(th_height(cl, 0) >= 50);
+  for (uint64_t h = 1; h <= 50; h++) {
+    const mc_block *b = th_block(cl, 0, h);
+    assert_int_equal(b->header.height, h);
+    assert_int_equal(th_vtable(cl)->verify_certificate(th_engine(cl, 0), b,
+                                                       b->cert, b->cert_len),
+                     0);
+  }
+  assert_true(th_events(cl, 0, TH_EV_PROPOSED) >= 50);
+  assert_int_equal(th_events(cl, 0, TH_EV_VIEW_CHANGE), 0);
+  mc_consensus_status st;
+  assert_int_equal(th_vtable(cl)->status(th_engine(cl, 0), &st), 0);
+  assert_int_equal(st.height, th_height(cl, 0) + 1);
+  assert_int_equal(st.leader, 0);
+  assert_false(th_forked(cl));
+  th_free(cl);
+}
+
+static void n4_commits_50_all_equal(void **state) {
+  (void)state;
+  th_cluster *cl = cluster(4, 2);
+  assert_true(th_run_until_height(cl, 50, 60000));
+  assert_agree(cl, 0, 50);
+  for (uint32_t i = 0; i < 4; i++) {
+    assert_int_equal(th_events(cl, i, TH_EV_VIEW_CHANGE), 0);
+    assert_true(th_events(cl, i, TH_EV_ACKED) >= 50);
+  }
+  /* round robin: height h is proposed by validator h mod 4 */
+  for (uint64_t h = 1; h <= 50; h++)
+    assert_memory_equal(th_block(cl, 0, h)->header.proposer,
+                        th_pubkey(cl, (uint32_t)(h % 4)), MC_PUBKEY_LEN);
+  assert_false(th_forked(cl));
+  assert_false(th_double_signed(cl));
+  th_free(cl);
+}
+
+/* ---- faults ---- */
+
+static void leader_crash_view_change(void **state) {
+  (void)state;
+  th_cluster *cl = cluster(4, 3);
+  assert_true(th_run_until_height(cl, 3, 10000));
+  /* Height 4, view 0 is led by validator 0: it is gone. */
+  th_crash(cl, 0);
+  assert_true(th_run_until_height(cl, 12, 120000));
+  assert_agree(cl, 1, 12);
+  assert_true(th_events(cl, 1, TH_EV_VIEW_CHANGE) >= 1);
+  /* height 4 came from view 1's leader, validator 1 */
+  assert_memory_equal(th_block(cl, 1, 4)->header.proposer, th_pubkey(cl, 1),
+                      MC_PUBKEY_LEN);
+  assert_false(th_forked(cl));
+  assert_false(th_double_signed(cl));
+  th_free(cl);
+}
+
+/*
+ * The fork of the naive protocol: at height 3 leader A (validator 3)
+ * proposes X; D (validator 2) never sees it; A, B, C ACK; only A receives
+ * the view-0 COMMITs, commits X and crashes.  B, C, D change view; B
+ * (view 1's leader) must re-propose X because B and C are locked on it.
+ */
+typedef struct fork_ctx {
+  uint32_t a, d;
+} fork_ctx;
+
+static int fork_filter(void *arg, uint32_t from, uint32_t to,
+                       const uint8_t *msg, size_t len) {
+  fork_ctx *f = arg;
+  char tag[32];
+  uint64_t h, v;
+  if (!peek(msg, len, tag, sizeof tag, &h, &v) || h != 3 || v != 0)
+    return 1;
+  if (strcmp(tag, "mc-poa-propose-v1") == 0 && from == f->a && to == f->d)
+    return 0;
+  if (strcmp(tag, "mc-poa-commit-v1") == 0 && to != f->a)
+    return 0;
+  return 1;
+}
+
+typedef struct node_goal {
+  th_cluster *cl;
+  uint32_t node;
+  uint64_t h;
+} node_goal;
+
+static int node_reached(void *arg) {
+  node_goal *g = arg;
+  return th_height(g->cl, g->node) >= g->h;
+}
+
+static void commit_then_crash_no_fork(void **state) {
+  (void)state;
+  th_cluster *cl = cluster(4, 4);
+  assert_true(th_run_until_height(cl, 2, 10000));
+  fork_ctx f = {3, 2};
+  simnet_set_filter(th_net(cl), fork_filter, &f);
+  node_goal g = {cl, f.a, 3};
+  assert_true(simnet_run(th_net(cl), simnet_now(th_net(cl)) + 10000,
+                         node_reached, &g));
+  uint8_t x[MC_HASH_LEN];
+  memcpy(x, th_block(cl, f.a, 3)->hash, MC_HASH_LEN);
+  for (uint32_t i = 0; i < 3; i++)
+    assert_int_equal(th_height(cl, i), 2); /* only A has committed X */
+  th_crash(cl, f.a);
+  assert_true(th_run_until_height(cl, 6, 120000));
+  for (uint32_t i = 0; i < 3; i++)
+    assert_memory_equal(th_block(cl, i, 3)->hash, x, MC_HASH_LEN);
+  assert_true(th_events(cl, 0, TH_EV_VIEW_CHANGE) >= 1);
+  assert_false(th_forked(cl));
+  assert_false(th_double_signed(cl));
+  th_free(cl);
+}
+
+/* ---- restarts ---- */
+
+typedef struct ack_goal {
+  th_cluster *cl;
+  uint32_t node;
+  uint64_t acks;
+} ack_goal;
+
+static int acked(void *arg) {
+  ack_goal *g = arg;
+  return th_events(g->cl, g->node, TH_EV_ACKED) > g->acks;
+}
+
+/* A PROPOSE for (h, 0) of block b by validator `leader`, no justification. */
+static void pack_propose(th_cluster *cl, out_buf *o, uint32_t leader,
+                         const mc_block *b) {
+  uint8_t sig[MC_SIG_LEN], *bytes;
+  size_t len;
+  sign_vote("mc-poa-propose-v1", b->header.height, 0, b->hash,
+            th_seckey(cl, leader), sig);
+  assert_int_equal(th_api()->encode_block(th_host(cl, 0), b, &bytes, &len), 0);
+  out_init(o);
+  msgpack_pack_array(&o->pk, 8);
+  pack_str(&o->pk, "mc-poa-propose-v1");
+  msgpack_pack_uint64(&o->pk, b->header.height);
+  msgpack_pack_uint64(&o->pk, 0);
+  msgpack_pack_bin_with_body(&o->pk, b->hash, MC_HASH_LEN);
+  msgpack_pack_uint32(&o->pk, leader);
+  msgpack_pack_bin_with_body(&o->pk, sig, MC_SIG_LEN);
+  msgpack_pack_bin_with_body(&o->pk, bytes, len);
+  msgpack_pack_array(&o->pk, 0);
+  free(bytes);
+}
+
+/* Crashes node v, starts it again, and hands it leader's second
+ * proposal y for the (height, view) it ACKed before the crash. */
+static void restart_and_equivocate(th_cluster *cl, uint32_t v, uint32_t leader,
+                                   const mc_block *y) {
+  th_crash(cl, v);
+  assert_int_equal(th_start(cl, v), 0);
+  out_buf o;
+  pack_propose(cl, &o, leader, y);
+  th_vtable(cl)->on_message(th_engine(cl, v), leader,
+                            (const uint8_t *)o.sb.data, o.sb.size);
+  msgpack_sbuffer_destroy(&o.sb);
+}
+
+static void restart_never_double_votes(void **state) {
+  (void)state;
+  th_cluster *cl = cluster(4, 5);
+  assert_true(th_run_until_height(cl, 2, 10000));
+  const uint32_t v = 1, leader = 3; /* height 3, view 0: validator 3 */
+  ack_goal g = {cl, v, th_events(cl, v, TH_EV_ACKED)};
+  assert_true(simnet_run(th_net(cl), simnet_now(th_net(cl)) + 10000, acked, &g));
+  assert_int_equal(th_height(cl, v), 2); /* crashed right after its ACK */
+  mc_block *y = th_make_block(cl, v, leader, 777);
+  uint64_t before = th_events(cl, v, TH_EV_ACKED);
+  restart_and_equivocate(cl, v, leader, y);
+  assert_int_equal(th_events(cl, v, TH_EV_ACKED), before);
+  assert_false(th_double_signed(cl));
+  /* the rest keep going and agree */
+  assert_true(simnet_run(th_net(cl), simnet_now(th_net(cl)) + 20000, NULL,
+                         NULL) == 0);
+  assert_true(th_height(cl, 0) >= 6);
+  assert_agree(cl, 0, 6);
+  assert_false(th_forked(cl));
+  assert_false(th_double_signed(cl));
+  /* Control: the same restart without the saved state would double-vote,
+   * and the check above would have seen it. */
+  th_crash(cl, v);
+  th_set_state(cl, v, NULL, 0);
+  restart_and_equivocate(cl, v, leader, y);
+  assert_true(th_double_signed(cl));
+  th_api()->block_free(th_host(cl, 0), y);
+  th_free(cl);
+}
+
+static void corrupt_state_refused(void **state) {
+  (void)state;
+  th_cluster *cl = th_new(plugin_path, 1, 6, INTERVAL_MS, TIMEOUT_MS);
+  assert_non_null(cl);
+  th_set_state(cl, 0, (const uint8_t *)"\x93garbage", 8);
+  assert_int_equal(th_start(cl, 0), MC_ECORRUPT);
+  out_buf o;
+  out_init(&o);
+  msgpack_pack_array(&o.pk, 8);
+  pack_str(&o.pk, "mc-poa-state-v9");
+  for (int i = 0; i < 7; i++)
+    msgpack_pack_nil(&o.pk);
+  th_set_state(cl, 0, (const uint8_t *)o.sb.data, o.sb.size);
+  msgpack_sbuffer_destroy(&o.sb);
+  assert_int_equal(th_start(cl, 0), MC_EVERSION);
+  /* a state from a height the chain never reached */
+  out_init(&o);
+  msgpack_pack_array(&o.pk, 8);
+  pack_str(&o.pk, "mc-poa-state-v1");
+  msgpack_pack_uint64(&o.pk, 42);
+  msgpack_pack_uint64(&o.pk, 0);
+  for (int i = 0; i < 5; i++)
+    msgpack_pack_nil(&o.pk);
+  th_set_state(cl, 0, (const uint8_t *)o.sb.data, o.sb.size);
+  msgpack_sbuffer_destroy(&o.sb);
+  assert_int_equal(th_start(cl, 0), MC_ECORRUPT);
+  th_set_state(cl, 0, NULL, 0);
+  assert_int_equal(th_start(cl, 0), 0);
+  th_free(cl);
+}
+
+/* ---- certificates ---- */
+
+typedef struct cert_parts {
+  uint64_t h, v;
+  uint8_t hash[MC_HASH_LEN];
+  uint32_t n;
+  uint32_t signer[16];
+  uint8_t sig[16][MC_SIG_LEN];
+} cert_parts;
+
+static void cert_parse(const mc_block *b, cert_parts *p) {
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  assert_int_equal(msgpack_unpack_next(&u, (const char *)b->cert, b->cert_len,
+                                       &off),
+                   MSGPACK_UNPACK_SUCCESS);
+  const msgpack_object *a = u.data.via.array.ptr;
+  assert_int_equal(u.data.via.array.size, 5);
+  assert_int_equal(a[0].via.str.size, strlen("mc-poa-cert-v1"));
+  assert_memory_equal(a[0].via.str.ptr, "mc-poa-cert-v1", 14);
+  p->h = a[1].via.u64;
+  p->v = a[2].via.u64;
+  memcpy(p->hash, a[3].via.bin.ptr, MC_HASH_LEN);
+  p->n = a[4].via.array.size;
+  for (uint32_t i = 0; i < p->n; i++) {
+    p->signer[i] = (uint32_t)a[4].via.array.ptr[i].via.array.ptr[0].via.u64;
+    memcpy(p->sig[i], a[4].via.array.ptr[i].via.array.ptr[1].via.bin.ptr,
+           MC_SIG_LEN);
+  }
+  msgpack_unpacked_destroy(&u);
+}
+
+static int cert_check(th_cluster *cl, const mc_block *b, const cert_parts *p) {
+  out_buf o;
+  out_init(&o);
+  msgpack_pack_array(&o.pk, 5);
+  pack_str(&o.pk, "mc-poa-cert-v1");
+  msgpack_pack_uint64(&o.pk, p->h);
+  msgpack_pack_uint64(&o.pk, p->v);
+  msgpack_pack_bin_with_body(&o.pk, p->hash, MC_HASH_LEN);
+  msgpack_pack_array(&o.pk, p->n);
+  for (uint32_t i = 0; i < p->n; i++) {
+    msgpack_pack_array(&o.pk, 2);
+    msgpack_pack_uint32(&o.pk, p->signer[i]);
+    msgpack_pack_bin_with_body(&o.pk, p->sig[i], MC_SIG_LEN);
+  }
+  int rc = th_vtable(cl)->verify_certificate(
+      th_engine(cl, 0), b, (const uint8_t *)o.sb.data, o.sb.size);
+  msgpack_sbuffer_destroy(&o.sb);
+  return rc;
+}
+
+static void verify_certificate_rules(void **state) {
+  (void)state;
+  th_cluster *cl = cluster(4, 7);
+  assert_true(th_run_until_height(cl, 3, 10000));
+  const mc_block *b = th_block(cl, 0, 2), *other = th_block(cl, 0, 3);
+  const mc_consensus_vtable *vt = th_vtable(cl);
+  mc_consensus *e = th_engine(cl, 0);
+  cert_parts p, t;
+  cert_parse(b, &p);
+  assert_int_equal(p.h, 2);
+  assert_int_equal(p.n, 3); /* q = 3 of n = 4 */
+  assert_int_equal(vt->verify_certificate(e, b, b->cert, b->cert_len), 0);
+  assert_int_equal(cert_check(cl, b, &p), 0); /* our encoding = theirs */
+  /* the same certificate is no proof for another block */
+  assert_int_equal(vt->verify_certificate(e, other, b->cert, b->cert_len),
+                   MC_ECERT);
+  t = p; /* a forged signature */
+  t.sig[1][5] ^= 1;
+  assert_int_equal(cert_check(cl, b, &t), MC_ECERT);
+  t = p; /* too short: q - 1 signatures */
+  t.n = 2;
+  assert_int_equal(cert_check(cl, b, &t), MC_ECERT);
+  t = p; /* one signer counted twice */
+  t.signer[2] = t.signer[0];
+  memcpy(t.sig[2], t.sig[0], MC_SIG_LEN);
+  assert_int_equal(cert_check(cl, b, &t), MC_ECERT);
+  t = p; /* a real signature relabelled as another validator's */
+  t.signer[0] = (t.signer[0] + 3) % 4;
+  if (t.signer[0] == p.signer[1] || t.signer[0] == p.signer[2])
+    t.signer[0] = (p.signer[0] + 1) % 4; /* still someone else */
+  assert_int_not_equal(cert_check(cl, b, &t), 0);
+  t = p; /* a signer outside the validator set */
+  t.signer[0] = 4;
+  assert_int_equal(cert_check(cl, b, &t), MC_ECERT);
+  t = p; /* the view is signed: changing it voids every signature */
+  t.v = p.v + 1;
+  assert_int_equal(cert_check(cl, b, &t), MC_ECERT);
+  assert_int_not_equal(vt->verify_certificate(e, b, NULL, 0), 0);
+  assert_int_not_equal(
+      vt->verify_certificate(e, b, (const uint8_t *)"\xdd\xff\xff\xff\xff", 5),
+      0);
+  th_free(cl);
+}
+
+/* ---- hostile input ---- */
+
+static void hostile_messages_rejected(void **state) {
+  (void)state;
+  th_cluster *cl = cluster(4, 8);
+  const mc_consensus_vtable *vt = th_vtable(cl);
+  mc_consensus *e = th_engine(cl, 0);
+  uint8_t hash[MC_HASH_LEN] = {1}, sig[MC_SIG_LEN];
+  static const uint8_t huge_array[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+  static const uint8_t bad_byte[] = {0xc1};
+  assert_int_equal(vt->on_message(e, 1, (const uint8_t *)"", 0), MC_EDECODE);
+  assert_int_equal(vt->on_message(e, 1, huge_array, sizeof huge_array),
+                   MC_EDECODE);
+  assert_int_equal(vt->on_message(e, 1, bad_byte, 1), MC_EDECODE);
+  sign_vote("mc-poa-ack-v1", 1, 0, hash, th_seckey(cl, 1), sig);
+  out_buf o;
+  pack_vote(&o, "mc-poa-ack-v1", 1, 0, hash, 1, sig);
+  const uint8_t *m = (const uint8_t *)o.sb.data;
+  assert_int_equal(vt->on_message(e, 1, m, o.sb.size - 3), MC_EDECODE);
+  assert_int_equal(vt->on_message(e, 1, m, o.sb.size), 0);
+  assert_int_equal(vt->on_message(e, 2, m, o.sb.size), 0); /* relayed dup */
+  msgpack_sbuffer_destroy(&o.sb);
+  pack_vote(&o, "mc-poa-ack-v1", 1, 0, hash, 2, sig); /* 1's sig as 2's */
+  assert_int_equal(vt->on_message(e, 2, (const uint8_t *)o.sb.data, o.sb.size),
+                   MC_ESIG);
+  msgpack_sbuffer_destroy(&o.sb);
+  pack_vote(&o, "mc-poa-ack-v1", 1, 0, hash, 9, sig); /* not a validator */
+  assert_int_equal(vt->on_message(e, 2, (const uint8_t *)o.sb.data, o.sb.size),
+                   MC_ESIG);
+  msgpack_sbuffer_destroy(&o.sb);
+  pack_vote(&o, "mc-poa-nack-v1", 1, 0, hash, 1, sig); /* unknown kind */
+  assert_int_equal(vt->on_message(e, 1, (const uint8_t *)o.sb.data, o.sb.size),
+                   MC_EDECODE);
+  msgpack_sbuffer_destroy(&o.sb);
+  /* a PROPOSE from someone who does not lead (height 1, view 0) */
+  mc_block *b = th_make_block(cl, 0, 2, 0);
+  pack_propose(cl, &o, 2, b);
+  assert_int_equal(vt->on_message(e, 2, (const uint8_t *)o.sb.data, o.sb.size),
+                   MC_EPROPOSER);
+  msgpack_sbuffer_destroy(&o.sb);
+  th_api()->block_free(th_host(cl, 0), b);
+  /* and the network still works */
+  assert_true(th_run_until_height(cl, 5, 20000));
+  assert_agree(cl, 0, 5);
+  th_free(cl);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s PATH/TO/poa.so\n", argv[0]);
+    return 2;
+  }
+  plugin_path = argv[1];
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(n1_commits_50),
+      cmocka_unit_test(n4_commits_50_all_equal),
+      cmocka_unit_test(leader_crash_view_change),
+      cmocka_unit_test(commit_then_crash_no_fork),
+      cmocka_unit_test(restart_never_double_votes),
+      cmocka_unit_test(corrupt_state_refused),
+      cmocka_unit_test(verify_certificate_rules),
+      cmocka_unit_test(hostile_messages_rejected),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,502 @@
+/*
+ * testhost.c - the consensus test host of testhost.h.
+ *
+ * Each node implements mc_host_api over simnet (clock, timers, messages),
+ * a fake chain of empty blocks (linked by prev_hash, signed by their
+ * proposer with the real block codec, so the engine sees real block bytes
+ * and hashes), and an in-memory "disk" for state_save that survives a
+ * crash of the node's engine.  Commits are checked on the way in: the
+ * certificate must pass the committing engine's own verify_certificate and
+ * the block must match what every other node committed at that height.
+ */
+#include "testhost.h"
+
+#include <dlfcn.h>
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain/codec.h"
+#include "minichain/error.h"
+#include "minichain/plugin.h"
+
+#define TH_EPOCH_MS 1700000000000ull
+#define TH_MAX_HEIGHT 100000
+
+struct mc_host {
+  th_cluster *cl;
+  uint32_t idx;
+};
+
+typedef struct th_sigrec { /* one signature an engine asked for */
+  int kind; /* index of the tag in SIG_TAGS */
+  uint64_t h, v;
+  uint8_t hash[MC_HASH_LEN];
+} th_sigrec;
+
+typedef struct th_node {
+  struct mc_host host;
+  uint8_t pk[MC_PUBKEY_LEN], sk[64];
+  mc_block **chain; /* chain[h-1] is height h */
+  uint64_t height;
+  uint8_t *state;
+  size_t state_len;
+  mc_consensus *eng;
+  th_sigrec *sigs;
+  size_t nsigs;
+  uint64_t events[TH_EV_COUNT];
+} th_node;
+
+struct th_cluster {
+  uint32_t n;
+  simnet *net;
+  const mc_consensus_vtable *vt;
+  mc_consensus_params params;
+  th_node *nodes;
+  uint8_t genesis[MC_HASH_LEN];
+  int forked, double_signed, bad_cert;
+};
+
+static const mc_host_api api;
+
+/* ---- services ---- */
+
+static th_node *node_of(mc_host *h) { return &h->cl->nodes[h->idx]; }
+
+static void svc_log(mc_host *h, mc_log_level level, const char *event,
+                    const mc_log_field *f, size_t nf) {
+  static const char *const names[TH_EV_COUNT] = {"proposed", "acked",
+                                                 "view_change"};
+  for (int i = 0; i < TH_EV_COUNT; i++)
+    if (strcmp(event, names[i]) == 0)
+      node_of(h)->events[i]++;
+  if (getenv("TH_VERBOSE") == NULL && level < MC_LOG_ERROR)
+    return;
+  fprintf(stderr, "t=%llu node=%u %s", (unsigned long long)simnet_now(h->cl->net),
+          h->idx, event);
+  for (size_t i = 0; i < nf; i++) {
+    if (f[i].type == MC_LOG_UINT)
+      fprintf(stderr, " %s=%llu", f[i].key, (unsigned long long)f[i].v.u);
+    else if (f[i].type == MC_LOG_STR)
+      fprintf(stderr, " %s=%s", f[i].key, f[i].v.s);
+  }
+  fputc('\n', stderr);
+}
+
+static uint64_t svc_now_ms(mc_host *h) {
+  return TH_EPOCH_MS + simnet_now(h->cl->net);
+}
+
+static uint64_t svc_monotonic_ms(mc_host *h) { return simnet_now(h->cl->net); }
+
+static int svc_timer_start(mc_host *h, uint64_t delay, mc_timer_cb cb,
+                           void *arg, uint64_t *id) {
+  return simnet_timer_start(h->cl->net, h->idx, delay, cb, arg, id) == 0
+             ? 0
+             : MC_ENOMEM;
+}
+
+static int svc_timer_stop(mc_host *h, uint64_t id) {
+  return simnet_timer_stop(h->cl->net, id) == 0 ? 0 : MC_ENOTFOUND;
+}
+
+static int svc_send(mc_host *h, uint32_t to, const uint8_t *msg, size_t len) {
+  if (to >= h->cl->n || to == h->idx)
+    return MC_EINVAL;
+  return simnet_send(h->cl->net, h->idx, to, msg, len) == 0 ? 0 : MC_ENOMEM;
+}
+
+static int svc_broadcast(mc_host *h, const uint8_t *msg, size_t len) {
+  for (uint32_t i = 0; i < h->cl->n; i++)
+    if (i != h->idx && simnet_send(h->cl->net, h->idx, i, msg, len) != 0)
+      return MC_ENOMEM;
+  return 0;
+}
+
+/* Remembers what was signed; flags a second hash for one (kind, h, v). */
+static void record_signature(mc_host *h, const uint8_t *msg, size_t len) {
+  static const char *const tags[] = {"mc-poa-propose-v1", "mc-poa-ack-v1",
+                                     "mc-poa-commit-v1"};
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  th_sigrec r = {.kind = -1};
+  size_t off = 0;
+  if (msgpack_unpack_next(&u, (const char *)msg, len, &off) ==
+          MSGPACK_UNPACK_SUCCESS &&
+      u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 4) {
+    const msgpack_object *a = u.data.via.array.ptr;
+    for (int k = 0; k < 3; k++)
+      if (a[0].type == MSGPACK_OBJECT_STR &&
+          a[0].via.str.size == strlen(tags[k]) &&
+          memcmp(a[0].via.str.ptr, tags[k], a[0].via.str.size) == 0)
+        r.kind = k;
+    r.h = a[1].via.u64;
+    r.v = a[2].via.u64;
+    if (a[3].type == MSGPACK_OBJECT_BIN && a[3].via.bin.size == MC_HASH_LEN)
+      memcpy(r.hash, a[3].via.bin.ptr, MC_HASH_LEN);
+  }
+  msgpack_unpacked_destroy(&u);
+  if (r.kind < 0)
+    return;
+  th_node *nd = node_of(h);
+  for (size_t i = 0; i < nd->nsigs; i++) {
+    const th_sigrec *o = &nd->sigs[i];
+    if (o->kind == r.kind && o->h == r.h && o->v == r.v &&
+        memcmp(o->hash, r.hash, MC_HASH_LEN) != 0) {
+      fprintf(stderr, "DOUBLE VOTE node=%u kind=%s h=%llu v=%llu\n", h->idx,
+              tags[r.kind], (unsigned long long)r.h, (unsigned long long)r.v);
+      h->cl->double_signed = 1;
+    }
+  }
+  th_sigrec *s = realloc(nd->sigs, (nd->nsigs + 1) * sizeof *s);
+  if (s == NULL)
+    abort();
+  nd->sigs = s;
+  nd->sigs[nd->nsigs++] = r;
+}
+
+static int svc_sign(mc_host *h, const uint8_t *msg, size_t len,
+                    uint8_t sig[MC_SIG_LEN]) {
+  record_signature(h, msg, len);
+  crypto_sign_detached(sig, NULL, msg, len, node_of(h)->sk);
+  return 0;
+}
+
+static int svc_verify(mc_host *h, const uint8_t pk[MC_PUBKEY_LEN],
+                      const uint8_t *msg, size_t len,
+                      const uint8_t sig[MC_SIG_LEN]) {
+  (void)h;
+  return crypto_sign_verify_detached(sig, msg, len, pk) == 0 ? 0 : MC_ESIG;
+}
+
+static void svc_hash(mc_host *h, const uint8_t *d, size_t len,
+                     uint8_t out[MC_HASH_LEN]) {
+  (void)h;
+  crypto_hash_sha256(out, d, len);
+}
+
+static uint32_t svc_validator_count(mc_host *h) { return h->cl->n; }
+
+static int svc_validator_key(mc_host *h, uint32_t i, uint8_t pk[32]) {
+  if (i >= h->cl->n)
+    return MC_EINVAL;
+  memcpy(pk, h->cl->nodes[i].pk, MC_PUBKEY_LEN);
+  return 0;
+}
+
+static int32_t svc_self_index(mc_host *h) { return (int32_t)h->idx; }
+
+static const uint8_t *head_hash(th_cluster *cl, const th_node *nd) {
+  return nd->height ? nd->chain[nd->height - 1]->hash : cl->genesis;
+}
+
+static int svc_head(mc_host *h, uint64_t *height, uint8_t hash[MC_HASH_LEN]) {
+  th_node *nd = node_of(h);
+  *height = nd->height;
+  memcpy(hash, head_hash(h->cl, nd), MC_HASH_LEN);
+  return 0;
+}
+
+static int svc_build_block(mc_host *h, mc_block **out) {
+  *out = th_make_block(h->cl, h->idx, h->idx, 0);
+  return *out ? 0 : MC_ENOMEM;
+}
+
+static int svc_validate_block(mc_host *h, const mc_block *b) {
+  th_cluster *cl = h->cl;
+  th_node *nd = node_of(h);
+  if (b->header.height != nd->height + 1 ||
+      memcmp(b->header.prev_hash, head_hash(cl, nd), MC_HASH_LEN) != 0)
+    return MC_ELINK;
+  int known = 0;
+  for (uint32_t i = 0; i < cl->n; i++)
+    known |= memcmp(b->header.proposer, cl->nodes[i].pk, MC_PUBKEY_LEN) == 0;
+  if (!known)
+    return MC_EPROPOSER;
+  return b->header.tx_count == 0 ? mc_block_verify_sig(b) : MC_EINVAL;
+}
+
+/* Compares node i's block at height h with every other node's. */
+static void check_fork(th_cluster *cl, uint32_t i, uint64_t h) {
+  for (uint32_t j = 0; j < cl->n; j++) {
+    const th_node *o = &cl->nodes[j];
+    if (j != i && o->height >= h &&
+        memcmp(o->chain[h - 1]->hash, cl->nodes[i].chain[h - 1]->hash,
+               MC_HASH_LEN) != 0) {
+      fprintf(stderr, "FORK at height %llu: node %u and node %u differ\n",
+              (unsigned long long)h, i, j);
+      cl->forked = 1;
+    }
+  }
+}
+
+static int svc_commit_block(mc_host *h, const mc_block *b, const uint8_t *cert,
+                            size_t cert_len) {
+  th_cluster *cl = h->cl;
+  th_node *nd = node_of(h);
+  int rc = svc_validate_block(h, b);
+  if (rc != 0)
+    return rc;
+  if (cl->vt->verify_certificate(nd->eng, b, cert, cert_len) != 0) {
+    fprintf(stderr, "node %u committed with an invalid certificate\n", h->idx);
+    cl->bad_cert = 1;
+    return MC_ECERT;
+  }
+  if (nd->height >= TH_MAX_HEIGHT)
+    return MC_EFULL;
+  mc_block *copy = mc_block_dup(b);
+  if (copy == NULL || mc_block_set_cert(copy, cert, cert_len) != 0)
+    abort();
+  nd->chain[nd->height++] = copy;
+  check_fork(cl, h->idx, nd->height);
+  cl->vt->on_commit(nd->eng, copy->header.height, copy->hash);
+  return 0;
+}
+
+static int svc_get_block(mc_host *h, uint64_t height, mc_block **out) {
+  th_node *nd = node_of(h);
+  if (height == 0 || height > nd->height)
+    return MC_ENOTFOUND;
+  *out = mc_block_dup(nd->chain[height - 1]);
+  return *out ? 0 : MC_ENOMEM;
+}
+
+static int svc_encode_block(mc_host *h, const mc_block *b, uint8_t **out,
+                            size_t *len) {
+  (void)h;
+  return mc_block_encode(b, out, len);
+}
+
+static int svc_decode_block(mc_host *h, const uint8_t *in, size_t len,
+                            mc_block **out) {
+  (void)h;
+  return mc_block_decode(in, len, out);
+}
+
+static void svc_block_free(mc_host *h, mc_block *b) {
+  (void)h;
+  mc_block_free(b);
+}
+
+static void svc_buf_free(mc_host *h, void *p) {
+  (void)h;
+  free(p);
+}
+
+static int svc_state_save(mc_host *h, const uint8_t *data, size_t len) {
+  th_set_state(h->cl, h->idx, data, len);
+  return 0;
+}
+
+static int svc_state_load(mc_host *h, uint8_t **data, size_t *len) {
+  th_node *nd = node_of(h);
+  if (nd->state == NULL)
+    return MC_ENOTFOUND;
+  *data = malloc(nd->state_len);
+  if (*data == NULL)
+    return MC_ENOMEM;
+  memcpy(*data, nd->state, nd->state_len);
+  *len = nd->state_len;
+  return 0;
+}
+
+static const mc_host_api api = {
+    .size = sizeof(mc_host_api),
+    .log = svc_log,
+    .now_ms = svc_now_ms,
+    .monotonic_ms = svc_monotonic_ms,
+    .timer_start = svc_timer_start,
+    .timer_stop = svc_timer_stop,
+    .send = svc_send,
+    .broadcast = svc_broadcast,
+    .sign = svc_sign,
+    .verify = svc_verify,
+    .hash = svc_hash,
+    .validator_count = svc_validator_count,
+    .validator_key = svc_validator_key,
+    .self_index = svc_self_index,
+    .head = svc_head,
+    .build_block = svc_build_block,
+    .validate_block = svc_validate_block,
+    .commit_block = svc_commit_block,
+    .get_block = svc_get_block,
+    .encode_block = svc_encode_block,
+    .decode_block = svc_decode_block,
+    .block_free = svc_block_free,
+    .buf_free = svc_buf_free,
+    .state_save = svc_state_save,
+    .state_load = svc_state_load,
+};
+
+const mc_host_api *th_api(void) { return &api; }
+
+/* ---- the cluster ---- */
+
+static void deliver(void *ctx, uint32_t to, uint32_t from, const uint8_t *msg,
+                    size_t len) {
+  th_cluster *cl = ctx;
+  th_node *nd = &cl->nodes[to];
+  if (nd->eng != NULL)
+    cl->vt->on_message(nd->eng, from, msg, len);
+}
+
+static const mc_consensus_vtable *load_plugin(const char *path) {
+  void *so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  mc_plugin_entry_fn entry =
+      so ? (mc_plugin_entry_fn)dlsym(so, MC_PLUGIN_ENTRY_SYMBOL) : NULL;
+  const mc_plugin_descriptor *d = entry ? entry() : NULL;
+  if (d == NULL || d->magic != MC_PLUGIN_MAGIC ||
+      d->kind != MC_PLUGIN_CONSENSUS) {
+    fprintf(stderr, "%s: not a consensus plugin: %s\n", path,
+            so ? "bad descriptor" : dlerror());
+    return NULL;
+  }
+  return d->vtable;
+}
+
+th_cluster *th_new(const char *plugin, uint32_t n, uint64_t seed,
+                   uint64_t block_interval_ms, uint64_t view_timeout_ms) {
+  const mc_consensus_vtable *vt = load_plugin(plugin);
+  if (vt == NULL || sodium_init() < 0)
+    return NULL;
+  th_cluster *cl = calloc(1, sizeof *cl);
+  cl->nodes = calloc(n, sizeof *cl->nodes);
+  cl->net = simnet_new(n, seed, deliver, cl);
+  if (cl->nodes == NULL || cl->net == NULL)
+    abort();
+  cl->n = n;
+  cl->vt = vt;
+  cl->params = (mc_consensus_params){sizeof cl->params, block_interval_ms,
+                                     view_timeout_ms, 100};
+  crypto_hash_sha256(cl->genesis, (const uint8_t *)"testhost-genesis", 16);
+  for (uint32_t i = 0; i < n; i++) {
+    th_node *nd = &cl->nodes[i];
+    uint8_t kseed[32] = {0};
+    memcpy(kseed, &i, sizeof i);
+    crypto_sign_seed_keypair(nd->pk, nd->sk, kseed);
+    nd->host = (struct mc_host){cl, i};
+    nd->chain = calloc(TH_MAX_HEIGHT, sizeof *nd->chain);
+    if (nd->chain == NULL)
+      abort();
+  }
+  return cl;
+}
+
+void th_free(th_cluster *cl) {
+  if (cl == NULL)
+    return;
+  for (uint32_t i = 0; i < cl->n; i++) {
+    th_node *nd = &cl->nodes[i];
+    if (nd->eng != NULL)
+      th_stop(cl, i);
+    for (uint64_t h = 0; h < nd->height; h++)
+      mc_block_free(nd->chain[h]);
+    free(nd->chain);
+    free(nd->state);
+    free(nd->sigs);
+  }
+  simnet_free(cl->net);
+  free(cl->nodes);
+  free(cl);
+}
+
+simnet *th_net(th_cluster *cl) { return cl->net; }
+const mc_consensus_vtable *th_vtable(th_cluster *cl) { return cl->vt; }
+mc_consensus *th_engine(th_cluster *cl, uint32_t i) { return cl->nodes[i].eng; }
+mc_host *th_host(th_cluster *cl, uint32_t i) { return &cl->nodes[i].host; }
+const uint8_t *th_pubkey(th_cluster *cl, uint32_t i) { return cl->nodes[i].pk; }
+const uint8_t *th_seckey(th_cluster *cl, uint32_t i) { return cl->nodes[i].sk; }
+
+int th_start(th_cluster *cl, uint32_t i) {
+  th_node *nd = &cl->nodes[i];
+  int rc = cl->vt->create(&api, &nd->host, &cl->params, &nd->eng);
+  if (rc != 0) {
+    nd->eng = NULL;
+    return rc;
+  }
+  rc = cl->vt->start(nd->eng);
+  if (rc != 0)
+    th_stop(cl, i);
+  return rc;
+}
+
+void th_stop(th_cluster *cl, uint32_t i) {
+  th_node *nd = &cl->nodes[i];
+  cl->vt->stop(nd->eng);
+  cl->vt->destroy(nd->eng);
+  nd->eng = NULL;
+}
+
+void th_crash(th_cluster *cl, uint32_t i) {
+  th_node *nd = &cl->nodes[i];
+  simnet_forget_node(cl->net, i);
+  cl->vt->destroy(nd->eng); /* frees memory only; nothing more is sent */
+  nd->eng = NULL;
+}
+
+void th_set_state(th_cluster *cl, uint32_t i, const uint8_t *p, size_t len) {
+  th_node *nd = &cl->nodes[i];
+  free(nd->state);
+  nd->state = NULL;
+  nd->state_len = 0;
+  if (p == NULL)
+    return;
+  nd->state = malloc(len ? len : 1);
+  if (nd->state == NULL)
+    abort();
+  memcpy(nd->state, p, len);
+  nd->state_len = len;
+}
+
+uint64_t th_height(th_cluster *cl, uint32_t i) { return cl->nodes[i].height; }
+
+const mc_block *th_block(th_cluster *cl, uint32_t i, uint64_t h) {
+  const th_node *nd = &cl->nodes[i];
+  return h >= 1 && h <= nd->height ? nd->chain[h - 1] : NULL;
+}
+
+uint64_t th_min_height(th_cluster *cl) {
+  uint64_t m = UINT64_MAX;
+  for (uint32_t i = 0; i < cl->n; i++)
+    if (cl->nodes[i].eng != NULL && cl->nodes[i].height < m)
+      m = cl->nodes[i].height;
+  return m;
+}
+
+typedef struct height_goal {
+  th_cluster *cl;
+  uint64_t h;
+} height_goal;
+
+static int reached(void *arg) {
+  height_goal *g = arg;
+  return th_min_height(g->cl) >= g->h;
+}
+
+int th_run_until_height(th_cluster *cl, uint64_t h, uint64_t max_ms) {
+  height_goal g = {cl, h};
+  return simnet_run(cl->net, simnet_now(cl->net) + max_ms, reached, &g);
+}
+
+int th_forked(th_cluster *cl) { return cl->forked || cl->bad_cert; }
+int th_double_signed(th_cluster *cl) { return cl->double_signed; }
+
+uint64_t th_events(th_cluster *cl, uint32_t i, th_event ev) {
+  return cl->nodes[i].events[ev];
+}
+
+mc_block *th_make_block(th_cluster *cl, uint32_t on, uint32_t proposer,
+                        uint64_t salt) {
+  th_node *nd = &cl->nodes[on];
+  mc_block *b = mc_block_new(0);
+  if (b == NULL)
+    return NULL;
+  b->header.height = nd->height + 1;
+  memcpy(b->header.prev_hash, head_hash(cl, nd), MC_HASH_LEN);
+  b->header.timestamp_ms = TH_EPOCH_MS + simnet_now(cl->net) + salt;
+  memcpy(b->header.proposer, cl->nodes[proposer].pk, MC_PUBKEY_LEN);
+  mc_block_sign(b, cl->nodes[proposer].sk);
+  return b;
+}

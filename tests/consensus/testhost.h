@@ -1,0 +1,81 @@
+/*
+ * testhost.h - a test host for consensus plugins: N engine instances of a
+ * plugin loaded with dlopen, each given its own mc_host_api backed by a
+ * fake chain (blocks of no transactions, linked and signed with the
+ * codec of host/chain), an in-memory durable state, and the simulated
+ * network and clock of simnet.h.
+ *
+ * It checks as it goes: every commit is compared across nodes (a fork is
+ * recorded, never hidden), and every signature an engine asks for is
+ * decoded so that a node signing two different hashes for one (kind,
+ * height, view) is recorded as a double vote.
+ */
+#ifndef MC_TEST_TESTHOST_H
+#define MC_TEST_TESTHOST_H
+
+#include <stdint.h>
+
+#include "minichain/consensus.h"
+#include "simnet.h"
+
+typedef struct th_cluster th_cluster;
+
+/* Engine log events the host counts per node. */
+typedef enum th_event {
+  TH_EV_PROPOSED,
+  TH_EV_ACKED,
+  TH_EV_VIEW_CHANGE,
+  TH_EV_COUNT
+} th_event;
+
+/* Loads the plugin at `plugin` and makes n validators (keys derived from
+ * their index), with no engine running yet.  NULL (and a message on
+ * stderr) if the plugin cannot be loaded. */
+th_cluster *th_new(const char *plugin, uint32_t n, uint64_t seed,
+                   uint64_t block_interval_ms, uint64_t view_timeout_ms);
+void th_free(th_cluster *cl);
+
+simnet *th_net(th_cluster *cl);
+const mc_consensus_vtable *th_vtable(th_cluster *cl);
+/* The node's engine, or NULL when it is down. */
+mc_consensus *th_engine(th_cluster *cl, uint32_t i);
+/* The node's own host handle and services table (for direct calls). */
+mc_host *th_host(th_cluster *cl, uint32_t i);
+const mc_host_api *th_api(void);
+
+/* create + start node i's engine with its saved state.  Returns the
+ * engine's error code. */
+int th_start(th_cluster *cl, uint32_t i);
+/* Stops and destroys node i's engine cleanly. */
+void th_stop(th_cluster *cl, uint32_t i);
+/* Kills node i: its timers and incoming messages vanish, its engine is
+ * destroyed without stop; only what it saved with state_save remains. */
+void th_crash(th_cluster *cl, uint32_t i);
+/* Replaces node i's saved state (NULL, 0: none). */
+void th_set_state(th_cluster *cl, uint32_t i, const uint8_t *p, size_t len);
+
+/* Committed height of node i and its block at height h (1..height). */
+uint64_t th_height(th_cluster *cl, uint32_t i);
+const mc_block *th_block(th_cluster *cl, uint32_t i, uint64_t h);
+/* Lowest committed height among running nodes. */
+uint64_t th_min_height(th_cluster *cl);
+/* Runs until every running node has committed `h`, or virtual time
+ * passes max_ms from now.  Returns 1 if the height was reached. */
+int th_run_until_height(th_cluster *cl, uint64_t h, uint64_t max_ms);
+
+/* 1 if two nodes committed different blocks at one height. */
+int th_forked(th_cluster *cl);
+/* 1 if a node signed two different hashes for one (kind, height, view). */
+int th_double_signed(th_cluster *cl);
+/* How often node i logged event ev. */
+uint64_t th_events(th_cluster *cl, uint32_t i, th_event ev);
+
+/* Validator i's keys, and a block at height h on node `on`'s head signed
+ * by validator `proposer` (timestamp varied by `salt`); free with
+ * th_api()->block_free. */
+const uint8_t *th_pubkey(th_cluster *cl, uint32_t i);
+const uint8_t *th_seckey(th_cluster *cl, uint32_t i);
+mc_block *th_make_block(th_cluster *cl, uint32_t on, uint32_t proposer,
+                        uint64_t salt);
+
+#endif /* MC_TEST_TESTHOST_H */
