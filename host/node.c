@@ -235,8 +235,12 @@ static int start_listening(mc_node *n, const mc_config *cfg, char *err,
       .max_send_queue = 4 * cfg->max_frame,
       .max_conns = cfg->max_conns,
   };
-  return mc_listener_start(&n->loop, cfg->listen, &lim, mc_client_on_frame,
-                           NULL, n, &n->listener, err, errlen);
+  int rc = mc_listener_start(&n->loop, cfg->listen, &lim, mc_client_on_frame,
+                             mc_client_on_closed, n, &n->listener, err,
+                             errlen);
+  if (rc == 0 && (rc = mc_peers_start(n, &n->peers)) != 0)
+    snprintf(err, errlen, "cannot start the peer layer: %s", mc_strerror(rc));
+  return rc;
 }
 
 int mc_node_open(mc_node *n, const mc_config *cfg, char *err, size_t errlen,
@@ -337,6 +341,8 @@ void mc_node_stop(mc_node *n, int exit_code) {
   if (n->consensus != NULL)
     n->cvt->stop(n->consensus);
   mc_node_timers_close(n);
+  mc_peers_stop(n->peers); /* before the listener closes its connections */
+  n->peers = NULL;
   mc_listener_close(n->listener);
   n->listener = NULL;
   if (n->signals_ready) {

@@ -21,6 +21,7 @@
 #include "minichain/consensus.h"
 #include "minichain/store.h"
 #include "net/net.h"
+#include "peers.h"
 
 typedef struct mc_node mc_node;
 
@@ -60,6 +61,7 @@ struct mc_node {
   mc_mempool *mempool;
   mc_consensus *consensus;
   mc_listener *listener;
+  mc_peers *peers;
 
   mc_timer *timers;
   uint64_t next_timer_id;
@@ -107,9 +109,13 @@ int mc_node_commit(mc_node *n, const mc_block *b, const uint8_t *cert,
 /* Cancels every plugin timer and closes their handles. */
 void mc_node_timers_close(mc_node *n);
 
-/* Handles one frame from a client connection (api/client.c). */
+/* Handles one frame from any connection (api/client.c): client requests
+ * are answered there, peer messages go to peers.c. */
 int mc_client_on_frame(void *ctx, mc_conn *c, const uint8_t *payload,
                        size_t len);
+
+/* A connection closed (the listener's on_closed). */
+void mc_client_on_closed(void *ctx, mc_conn *c);
 
 /* Wall-clock milliseconds. */
 uint64_t mc_node_now_ms(void);

@@ -119,22 +119,22 @@ void mc_node_timers_close(mc_node *n) {
 static int svc_send(mc_host *h, uint32_t validator, const uint8_t *msg,
                     size_t len) {
   mc_node *n = h->node;
-  (void)msg;
   if (validator >= n->genesis.validator_count ||
       (int32_t)validator == n->self_index)
     return MC_EINVAL;
-  if (len > n->cfg->max_frame)
+  /* Room for the CONSENSUS envelope around the payload. */
+  if (len > n->cfg->max_frame - 64)
     return MC_ETOOBIG;
-  /* No validator connections exist yet: peers arrive with networking. */
-  return MC_ENOTCONN;
+  if (n->peers == NULL)
+    return MC_ENOTCONN;
+  return mc_peers_send(n->peers, validator, msg, len);
 }
 
 static int svc_broadcast(mc_host *h, const uint8_t *msg, size_t len) {
   mc_node *n = h->node;
-  (void)msg;
-  if (len > n->cfg->max_frame)
+  if (len > n->cfg->max_frame - 64)
     return MC_ETOOBIG;
-  return 0;
+  return n->peers == NULL ? 0 : mc_peers_broadcast(n->peers, msg, len);
 }
 
 /* ---- keys ---- */

@@ -80,6 +80,13 @@ static const command commands[] = {
     {"status", mcli_cmd_status, "print the node's status",
      "usage: mcli status [--node HOST:PORT] [--json]\n"
      "\n" NODE_OPTS},
+    {"watch", mcli_cmd_watch, "show blocks as the node commits them",
+     "usage: mcli watch [--node HOST:PORT] [--json]\n"
+     "\n"
+     "Prints one line per committed block (height, transfers, proposer,\n"
+     "hash) and the round the node is deciding (view, leader, peers), until\n"
+     "interrupted.  It keeps trying while the node is unreachable.\n"
+     "\n" NODE_OPTS},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

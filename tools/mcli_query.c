@@ -582,3 +582,92 @@ int mcli_cmd_status(int argc, char **argv) {
   status_print_text(&resp.u.status);
   return MCLI_EXIT_OK;
 }
+
+/* ---- watch ---- */
+
+#define WATCH_POLL_MS 250
+
+static void sleep_ms(unsigned ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static void watch_print(const node_args *a, const mc_block *b,
+                        const mc_status_info *s) {
+  if (a->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "height", mcli_json_u64(b->header.height));
+    cJSON_AddItemToObject(o, "txs", mcli_json_u64(b->header.tx_count));
+    cJSON_AddItemToObject(o, "proposer",
+                          mcli_json_hex(b->header.proposer, MC_PUBKEY_LEN));
+    cJSON_AddItemToObject(o, "hash", mcli_json_hex(b->hash, MC_HASH_LEN));
+    cJSON_AddItemToObject(o, "view", mcli_json_u64(s->view));
+    cJSON_AddNumberToObject(o, "leader", s->leader);
+    cJSON_AddNumberToObject(o, "peers", s->peers);
+    mcli_json_print("watch", o);
+  } else {
+    char hash[65], prop[65];
+    hex32(b->hash, hash);
+    hex32(b->header.proposer, prop);
+    printf("height %-7" PRIu64 " txs %-5u proposer %.8s  hash %.16s  "
+           "| view %" PRIu64 " leader %d peers %u mempool %" PRIu64 "\n",
+           b->header.height, b->header.tx_count, prop, hash, s->view,
+           s->leader, s->peers, s->mempool_ready + s->mempool_queued);
+  }
+  fflush(stdout);
+}
+
+/* Prints the blocks after *shown up to the node's head. */
+static int watch_step(const node_args *a, mcli_conn *conn, uint64_t *shown,
+                      int *started) {
+  char err[512];
+  mc_msg req = {.type = MC_MSG_GET_STATUS}, st;
+  if (mcli_request(conn, &req, MC_MSG_STATUS, &st, err, sizeof err) != 0)
+    return MC_EIO;
+  uint64_t head = st.u.status.height;
+  if (!*started) {
+    *shown = head > 0 ? head - 1 : 0; /* start with the head block */
+    *started = 1;
+  }
+  for (uint64_t h = *shown + 1; h <= head; h++) {
+    mc_msg breq = {.type = MC_MSG_GET_BLOCK}, resp;
+    breq.u.get_block.height = h;
+    if (mcli_request(conn, &breq, MC_MSG_BLOCK, &resp, err, sizeof err) != 0)
+      return MC_EIO;
+    if (resp.u.block.block != NULL)
+      watch_print(a, resp.u.block.block, &st.u.status);
+    mc_msg_clear(&resp);
+    *shown = h;
+  }
+  mc_msg_clear(&st);
+  return 0;
+}
+
+int mcli_cmd_watch(int argc, char **argv) {
+  static const struct option opts[] = {NODE_LONGOPTS, {NULL, 0, NULL, 0}};
+  node_args a = {.node = NULL};
+  int rc = parse_node_args(argc, argv, opts, &a, no_extra, NULL);
+  if (rc != MCLI_EXIT_OK || a.help)
+    return rc == MCLI_EXIT_OK ? mcli_help(argv[0]) : rc;
+  if (optind < argc)
+    return mcli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+  uint64_t shown = 0;
+  int started = 0, reported = 0;
+  for (;;) {
+    mcli_conn conn;
+    char err[512];
+    if (mcli_connect(&conn, a.node ? a.node : MC_DEFAULT_LISTEN,
+                     MCLI_DEFAULT_TIMEOUT_S, err, sizeof err) == MC_EINVAL)
+      return mcli_usage_error(argv[0], "%s", err);
+    while (conn.fd >= 0 && watch_step(&a, &conn, &shown, &started) == 0) {
+      reported = 0;
+      sleep_ms(WATCH_POLL_MS);
+    }
+    mcli_close(&conn);
+    if (!reported)
+      fprintf(stderr, "mcli watch: node %s unreachable; retrying\n",
+              a.node ? a.node : MC_DEFAULT_LISTEN);
+    reported = 1;
+    sleep_ms(1000);
+  }
+}

@@ -43,6 +43,8 @@ static int on_submit(mc_node *n, mc_conn *c, const mc_msg *req) {
   memcpy(m.u.submit_result.txid, req->u.tx.id, MC_HASH_LEN);
   if (rc == 0) {
     n->stats.txs_admitted++;
+    if (n->peers != NULL)
+      mc_peers_gossip_tx(n->peers, &req->u.tx, NULL);
   } else {
     n->stats.txs_refused++;
     MC_LOG(MC_LOG_DEBUG, "tx_refused",
@@ -66,7 +68,7 @@ static void fill_status(mc_node *n, mc_status_info *s) {
   s->self_index = n->self_index;
   s->mempool_ready = mc_mempool_ready_count(n->mempool);
   s->mempool_queued = mc_mempool_queued_count(n->mempool);
-  s->peers = 0;
+  s->peers = n->peers ? mc_peers_validators_connected(n->peers) : 0;
   mc_consensus_status cs = {.height = head->height + 1, .leader = -1};
   if (n->cvt->status != NULL)
     n->cvt->status(n->consensus, &cs);
@@ -154,7 +156,16 @@ static int on_tx(mc_node *n, mc_conn *c, const mc_msg *req) {
   return rc != 0 ? rc : reply(c, &m);
 }
 
+static int is_peer_msg(uint32_t type) {
+  return type < MC_MSG_SUBMIT_TX || type == MC_MSG_CONSENSUS;
+}
+
 static int dispatch(mc_node *n, mc_conn *c, const mc_msg *req) {
+  if (is_peer_msg(req->type)) {
+    if (n->peers == NULL || mc_peers_on_msg(n->peers, c, req) != 0)
+      reply_error(n, c, req->rid, MC_ESTATE, "peer message refused");
+    return 0;
+  }
   switch (req->type) {
   case MC_MSG_SUBMIT_TX:
     return on_submit(n, c, req);
@@ -197,4 +208,10 @@ int mc_client_on_frame(void *ctx, mc_conn *c, const uint8_t *payload,
     reply(c, &m);
   }
   return 0;
+}
+
+void mc_client_on_closed(void *ctx, mc_conn *c) {
+  mc_node *n = ctx;
+  if (n->peers != NULL)
+    mc_peers_on_closed(n->peers, c);
 }

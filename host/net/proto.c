@@ -534,6 +534,96 @@ static int decode_consensus(const msgpack_object *f, mc_msg *m) {
   return 0;
 }
 
+/* ---- peer messages ---- */
+
+static int encode_hello(msgpack_packer *pk, const mc_msg *m) {
+  msgpack_pack_uint32(pk, m->u.hello.version);
+  pack_bin(pk, m->u.hello.genesis_hash, MC_HASH_LEN);
+  pack_bin(pk, m->u.hello.pk, MC_PUBKEY_LEN);
+  pack_bin(pk, m->u.hello.challenge, MC_HASH_LEN);
+  msgpack_pack_uint64(pk, m->u.hello.height);
+  pack_bin(pk, m->u.hello.head_hash, MC_HASH_LEN);
+  return 0;
+}
+
+static int decode_hello(const msgpack_object *f, mc_msg *m) {
+  if (get_u32(&f[0], &m->u.hello.version) != 0 ||
+      get_bin32(&f[1], m->u.hello.genesis_hash) != 0 ||
+      get_bin32(&f[2], m->u.hello.pk) != 0 ||
+      get_bin32(&f[3], m->u.hello.challenge) != 0 ||
+      get_u64(&f[4], &m->u.hello.height) != 0)
+    return MC_EDECODE;
+  return get_bin32(&f[5], m->u.hello.head_hash);
+}
+
+static int encode_auth(msgpack_packer *pk, const mc_msg *m) {
+  pack_bin(pk, m->u.auth.sig, MC_SIG_LEN);
+  return 0;
+}
+
+static int decode_auth(const msgpack_object *f, mc_msg *m) {
+  if (f[0].type != MSGPACK_OBJECT_BIN || f[0].via.bin.size != MC_SIG_LEN)
+    return MC_EDECODE;
+  memcpy(m->u.auth.sig, f[0].via.bin.ptr, MC_SIG_LEN);
+  return 0;
+}
+
+static int encode_heartbeat(msgpack_packer *pk, const mc_msg *m) {
+  msgpack_pack_uint64(pk, m->u.heartbeat.height);
+  pack_bin(pk, m->u.heartbeat.head_hash, MC_HASH_LEN);
+  return 0;
+}
+
+static int decode_heartbeat(const msgpack_object *f, mc_msg *m) {
+  if (get_u64(&f[0], &m->u.heartbeat.height) != 0)
+    return MC_EDECODE;
+  return get_bin32(&f[1], m->u.heartbeat.head_hash);
+}
+
+static int encode_get_blocks(msgpack_packer *pk, const mc_msg *m) {
+  if (m->u.get_blocks.count > MC_PEER_MAX_BLOCKS)
+    return MC_EINVAL;
+  msgpack_pack_uint64(pk, m->u.get_blocks.from);
+  msgpack_pack_uint32(pk, m->u.get_blocks.count);
+  return 0;
+}
+
+static int decode_get_blocks(const msgpack_object *f, mc_msg *m) {
+  if (get_u64(&f[0], &m->u.get_blocks.from) != 0 ||
+      get_u32(&f[1], &m->u.get_blocks.count) != 0 ||
+      m->u.get_blocks.count > MC_PEER_MAX_BLOCKS)
+    return MC_EDECODE;
+  return 0;
+}
+
+static int encode_blocks(msgpack_packer *pk, const mc_msg *m) {
+  if (m->u.blocks.n > MC_PEER_MAX_BLOCKS)
+    return MC_EINVAL;
+  msgpack_pack_array(pk, m->u.blocks.n);
+  for (size_t i = 0; i < m->u.blocks.n; i++)
+    mc_block_pack(pk, m->u.blocks.blocks[i]);
+  return 0;
+}
+
+static int decode_blocks(const msgpack_object *f, mc_msg *m) {
+  if (f[0].type != MSGPACK_OBJECT_ARRAY ||
+      f[0].via.array.size > MC_PEER_MAX_BLOCKS)
+    return MC_EDECODE;
+  size_t n = f[0].via.array.size;
+  m->u.blocks.blocks = calloc(n ? n : 1, sizeof *m->u.blocks.blocks);
+  if (m->u.blocks.blocks == NULL)
+    return MC_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    int rc = mc_block_unpack(&f[0].via.array.ptr[i], &m->u.blocks.blocks[i]);
+    if (rc != 0) {
+      m->u.blocks.blocks[i] = NULL;
+      return rc == MC_ENOMEM ? MC_ENOMEM : MC_EDECODE;
+    }
+    m->u.blocks.n = i + 1;
+  }
+  return 0;
+}
+
 /* ---- the message table ---- */
 
 typedef struct msg_desc {
@@ -544,6 +634,12 @@ typedef struct msg_desc {
 } msg_desc;
 
 static const msg_desc messages[] = {
+    {MC_MSG_HELLO, 6, encode_hello, decode_hello},
+    {MC_MSG_AUTH, 1, encode_auth, decode_auth},
+    {MC_MSG_HEARTBEAT, 2, encode_heartbeat, decode_heartbeat},
+    {MC_MSG_TX, 1, encode_submit_tx, decode_submit_tx},
+    {MC_MSG_GET_BLOCKS, 2, encode_get_blocks, decode_get_blocks},
+    {MC_MSG_BLOCKS, 1, encode_blocks, decode_blocks},
     {MC_MSG_SUBMIT_TX, 1, encode_submit_tx, decode_submit_tx},
     {MC_MSG_SUBMIT_RESULT, 2, encode_submit_result, decode_submit_result},
     {MC_MSG_GET_STATUS, 0, encode_nothing, decode_nothing},
@@ -610,6 +706,12 @@ void mc_msg_clear(mc_msg *m) {
   if (m->type == MC_MSG_BLOCK) {
     mc_block_free(m->u.block.block);
     m->u.block.block = NULL;
+  } else if (m->type == MC_MSG_BLOCKS) {
+    for (size_t i = 0; i < m->u.blocks.n; i++)
+      mc_block_free(m->u.blocks.blocks[i]);
+    free(m->u.blocks.blocks);
+    m->u.blocks.blocks = NULL;
+    m->u.blocks.n = 0;
   }
 }
 

@@ -7,6 +7,13 @@
  * are MC_EDECODE) and never trusts a length it has not checked.
  *
  *   type                  fields after [type, rid]
+ *    1 HELLO              version, genesis_hash (bin 32), node key (bin 32),
+ *                         challenge (bin 32), height, head_hash (bin 32)
+ *    2 AUTH               signature (bin 64) answering the other's challenge
+ *    3 HEARTBEAT          height, head_hash (bin 32)
+ *    4 TX                 tx (wire form): gossip between nodes
+ *    5 GET_BLOCKS         from height, count (at most MC_PEER_MAX_BLOCKS)
+ *    6 BLOCKS             [block (wire form, with certificate), ...]
  *   16 SUBMIT_TX          tx (wire form)
  *   17 SUBMIT_RESULT      code (int, 0 = admitted), txid (bin 32)
  *   18 GET_STATUS         -
@@ -28,7 +35,18 @@
 
 #include "minichain/types.h"
 
+/* Version of the peer messages (1..6) a node speaks, sent in HELLO. */
+#define MC_PEER_PROTOCOL_VERSION 1
+/* The most blocks one GET_BLOCKS may ask for and one BLOCKS may carry. */
+#define MC_PEER_MAX_BLOCKS 64
+
 typedef enum mc_msg_type {
+  MC_MSG_HELLO = 1,
+  MC_MSG_AUTH = 2,
+  MC_MSG_HEARTBEAT = 3,
+  MC_MSG_TX = 4,
+  MC_MSG_GET_BLOCKS = 5,
+  MC_MSG_BLOCKS = 6,
   MC_MSG_SUBMIT_TX = 16,
   MC_MSG_SUBMIT_RESULT = 17,
   MC_MSG_GET_STATUS = 18,
@@ -80,7 +98,30 @@ typedef struct mc_msg {
   uint32_t type; /* mc_msg_type */
   uint64_t rid;  /* request id */
   union {
-    mc_tx tx; /* SUBMIT_TX */
+    struct {
+      uint32_t version;
+      uint8_t genesis_hash[MC_HASH_LEN];
+      uint8_t pk[MC_PUBKEY_LEN];
+      uint8_t challenge[MC_HASH_LEN];
+      uint64_t height;
+      uint8_t head_hash[MC_HASH_LEN];
+    } hello;
+    struct {
+      uint8_t sig[MC_SIG_LEN];
+    } auth;
+    struct {
+      uint64_t height;
+      uint8_t head_hash[MC_HASH_LEN];
+    } heartbeat;
+    struct {
+      uint64_t from;
+      uint32_t count;
+    } get_blocks;
+    struct {
+      mc_block **blocks; /* decode: owned by the message; encode: borrowed */
+      size_t n;
+    } blocks;
+    mc_tx tx; /* SUBMIT_TX, TX */
     struct {
       int32_t code;
       uint8_t txid[MC_HASH_LEN];
@@ -131,13 +172,14 @@ typedef struct mc_msg {
  */
 int mc_msg_decode(const uint8_t *p, size_t n, mc_msg *out);
 
-/* Frees what decoding allocated (BLOCK's block).  Safe on a zeroed msg. */
+/* Frees what decoding allocated (BLOCK's block, BLOCKS' blocks).  Safe on
+ * a zeroed msg. */
 void mc_msg_clear(mc_msg *m);
 
 /*
  * Encodes m as a whole frame (4-byte big-endian length + payload) into a
- * malloc'd buffer the caller frees with free().  For BLOCK, m->u.block.block
- * is borrowed.  Returns 0, MC_EINVAL (unknown type, a STATUS whose
+ * malloc'd buffer the caller frees with free().  For BLOCK and BLOCKS the
+ * blocks are borrowed.  Returns 0, MC_EINVAL (unknown type, a STATUS whose
  * chain_id is invalid or whose strings lack their NUL, a TX_STATUS state
  * out of range, a CONSENSUS payload NULL with a length), MC_ETOOBIG (a
  * payload above 2^32-1 bytes) or MC_ENOMEM.
