@@ -5,7 +5,7 @@
 # and shows each committed block until Ctrl-C, which stops every node.
 #
 # Usage: scripts/devnet.sh [--nodes N] [--dir DIR] [--fresh] [--no-load]
-#   --nodes N   validators (default 1)
+#   --nodes N   validators (default 4)
 #   --dir DIR   where keys, genesis, data and logs live (default ./devnet)
 #   --fresh     delete DIR first; otherwise an existing devnet in DIR with
 #               the same number of nodes is resumed where it stopped
@@ -15,7 +15,7 @@
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-NODES=1
+NODES=4
 DIR="$PWD/devnet"
 FRESH=0
 LOAD=1
@@ -101,21 +101,39 @@ while [ $i -lt "$NODES" ]; do
   PIDS="$PIDS $!"
   i=$((i + 1))
 done
+sleep 1
+for pid in $PIDS; do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "devnet: a node failed to start; the end of each log:" >&2
+    for f in "$DIR"/node-*.log; do echo "== $f" >&2; tail -n 3 "$f" >&2; done
+    exit 1
+  fi
+done
 echo "devnet: $NODES node(s) on 127.0.0.1:$BASE_PORT..$((BASE_PORT + NODES - 1)); logs in $DIR/node-*.log"
 
 if [ "$LOAD" -eq 1 ]; then
+  # Each transfer goes to the next node; a node that is down is skipped.
   (
     sleep 1
     n=0
+    fails=0
     while :; do
       s=$((n % 4)); r=$(((n + 1) % 4)); node=$((BASE_PORT + n % NODES))
       to=$("$MCLI" pubkey --key "$DIR/user-$r.key")
-      "$MCLI" send --node "127.0.0.1:$node" --key "$DIR/user-$s.key" \
-        --to "$to" --amount 1 >/dev/null 2>&1 || sleep 1
+      if "$MCLI" send --node "127.0.0.1:$node" --key "$DIR/user-$s.key" \
+           --to "$to" --amount 1 --timeout 2 >/dev/null 2>&1; then
+        fails=0
+      else
+        fails=$((fails + 1))
+        [ "$fails" -ge "$NODES" ] && sleep 1
+      fi
       n=$((n + 1))
     done
   ) &
   PIDS="$PIDS $!"
 fi
 
-"$MCLI" watch --node "127.0.0.1:$BASE_PORT"
+# In the background so that Ctrl-C reaches the trap at once.
+"$MCLI" watch --node "127.0.0.1:$BASE_PORT" &
+PIDS="$PIDS $!"
+wait
