@@ -204,32 +204,40 @@ static void maybe_sync(mc_peers *p, mc_session *from) {
   }
 }
 
+/* Encodes BLOCKS with as many of the blocks as fit in one frame. */
+static int encode_blocks_frame(const mc_node *n, uint64_t rid,
+                               mc_block **blocks, size_t nb, uint8_t **frame,
+                               size_t *len) {
+  for (;;) {
+    mc_msg m = {.type = MC_MSG_BLOCKS, .rid = rid};
+    m.u.blocks.blocks = blocks;
+    m.u.blocks.n = nb;
+    int rc = mc_msg_encode_frame(&m, frame, len);
+    if (rc != 0 || *len <= n->cfg->max_frame || nb <= 1)
+      return rc;
+    free(*frame);
+    nb /= 2;
+  }
+}
+
 static int serve_blocks(mc_session *s, const mc_msg *req) {
   mc_node *n = s->p->n;
   mc_block *blocks[MC_PEER_MAX_BLOCKS];
-  size_t nb = 0, bytes = 0;
-  uint32_t count = req->u.get_blocks.count;
-  if (count > MC_PEER_MAX_BLOCKS)
-    count = MC_PEER_MAX_BLOCKS;
+  size_t nb = 0;
   uint64_t h = req->u.get_blocks.from;
-  /* Half a frame: a block's encoding is estimated before it is packed. */
-  size_t budget = n->cfg->max_frame / 2;
-  while (nb < count && h <= mc_chain_height(n->chain)) {
+  while (nb < req->u.get_blocks.count && h <= mc_chain_height(n->chain)) {
     if (mc_chain_get_block(n->chain, h, &blocks[nb]) != 0)
       break;
-    bytes += 256 + (size_t)blocks[nb]->header.tx_count * 200 +
-             blocks[nb]->cert_len;
     nb++;
     h++;
-    if (bytes >= budget)
-      break;
   }
-  mc_msg m = {.type = MC_MSG_BLOCKS, .rid = req->rid};
-  m.u.blocks.blocks = blocks;
-  m.u.blocks.n = nb;
-  int rc = send_msg(s, &m);
+  uint8_t *frame;
+  size_t len;
+  int rc = encode_blocks_frame(n, req->rid, blocks, nb, &frame, &len);
   for (size_t i = 0; i < nb; i++)
     mc_block_free(blocks[i]);
+  if (rc == 0)
+    mc_conn_send(s->conn, frame, len);
   return rc == MC_ENOMEM ? rc : 0;
 }
 

@@ -4,11 +4,12 @@
 # validator under DIR, starts the validators, sends a stream of transfers
 # and shows each committed block until Ctrl-C, which stops every node.
 #
-# Usage: scripts/devnet.sh [--nodes N] [--dir DIR] [--fresh] [--no-load]
+# Usage: scripts/devnet.sh [--nodes N] [--dir DIR] [--fresh] [--rate TPS] [--no-load]
 #   --nodes N   validators (default 4)
 #   --dir DIR   where keys, genesis, data and logs live (default ./devnet)
 #   --fresh     delete DIR first; otherwise an existing devnet in DIR with
 #               the same number of nodes is resumed where it stopped
+#   --rate TPS  transfers a second to send (default 300; see mcli load)
 #   --no-load   do not send transfers
 # The keys are deterministic development keys (mcli keygen --seed): never
 # use them for anything of value.
@@ -19,13 +20,15 @@ NODES=4
 DIR="$PWD/devnet"
 FRESH=0
 LOAD=1
+RATE=300
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) NODES=${2:?--nodes needs a number}; shift 2 ;;
     --dir) DIR=${2:?--dir needs a path}; shift 2 ;;
     --fresh) FRESH=1; shift ;;
     --no-load) LOAD=0; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --rate) RATE=${2:?--rate needs a number}; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "devnet.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -112,24 +115,16 @@ done
 echo "devnet: $NODES node(s) on 127.0.0.1:$BASE_PORT..$((BASE_PORT + NODES - 1)); logs in $DIR/node-*.log"
 
 if [ "$LOAD" -eq 1 ]; then
-  # Each transfer goes to the next node; a node that is down is skipped.
-  (
-    sleep 1
-    n=0
-    fails=0
-    while :; do
-      s=$((n % 4)); r=$(((n + 1) % 4)); node=$((BASE_PORT + n % NODES))
-      to=$("$MCLI" pubkey --key "$DIR/user-$r.key")
-      if "$MCLI" send --node "127.0.0.1:$node" --key "$DIR/user-$s.key" \
-           --to "$to" --amount 1 --timeout 2 >/dev/null 2>&1; then
-        fails=0
-      else
-        fails=$((fails + 1))
-        [ "$fails" -ge "$NODES" ] && sleep 1
-      fi
-      n=$((n + 1))
-    done
-  ) &
+  nodes=""
+  i=0
+  while [ $i -lt "$NODES" ]; do
+    nodes="$nodes --node 127.0.0.1:$((BASE_PORT + i))"
+    i=$((i + 1))
+  done
+  # shellcheck disable=SC2086
+  "$MCLI" load $nodes --key "$DIR/user-0.key" --key "$DIR/user-1.key" \
+    --key "$DIR/user-2.key" --key "$DIR/user-3.key" --rate "$RATE" \
+    >"$DIR/load.log" 2>&1 &
   PIDS="$PIDS $!"
 fi
 

@@ -80,6 +80,16 @@ static const command commands[] = {
     {"status", mcli_cmd_status, "print the node's status",
      "usage: mcli status [--node HOST:PORT] [--json]\n"
      "\n" NODE_OPTS},
+    {"load", mcli_cmd_load, "send a steady stream of transfers",
+     "usage: mcli load --node HOST:PORT... --key FILE --key FILE...\n"
+     "                 [--rate TPS] [--count N] [--amount A]\n"
+     "\n"
+     "The keys pay each other in a ring (each pays the next A, default 1),\n"
+     "sending to the nodes in turn at most TPS transfers a second (default\n"
+     "200).  Once a second it prints what was admitted and the transfers/s\n"
+     "committed.  With --count it stops after N admitted transfers, waits\n"
+     "until they are committed and prints the committed transfers/s; without\n"
+     "it, it runs until interrupted.  --node and --key repeat.\n"},
     {"watch", mcli_cmd_watch, "show blocks as the node commits them",
      "usage: mcli watch [--node HOST:PORT] [--json]\n"
      "\n"

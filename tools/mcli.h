@@ -37,6 +37,7 @@ int mcli_cmd_block(int argc, char **argv);
 int mcli_cmd_tx(int argc, char **argv);
 int mcli_cmd_status(int argc, char **argv);
 int mcli_cmd_watch(int argc, char **argv);
+int mcli_cmd_load(int argc, char **argv);
 
 /* ---- diagnostics (mcli.c) ---- */
 
