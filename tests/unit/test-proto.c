@@ -305,6 +305,70 @@ static void test_get_tx_and_error_and_consensus(void **state) {
   free(frame);
 }
 
+/* ---- peer messages ---- */
+
+static void test_peer_handshake_messages(void **state) {
+  (void)state;
+  mc_msg m = {.type = MC_MSG_HELLO}, out;
+  m.u.hello.version = MC_PEER_PROTOCOL_VERSION;
+  memset(m.u.hello.genesis_hash, 0x01, MC_HASH_LEN);
+  memset(m.u.hello.pk, 0x02, MC_PUBKEY_LEN);
+  memset(m.u.hello.challenge, 0x03, MC_HASH_LEN);
+  m.u.hello.height = UINT64_MAX;
+  memset(m.u.hello.head_hash, 0x04, MC_HASH_LEN);
+  round_trip(&m, &out);
+  assert_memory_equal(&out.u.hello, &m.u.hello, sizeof m.u.hello);
+  mc_msg a = {.type = MC_MSG_AUTH, .rid = 0};
+  memset(a.u.auth.sig, 0x5a, MC_SIG_LEN);
+  round_trip(&a, &out);
+  assert_memory_equal(out.u.auth.sig, a.u.auth.sig, MC_SIG_LEN);
+  mc_msg hb = {.type = MC_MSG_HEARTBEAT};
+  hb.u.heartbeat.height = 77;
+  memset(hb.u.heartbeat.head_hash, 0x77, MC_HASH_LEN);
+  round_trip(&hb, &out);
+  assert_int_equal(out.u.heartbeat.height, 77);
+  assert_memory_equal(out.u.heartbeat.head_hash, hb.u.heartbeat.head_hash,
+                      MC_HASH_LEN);
+  mc_msg tx = {.type = MC_MSG_TX};
+  tx.u.tx = make_tx(9);
+  round_trip(&tx, &out);
+  assert_tx_equal(&out.u.tx, &tx.u.tx);
+}
+
+static void test_peer_block_messages(void **state) {
+  (void)state;
+  mc_msg g = {.type = MC_MSG_GET_BLOCKS, .rid = 3}, out;
+  g.u.get_blocks.from = 12;
+  g.u.get_blocks.count = MC_PEER_MAX_BLOCKS;
+  round_trip(&g, &out);
+  assert_int_equal(out.u.get_blocks.from, 12);
+  assert_int_equal(out.u.get_blocks.count, MC_PEER_MAX_BLOCKS);
+  uint8_t *frame;
+  size_t len;
+  g.u.get_blocks.count = MC_PEER_MAX_BLOCKS + 1;
+  assert_int_equal(mc_msg_encode_frame(&g, &frame, &len), MC_EINVAL);
+
+  mc_block *bs[2] = {make_block(2), make_block(0)};
+  mc_msg m = {.type = MC_MSG_BLOCKS, .rid = 3};
+  m.u.blocks.blocks = bs;
+  m.u.blocks.n = 2;
+  round_trip(&m, &out);
+  assert_int_equal(out.u.blocks.n, 2);
+  for (size_t i = 0; i < 2; i++) {
+    assert_memory_equal(out.u.blocks.blocks[i]->hash, bs[i]->hash,
+                        MC_HASH_LEN);
+    assert_int_equal(out.u.blocks.blocks[i]->cert_len, 4);
+  }
+  mc_msg_clear(&out);
+  assert_null(out.u.blocks.blocks);
+  mc_msg none = {.type = MC_MSG_BLOCKS, .rid = 4};
+  round_trip(&none, &out);
+  assert_int_equal(out.u.blocks.n, 0);
+  mc_msg_clear(&out);
+  mc_block_free(bs[0]);
+  mc_block_free(bs[1]);
+}
+
 static void test_encode_refuses_unknown_type(void **state) {
   (void)state;
   mc_msg m = {.type = 99, .rid = 1};
@@ -523,6 +587,37 @@ static void bad_consensus_str(msgpack_packer *pk) {
   pk_head(pk, MC_MSG_CONSENSUS, 1);
   pk_str(pk, "opaque");
 }
+static void bad_hello_short_challenge(msgpack_packer *pk) {
+  pk_head(pk, MC_MSG_HELLO, 6);
+  msgpack_pack_uint32(pk, 1);
+  pk_bin(pk, 1, 32);
+  pk_bin(pk, 2, 32);
+  pk_bin(pk, 3, 31);
+  msgpack_pack_uint32(pk, 0);
+  pk_bin(pk, 4, 32);
+}
+static void bad_auth_short_sig(msgpack_packer *pk) {
+  pk_head(pk, MC_MSG_AUTH, 1);
+  pk_bin(pk, 5, 63);
+}
+static void bad_get_blocks_too_many(msgpack_packer *pk) {
+  pk_head(pk, MC_MSG_GET_BLOCKS, 2);
+  msgpack_pack_uint32(pk, 1);
+  msgpack_pack_uint32(pk, MC_PEER_MAX_BLOCKS + 1);
+}
+static void bad_blocks_not_array(msgpack_packer *pk) {
+  pk_head(pk, MC_MSG_BLOCKS, 1);
+  pk_bin(pk, 0, 4);
+}
+static void bad_blocks_bad_block(msgpack_packer *pk) {
+  pk_head(pk, MC_MSG_BLOCKS, 1);
+  msgpack_pack_array(pk, 1);
+  msgpack_pack_array(pk, 4);
+  msgpack_pack_nil(pk);
+  msgpack_pack_nil(pk);
+  msgpack_pack_nil(pk);
+  msgpack_pack_nil(pk);
+}
 
 typedef struct bad_case {
   const char *name;
@@ -559,6 +654,11 @@ static const bad_case bad_cases[] = {
     BAD(bad_error_message_bin),
     BAD(bad_error_message_long),
     BAD(bad_consensus_str),
+    BAD(bad_hello_short_challenge),
+    BAD(bad_auth_short_sig),
+    BAD(bad_get_blocks_too_many),
+    BAD(bad_blocks_not_array),
+    BAD(bad_blocks_bad_block),
 };
 
 static void test_malformed_fields(void **state) {
@@ -661,6 +761,8 @@ int main(void) {
       cmocka_unit_test(test_block),
       cmocka_unit_test(test_tx_status_every_state),
       cmocka_unit_test(test_get_tx_and_error_and_consensus),
+      cmocka_unit_test(test_peer_handshake_messages),
+      cmocka_unit_test(test_peer_block_messages),
       cmocka_unit_test(test_encode_refuses_unknown_type),
       cmocka_unit_test(test_worked_example),
       cmocka_unit_test(test_malformed_fields),
