@@ -96,11 +96,15 @@ while [ $i -lt "$NODES" ]; do
     [ $j -ne $i ] && peers="$peers --peer 127.0.0.1:$((BASE_PORT + j))"
     j=$((j + 1))
   done
-  # shellcheck disable=SC2086
-  "$MCHOST" --consensus poa.so --store json.so --data-dir "$DIR/node-$i" \
-    --genesis "$DIR/genesis.json" --key "$DIR/validator-$i.key" \
-    --listen "127.0.0.1:$port" --name "node-$i" $peers \
-    2>>"$DIR/node-$i.log" &
+  # Each node's command is kept in DIR/node-N.sh, to start it again by hand.
+  cat >"$DIR/node-$i.sh" <<CMD
+#!/bin/sh
+exec "$MCHOST" --consensus poa.so --store json.so --data-dir "$DIR/node-$i" \\
+  --genesis "$DIR/genesis.json" --key "$DIR/validator-$i.key" \\
+  --listen "127.0.0.1:$port" --name "node-$i"$peers 2>>"$DIR/node-$i.log"
+CMD
+  chmod +x "$DIR/node-$i.sh"
+  "$DIR/node-$i.sh" &
   PIDS="$PIDS $!"
   i=$((i + 1))
 done
