@@ -5,6 +5,7 @@
  * status 2 before any file is touched), then the node opens its data
  * directory and runs until SIGINT or SIGTERM.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,9 @@ static int run_node(const mc_config *cfg) {
   static mc_node node; /* large; lives for the whole process */
   char err[1024];
   int fatal_input = 1;
+  /* A peer that closes its end while we write must cost an EPIPE on that
+   * connection, not the process. */
+  signal(SIGPIPE, SIG_IGN);
   mc_log_setup(stderr, cfg->name ? cfg->name : cfg->listen, cfg->log_level);
   if (mc_node_load_plugins(&node, cfg, err, sizeof err) != 0) {
     fprintf(stderr, "mchost: %s\n", err);

@@ -334,8 +334,12 @@ static int on_auth(mc_session *s, const mc_msg *m) {
     MC_LOG(MC_LOG_INFO, "observer_connected",
            MC_LOG_F_S("peer", mc_conn_peer_name(s->conn)),
            MC_LOG_F_HEX("key", s->pk, MC_PUBKEY_LEN));
-  if (session_register(s) != 0)
-    return 1;
+  if (session_register(s) != 0) {
+    /* Not an offence: both nodes dialled at once, and this is the
+     * connection both of them drop. */
+    mc_conn_close(s->conn, "duplicate connection");
+    return 0;
+  }
   maybe_sync(p, s);
   return 0;
 }
@@ -542,6 +546,13 @@ void mc_peers_stop(mc_peers *p) {
   if (p == NULL || p->stopping)
     return;
   p->stopping = 1;
+  /* The listener closes the connections after this; their sessions go
+   * now, while p still exists. */
+  while (p->sessions != NULL) {
+    mc_session *s = p->sessions;
+    mc_conn_set_data(s->conn, NULL);
+    session_free(s);
+  }
   uv_close((uv_handle_t *)&p->heartbeat, on_heartbeat_closed);
   for (size_t i = 0; i < p->ndials; i++)
     uv_close((uv_handle_t *)&p->dials[i].retry, on_retry_closed);
