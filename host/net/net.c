@@ -76,16 +76,23 @@ static void on_conn_closed(uv_handle_t *h) {
   free(c);
 }
 
-void mc_conn_close(mc_conn *c, const char *reason) {
+/* Everything but the handle: the connection leaves its listener and its
+ * owner hears of it once.  Returns 0 if it was closing already. */
+static int begin_close(mc_conn *c, const char *reason) {
   if (c->closing)
-    return;
+    return 0;
   c->closing = 1;
   MC_LOG(MC_LOG_INFO, "conn_closed", MC_LOG_F_S("peer", c->peer),
          MC_LOG_F_S("reason", reason));
   unlink_conn(c);
   if (c->owner->on_closed)
     c->owner->on_closed(c->owner->ctx, c);
-  uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+  return 1;
+}
+
+void mc_conn_close(mc_conn *c, const char *reason) {
+  if (begin_close(c, reason))
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
@@ -96,14 +103,8 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 }
 
 void mc_conn_close_after_flush(mc_conn *c, const char *reason) {
-  if (c->closing)
+  if (!begin_close(c, reason))
     return;
-  c->closing = 1;
-  MC_LOG(MC_LOG_INFO, "conn_closed", MC_LOG_F_S("peer", c->peer),
-         MC_LOG_F_S("reason", reason));
-  unlink_conn(c);
-  if (c->owner->on_closed)
-    c->owner->on_closed(c->owner->ctx, c);
   uv_read_stop((uv_stream_t *)&c->tcp);
   uv_shutdown_t *req = malloc(sizeof *req);
   if (req != NULL) {

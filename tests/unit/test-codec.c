@@ -25,16 +25,7 @@
 #include "fsutil.h"
 #include "keys.h"
 #include "minichain/error.h"
-
-static cJSON *vectors;
-
-static const char *vec(const char *name) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(vectors, "vectors"), name);
-  if (!cJSON_IsString(v))
-    fail_msg("vectors.json has no string \"%s\"", name);
-  return v->valuestring;
-}
+#include "support/vectors.h"
 
 /* The vector's bytes, malloc'd. */
 static uint8_t *vec_alloc(const char *name, size_t *n) {
@@ -44,32 +35,6 @@ static uint8_t *vec_alloc(const char *name, size_t *n) {
   assert_non_null(p);
   assert_int_equal(mc_hex_decode(hex, p, *n), 0);
   return p;
-}
-
-static void assert_bytes_vec(const uint8_t *p, size_t n, const char *name) {
-  char *hex = malloc(2 * n + 1);
-  assert_non_null(hex);
-  mc_hex_encode(p, n, hex);
-  assert_string_equal(hex, vec(name));
-  free(hex);
-}
-
-static int setup(void **state) {
-  (void)state;
-  uint8_t *txt;
-  size_t len;
-  if (mc_crypto_init() != 0 ||
-      mc_read_file(MC_TEST_DATA_DIR "/vectors.json", 1 << 20, &txt, &len) != 0)
-    return -1;
-  vectors = cJSON_Parse((const char *)txt);
-  free(txt);
-  return vectors ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  cJSON_Delete(vectors);
-  return 0;
 }
 
 static mc_keypair dev(const char *name) {
@@ -478,5 +443,5 @@ int main(void) {
       cmocka_unit_test(test_block_empty_round_trip_and_dup),
       cmocka_unit_test(test_block_decode_rejects),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, mc_vectors_load, mc_vectors_free);
 }

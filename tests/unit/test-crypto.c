@@ -22,46 +22,7 @@
 #include "fsutil.h"
 #include "keys.h"
 #include "minichain/error.h"
-
-static cJSON *vectors;
-
-static const char *vec(const char *name) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(vectors, "vectors"), name);
-  if (!cJSON_IsString(v))
-    fail_msg("vectors.json has no string \"%s\"", name);
-  return v->valuestring;
-}
-
-static int vec_int(const char *name) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(vectors, "vectors"), name);
-  if (!cJSON_IsNumber(v))
-    fail_msg("vectors.json has no number \"%s\"", name);
-  return v->valueint;
-}
-
-static void vec_bytes(const char *name, uint8_t *out, size_t n) {
-  assert_int_equal(mc_hex_decode(vec(name), out, n), 0);
-}
-
-static int load_vectors(void **state) {
-  (void)state;
-  uint8_t *txt;
-  size_t len;
-  if (mc_crypto_init() != 0 ||
-      mc_read_file(MC_TEST_DATA_DIR "/vectors.json", 1 << 20, &txt, &len) != 0)
-    return -1;
-  vectors = cJSON_Parse((const char *)txt);
-  free(txt);
-  return vectors ? 0 : -1;
-}
-
-static int free_vectors(void **state) {
-  (void)state;
-  cJSON_Delete(vectors);
-  return 0;
-}
+#include "support/vectors.h"
 
 static void assert_hash_hex(const uint8_t h[MC_HASH_LEN], const char *hex) {
   char got[2 * MC_HASH_LEN + 1];
@@ -304,5 +265,5 @@ int main(void) {
       cmocka_unit_test(test_hex_round_trip_and_case),
       cmocka_unit_test(test_hex_decode_rejects),
   };
-  return cmocka_run_group_tests(tests, load_vectors, free_vectors);
+  return cmocka_run_group_tests(tests, mc_vectors_load, mc_vectors_free);
 }

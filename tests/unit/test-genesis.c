@@ -25,39 +25,12 @@
 #include "chain/genesis.h"
 #include "fsutil.h"
 #include "minichain/error.h"
-
-static cJSON *vectors;
-
-static const char *vec(const char *name) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(vectors, "vectors"), name);
-  if (!cJSON_IsString(v))
-    fail_msg("vectors.json has no string \"%s\"", name);
-  return v->valuestring;
-}
+#include "support/vectors.h"
 
 static void assert_hash_vec(const uint8_t h[MC_HASH_LEN], const char *name) {
   char hex[2 * MC_HASH_LEN + 1];
   mc_hex_encode(h, MC_HASH_LEN, hex);
   assert_string_equal(hex, vec(name));
-}
-
-static int setup(void **state) {
-  (void)state;
-  uint8_t *txt;
-  size_t len;
-  if (mc_crypto_init() != 0 ||
-      mc_read_file(MC_TEST_DATA_DIR "/vectors.json", 1 << 20, &txt, &len) != 0)
-    return -1;
-  vectors = cJSON_Parse((const char *)txt);
-  free(txt);
-  return vectors ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  cJSON_Delete(vectors);
-  return 0;
 }
 
 #define PK1 "5ff3998ec6e5f951799e50d7ee59777f52a937a437f19947e74c2aaff1f837e6"
@@ -283,5 +256,5 @@ int main(void) {
       cmocka_unit_test(test_parse_errors),
       cmocka_unit_test(test_load_errors_name_the_path),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, mc_vectors_load, mc_vectors_free);
 }
