@@ -197,6 +197,7 @@ static void poa_stop(mc_consensus *c) {
   c->running = 0;
   poa_timer_cancel(c, &c->round_timer);
   poa_timer_cancel(c, &c->propose_timer);
+  poa_timer_cancel(c, &c->resend_timer);
   free_list(&c->local_head);
   c->local_tail = NULL;
 }

@@ -204,6 +204,12 @@ struct mc_consensus {
   int running;
   uint64_t height, view;  /* the round being decided (= saved's) */
   uint64_t round_timer, propose_timer;
+  /* View v > 0 is "synced" once q validators are known to have reached it
+   * (their VIEWCHANGE for v or above) or a justified proposal for it came:
+   * only then does the round timer run.  Before that resend_timer re-sends
+   * our VIEWCHANGE, so a validator alone never climbs views on its own. */
+  int view_synced;
+  uint64_t resend_timer;
   uint64_t last_commit_ms; /* monotonic */
 
   poa_saved saved;
@@ -225,6 +231,7 @@ void poa_round_begin(mc_consensus *c);
 /* Timer callbacks (arg is the engine). */
 void poa_on_round_timeout(void *arg);
 void poa_on_propose_timer(void *arg);
+void poa_on_resend_timer(void *arg);
 /* Frees the per-height round state. */
 void poa_round_reset(mc_consensus *c);
 /* The leader of (h, v). */

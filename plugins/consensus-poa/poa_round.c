@@ -30,6 +30,8 @@ static int is_leader(const mc_consensus *c) {
   return c->self >= 0 && poa_leader(c, c->height, c->view) == (uint32_t)c->self;
 }
 
+static void check_view_synced(mc_consensus *c);
+
 /* ---- votes of others at this height ---- */
 
 static poa_vote *slots_of(mc_consensus *c, poa_kind kind, uint32_t signer) {
@@ -139,6 +141,8 @@ void poa_round_reset(mc_consensus *c) {
   }
   poa_timer_cancel(c, &c->round_timer);
   poa_timer_cancel(c, &c->propose_timer);
+  poa_timer_cancel(c, &c->resend_timer);
+  c->view_synced = 0;
 }
 
 /* ---- encoding our own messages ---- */
@@ -281,6 +285,7 @@ static void check_prepared(mc_consensus *c, uint64_t v,
   if (dirty)
     poa_log(c, MC_LOG_DEBUG, "locked",
             (mc_log_field[]){MC_LOG_F_HEX("hash", hash, MC_HASH_LEN)}, 1);
+  check_view_synced(c);
   if (commit)
     emit_vote(c, POA_COMMIT, &s->commit);
 }
@@ -370,6 +375,10 @@ static void try_propose_vc(mc_consensus *c) {
       }
     }
   }
+#ifdef MC_POA_TEST_NO_LOCK
+  best = NULL; /* test build only: the unsafe protocol the simulation must
+                  catch (tests/consensus/CMakeLists.txt) */
+#endif
   if (k >= c->q && best == NULL) {
     propose_new(c, just, k);
   } else if (k >= c->q) {
@@ -426,10 +435,56 @@ static int check_justification(mc_consensus *c, const poa_msg *m,
   return rc != 0 ? rc : k >= c->q ? 0 : MC_ECERT;
 }
 
-static void enter_view(mc_consensus *c, uint64_t v) {
+/* Starts the round timer of our view once it is synced (see view_synced
+ * in poa_internal.h).  Without this rule a validator that timed out alone
+ * kept moving up on its own clock and could stay a view or two ahead of
+ * everyone else for ever, so no view ever had a quorum (found by the
+ * simulation, tests/consensus/sim.c, seeds 2 and 36). */
+static void view_synced(mc_consensus *c) {
+  if (c->view_synced)
+    return;
+  c->view_synced = 1;
+  poa_timer_cancel(c, &c->resend_timer);
+  poa_timer_arm(c, &c->round_timer, round_timeout(c, c->view),
+                poa_on_round_timeout);
+}
+
+/* Validators whose latest VIEWCHANGE is for view v or above. */
+static uint32_t count_at_or_above(mc_consensus *c, uint64_t v) {
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < c->n; i++) {
+    poa_vote *s = slots_of(c, POA_VIEWCHANGE, i);
+    for (int j = 0; j < POA_SLOTS; j++)
+      if (s[j].used && s[j].view >= v) {
+        k++;
+        break;
+      }
+  }
+  return k;
+}
+
+/* Evidence that q validators reached our view: their VIEWCHANGEs, or an
+ * ACK or lock of ours in it (both follow a justified proposal; after a
+ * restart they are all that is left of it). */
+static void check_view_synced(mc_consensus *c) {
+  const poa_saved *s = &c->saved;
+  if (c->view == 0 || count_at_or_above(c, c->view) >= c->q ||
+      (s->ack.set && s->ack.view == c->view) ||
+      (s->lock_set && s->lock_view == c->view))
+    view_synced(c);
+}
+
+/* Enters view v; `justified` when a valid proposal for v brought us. */
+static void enter_view(mc_consensus *c, uint64_t v, int justified) {
   c->view = c->saved.view = v;
+  c->view_synced = 0;
   poa_timer_cancel(c, &c->propose_timer);
-  poa_timer_arm(c, &c->round_timer, round_timeout(c, v), poa_on_round_timeout);
+  poa_timer_cancel(c, &c->round_timer);
+  poa_timer_arm(c, &c->resend_timer, c->view_timeout_ms, poa_on_resend_timer);
+  if (justified)
+    view_synced(c);
+  else
+    check_view_synced(c);
 }
 
 /* The proposal is acceptable: ACK it (once per view, even across a
@@ -479,8 +534,10 @@ static int on_propose(mc_consensus *c, const poa_msg *m) {
     return MC_EDECODE;
   if (m->view > 0)
     rc = check_justification(c, m, &best_set, best);
+#ifndef MC_POA_TEST_NO_LOCK
   if (rc == 0 && best_set && memcmp(best, m->hash, MC_HASH_LEN) != 0)
     rc = MC_ECERT; /* the leader did not honour the highest lock */
+#endif
   mc_block *b = NULL;
   if (rc == 0)
     rc = proposal_block(c, m, &b);
@@ -495,7 +552,9 @@ static int on_propose(mc_consensus *c, const poa_msg *m) {
   }
   cand_add(c, b);
   if (m->view > c->view) /* a justified proposal moves us to its view */
-    enter_view(c, m->view);
+    enter_view(c, m->view, 1);
+  else if (m->view > 0)
+    view_synced(c);
   if (c->self >= 0)
     ack(c, m->hash);
   check_prepared(c, m->view, m->hash);
@@ -587,6 +646,7 @@ static int on_viewchange(mc_consensus *c, const poa_msg *m) {
     return 0;
   }
   check_round_skip(c);
+  check_view_synced(c);
   if (m->view == c->view)
     try_propose_vc(c);
   return 0;
@@ -616,6 +676,11 @@ static int encode_vc(mc_consensus *c, const uint8_t sig[MC_SIG_LEN],
 static void send_vc(mc_consensus *c) {
   const poa_saved *s = &c->saved;
   uint8_t msg[POA_SIGNING_MAX], sig[MC_SIG_LEN];
+  /* A VIEWCHANGE for v carries a lock below v; with a lock of v itself the
+   * view was synced and our round timer, not this message, moves us on
+   * (peers would refuse it: simulation seed 208). */
+  if (s->lock_set && s->lock_view >= c->view)
+    return;
   size_t len = poa_signing_bytes(POA_VIEWCHANGE, c->height, c->view,
                                  s->lock_hash, s->lock_set, s->lock_view, msg);
   uint8_t *wire;
@@ -629,7 +694,7 @@ static void send_vc(mc_consensus *c) {
 
 static void change_view(mc_consensus *c, uint64_t v, const char *reason) {
   assert(v > c->view);
-  enter_view(c, v);
+  enter_view(c, v, 0);
   poa_log(c, MC_LOG_INFO, "view_change",
           (mc_log_field[]){MC_LOG_F_S("reason", reason),
                            MC_LOG_F_U("leader", poa_leader(c, c->height, v)),
@@ -654,6 +719,36 @@ void poa_on_round_timeout(void *arg) {
   if (c->saved.commit.set && c->saved.commit.view == c->view)
     emit_vote(c, POA_COMMIT, &c->saved.commit);
   change_view(c, c->view + 1, "timeout");
+  poa_drain(c);
+}
+
+/* Not synced yet: our VIEWCHANGE (and COMMIT) may have been lost. */
+void poa_on_resend_timer(void *arg) {
+  mc_consensus *c = arg;
+  c->resend_timer = 0;
+  if (!c->running || c->view_synced || c->self < 0)
+    return;
+  poa_saved *s = &c->saved;
+  if (s->commit.set && s->commit.view == c->view)
+    emit_vote(c, POA_COMMIT, &s->commit);
+  /* A validator restarted in a view it entered through a proposal has sent
+   * no VIEWCHANGE for it; silent, it could keep the others from a quorum
+   * (simulation seed 208).  Asking for the view we are in is safe: views
+   * never go down, so it is sent after any COMMIT of a lower view. */
+  if (!(s->vc_set && s->vc_view == c->view) &&
+      !(s->lock_set && s->lock_view >= c->view)) {
+    int was_set = s->vc_set;
+    uint64_t was_view = s->vc_view;
+    s->vc_set = 1;
+    s->vc_view = c->view;
+    if (poa_state_save(c) != 0) { /* never send what is not saved */
+      s->vc_set = was_set;
+      s->vc_view = was_view;
+    }
+  }
+  if (s->vc_set && s->vc_view == c->view)
+    send_vc(c);
+  poa_timer_arm(c, &c->resend_timer, c->view_timeout_ms, poa_on_resend_timer);
   poa_drain(c);
 }
 
@@ -723,8 +818,12 @@ void poa_round_begin(mc_consensus *c) {
         0)
       cand_add(c, b);
   }
-  poa_timer_arm(c, &c->round_timer, round_timeout(c, c->view),
-                poa_on_round_timeout);
+  c->view_synced = 0;
+  /* after a restart in view v > 0: wait for q at v, as enter_view */
+  if (c->view > 0)
+    poa_timer_arm(c, &c->resend_timer, c->view_timeout_ms,
+                  poa_on_resend_timer);
+  check_view_synced(c);
   if (c->view == 0 && is_leader(c)) {
     uint64_t now = c->api->monotonic_ms(c->host);
     uint64_t due = c->last_commit_ms + c->block_interval_ms;

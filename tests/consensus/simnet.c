@@ -251,3 +251,13 @@ int simnet_run(simnet *s, uint64_t until, int (*done)(void *), void *arg) {
   }
   return 1;
 }
+
+void simnet_run_to(simnet *s, uint64_t until) {
+  simnet_run(s, until, NULL, NULL);
+  if (s->now < until)
+    s->now = until;
+}
+
+int simnet_link_up(const simnet *s, uint32_t from, uint32_t to) {
+  return !s->link_down[(size_t)from * s->n + to];
+}

@@ -70,6 +70,12 @@ int simnet_step(simnet *s);
  * became true. */
 int simnet_run(simnet *s, uint64_t until, int (*done)(void *), void *arg);
 
+/* Runs every event due by `until`, then sets the clock to `until` (time
+ * passes even when nothing happens). */
+void simnet_run_to(simnet *s, uint64_t until);
+/* 1 if the one-way link from -> to is up. */
+int simnet_link_up(const simnet *s, uint32_t from, uint32_t to);
+
 /* Events delivered and dropped so far (for tests and traces). */
 uint64_t simnet_delivered(const simnet *s);
 uint64_t simnet_dropped(const simnet *s);

@@ -231,6 +231,34 @@ static void commit_then_crash_no_fork(void **state) {
   th_free(cl);
 }
 
+/*
+ * Without a quorum no view is synced, so nobody climbs views on its own
+ * clock: an isolated validator (and the two left without quorum) stay in
+ * view 1, re-sending VIEWCHANGE.  The engine once let a lone validator
+ * climb a view per timeout and stay ahead of the rest for ever (found by
+ * the simulation, seeds 2 and 36).  After healing the three commit again.
+ */
+static void no_quorum_no_view_climb(void **state) {
+  (void)state;
+  th_cluster *cl = cluster(4, 9);
+  assert_true(th_run_until_height(cl, 2, 10000));
+  uint64_t h = th_height(cl, 0);
+  th_crash(cl, 3);
+  simnet_isolate(th_net(cl), 0, 1);
+  simnet_run_to(th_net(cl), simnet_now(th_net(cl)) + 20 * TIMEOUT_MS);
+  for (uint32_t i = 0; i < 3; i++) {
+    mc_consensus_status st;
+    assert_int_equal(th_vtable(cl)->status(th_engine(cl, i), &st), 0);
+    assert_true(st.view <= 1);
+  }
+  simnet_isolate(th_net(cl), 0, 0);
+  simnet_isolate(th_net(cl), 3, 1); /* still down */
+  assert_true(th_run_until_height(cl, h + 4, 20 * TIMEOUT_MS));
+  assert_agree(cl, 0, h + 4);
+  assert_false(th_forked(cl));
+  th_free(cl);
+}
+
 /* ---- restarts ---- */
 
 typedef struct ack_goal {
@@ -494,6 +522,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(n4_commits_50_all_equal),
       cmocka_unit_test(leader_crash_view_change),
       cmocka_unit_test(commit_then_crash_no_fork),
+      cmocka_unit_test(no_quorum_no_view_climb),
       cmocka_unit_test(restart_never_double_votes),
       cmocka_unit_test(corrupt_state_refused),
       cmocka_unit_test(verify_certificate_rules),

@@ -9,6 +9,13 @@
  * recorded, never hidden), and every signature an engine asks for is
  * decoded so that a node signing two different hashes for one (kind,
  * height, view) is recorded as a double vote.
+ *
+ * Nodes and validators: nodes 0..n-1 are validators 0..n-1; a cluster made
+ * with th_new_twins has extra nodes n.. that are "twins", each running its
+ * own engine with the key of an existing validator (the Aptos way of
+ * testing equivocation).  Messages an engine sends to validator v reach
+ * every node holding v's key; its peers see them as coming from its
+ * validator index.
  */
 #ifndef MC_TEST_TESTHOST_H
 #define MC_TEST_TESTHOST_H
@@ -33,7 +40,18 @@ typedef enum th_event {
  * stderr) if the plugin cannot be loaded. */
 th_cluster *th_new(const char *plugin, uint32_t n, uint64_t seed,
                    uint64_t block_interval_ms, uint64_t view_timeout_ms);
+/* As th_new, plus one twin node per entry of twin_of: node n + k runs
+ * with validator twin_of[k]'s key (ntwins may be 0). */
+th_cluster *th_new_twins(const char *plugin, uint32_t n, const uint32_t *twin_of,
+                         uint32_t ntwins, uint64_t seed,
+                         uint64_t block_interval_ms, uint64_t view_timeout_ms);
 void th_free(th_cluster *cl);
+
+/* Number of nodes (validators plus twins) and node i's validator index. */
+uint32_t th_nodes(th_cluster *cl);
+uint32_t th_validator_of(th_cluster *cl, uint32_t i);
+/* Engine log lines and commits on stderr (also when TH_VERBOSE is set). */
+void th_set_verbose(th_cluster *cl, int on);
 
 simnet *th_net(th_cluster *cl);
 const mc_consensus_vtable *th_vtable(th_cluster *cl);
@@ -54,6 +72,13 @@ void th_crash(th_cluster *cl, uint32_t i);
 /* Replaces node i's saved state (NULL, 0: none). */
 void th_set_state(th_cluster *cl, uint32_t i, const uint8_t *p, size_t len);
 
+/* The host's sync: node i fetches the blocks node j committed above its
+ * own head, checks each certificate with i's engine and the link, and
+ * commits them (on_commit follows, as from the real host's sync).  Needs
+ * i's engine running.  Returns the number of blocks applied, or a negative
+ * error for the first block refused (nothing after it is applied). */
+int th_sync(th_cluster *cl, uint32_t i, uint32_t j);
+
 /* Committed height of node i and its block at height h (1..height). */
 uint64_t th_height(th_cluster *cl, uint32_t i);
 const mc_block *th_block(th_cluster *cl, uint32_t i, uint64_t h);
@@ -63,7 +88,8 @@ uint64_t th_min_height(th_cluster *cl);
  * passes max_ms from now.  Returns 1 if the height was reached. */
 int th_run_until_height(th_cluster *cl, uint64_t h, uint64_t max_ms);
 
-/* 1 if two nodes committed different blocks at one height. */
+/* 1 if two nodes (twins included) committed different blocks at one
+ * height, or a commit came with a certificate that does not verify. */
 int th_forked(th_cluster *cl);
 /* 1 if a node signed two different hashes for one (kind, height, view). */
 int th_double_signed(th_cluster *cl);

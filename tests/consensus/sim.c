@@ -1,0 +1,847 @@
+/*
+ * sim.c - the deterministic consensus simulation: a consensus plugin
+ * (poa.so) driven through its vtable by the test host, on a simulated
+ * network, under thousands of random schedules from fixed seeds.
+ *
+ * One schedule, all of it derived from its seed:
+ *   - n validators (mostly 4; also 1, 3 and 7), up to f of them Byzantine:
+ *     a "twin" (a second node running its own engine with the same key,
+ *     the Aptos way of producing equivocation from honest code) or a
+ *     scripted liar (its engine's messages rewritten on the way out: bad
+ *     signatures, garbage, votes and proposals for other blocks, lying
+ *     VIEWCHANGEs that hide, replay, forge or relabel prepared
+ *     certificates, or jump views);
+ *   - a fault phase: random drop / duplicate / delay (hence reordering),
+ *     partitions and healing, one-way link cuts, crashes and restarts
+ *     (a restarted node keeps only its committed chain and what it saved
+ *     with state_save);
+ *   - a stabilisation phase: the network is healed and reliable, at least
+ *     q (2f+1 for n = 3f+1) honest validators are up, and every one of
+ *     them must commit SIM_PROGRESS new heights within SIM_LIVE_MS of
+ *     virtual time.
+ * Throughout, the host's sync runs between connected nodes, and the test
+ * host flags any two nodes (twins included) that commit different blocks
+ * at one height, a commit whose certificate fails, or an engine signing
+ * two hashes in one (kind, height, view).
+ *
+ * A failing schedule prints its seed, the replay command and the event
+ * log; `sim --plugin P --seed S --trace` replays it with every engine log
+ * line, commit and lie.  With --expect-fork the run succeeds only if some
+ * schedule forks (used to show the simulation catches a broken engine).
+ */
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "minichain/error.h"
+#include "testhost.h"
+
+#define SIM_INTERVAL_MS 20
+#define SIM_TIMEOUT_MS 100
+#define SIM_SYNC_MS 50      /* the simulation's step; sync runs every
+                               SIM_SYNC_MS..SIM_SYNC_MAX_MS (per schedule) */
+#define SIM_SYNC_MAX_MS 1000
+#define SIM_PROGRESS 3      /* heights every honest node must add... */
+#define SIM_LIVE_MS 60000   /* ...within this much virtual time */
+#define SIM_MAX_NODES 16
+#define SIM_HARVEST 8       /* prepared certificates a liar can replay */
+
+static const char *plugin_path;
+
+enum { ROLE_HONEST = 0, ROLE_TWIN = 1, ROLE_LIAR = 2 };
+
+typedef struct harvested { /* a prepared certificate seen on the wire */
+  int used;
+  uint64_t h, pview;
+  uint8_t *pcert, *block; /* msgpack of [pview, hash, siglist]; block bin */
+  size_t pcert_len, block_len;
+} harvested;
+
+typedef struct sim {
+  uint64_t seed, rng;
+  th_cluster *cl;
+  simnet *net;
+  uint32_t n, nn, f, q;
+  uint8_t role[SIM_MAX_NODES]; /* by validator */
+  int trace, injecting;
+  int restart_failed; /* an engine refused its own saved state */
+  uint64_t sync_ms, next_sync;
+  /* A targeted fault: messages of one kind to the nodes in cut_to are
+   * lost (say every COMMIT to two of four nodes). */
+  const char *cut_tag;
+  uint32_t cut_to;
+  uint64_t lies;
+  harvested pool[SIM_HARVEST];
+  uint32_t pool_next;
+  char *log; /* the event log, printed when the schedule fails */
+  size_t log_len, log_cap;
+} sim;
+
+/* ---- randomness and the event log ---- */
+
+static uint64_t rnd(sim *s) {
+  uint64_t x = s->rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  s->rng = x;
+  return x * 0x2545f4914f6cdd1dull;
+}
+
+static uint64_t rnd_in(sim *s, uint64_t lo, uint64_t hi) {
+  return lo + rnd(s) % (hi - lo + 1);
+}
+
+static void note(sim *s, const char *fmt, ...) {
+  char line[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int k = snprintf(line, sizeof line, "t=%llu ",
+                   (unsigned long long)simnet_now(s->net));
+  vsnprintf(line + k, sizeof line - (size_t)k, fmt, ap);
+  va_end(ap);
+  size_t len = strlen(line);
+  if (s->trace)
+    fprintf(stderr, "SIM %s\n", line);
+  if (s->log_len + len + 2 > s->log_cap) {
+    s->log_cap = (s->log_cap + len + 2) * 2;
+    s->log = realloc(s->log, s->log_cap);
+    if (s->log == NULL)
+      abort();
+  }
+  memcpy(s->log + s->log_len, line, len);
+  s->log_len += len;
+  s->log[s->log_len++] = '\n';
+  s->log[s->log_len] = 0;
+}
+
+/* ---- messages (the bytes of docs/CONSENSUS.md, built independently of
+ * the plugin) ---- */
+
+static const char *const TAG_PROPOSE = "mc-poa-propose-v1";
+static const char *const TAG_ACK = "mc-poa-ack-v1";
+static const char *const TAG_COMMIT = "mc-poa-commit-v1";
+static const char *const TAG_VC = "mc-poa-viewchange-v1";
+
+static int is_tag(const msgpack_object *o, const char *tag) {
+  return o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(tag) &&
+         memcmp(o->via.str.ptr, tag, o->via.str.size) == 0;
+}
+
+static msgpack_object bin_obj(const void *p, size_t len) {
+  msgpack_object o = {.type = MSGPACK_OBJECT_BIN};
+  o.via.bin.ptr = p;
+  o.via.bin.size = (uint32_t)len;
+  return o;
+}
+
+static msgpack_object uint_obj(uint64_t v) {
+  msgpack_object o = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER};
+  o.via.u64 = v;
+  return o;
+}
+
+/* Signs the signing bytes [tag, h, v, a, (b)] with sk; `b` only for
+ * VIEWCHANGE (a = pview or nil, b = hash or nil). */
+static void sign_parts(const char *tag, uint64_t h, uint64_t v,
+                       const msgpack_object *a, const msgpack_object *b,
+                       const uint8_t *sk, uint8_t sig[MC_SIG_LEN]) {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, b ? 5 : 4);
+  msgpack_pack_str_with_body(&pk, tag, strlen(tag));
+  msgpack_pack_uint64(&pk, h);
+  msgpack_pack_uint64(&pk, v);
+  msgpack_pack_object(&pk, *a);
+  if (b)
+    msgpack_pack_object(&pk, *b);
+  crypto_sign_detached(sig, NULL, (const uint8_t *)sb.data, sb.size, sk);
+  msgpack_sbuffer_destroy(&sb);
+}
+
+/* Sends the array `items` (the message, rewritten) from -> to, bypassing
+ * the filter. */
+static void inject(sim *s, uint32_t from, uint32_t to,
+                   const msgpack_object *items, uint32_t nitems) {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, nitems);
+  for (uint32_t i = 0; i < nitems; i++)
+    msgpack_pack_object(&pk, items[i]);
+  s->injecting = 1;
+  simnet_send(s->net, from, to, (const uint8_t *)sb.data, sb.size);
+  s->injecting = 0;
+  msgpack_sbuffer_destroy(&sb);
+}
+
+/* ---- prepared certificates seen on the wire, for replay lies ---- */
+
+static void harvest_free(harvested *e) {
+  free(e->pcert);
+  free(e->block);
+  memset(e, 0, sizeof *e);
+}
+
+static void harvest(sim *s, const msgpack_object *a, uint32_t nitems) {
+  if (nitems != 7 || !is_tag(&a[0], TAG_VC) ||
+      a[3].type != MSGPACK_OBJECT_ARRAY || a[3].via.array.size != 3 ||
+      a[3].via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+      a[6].type != MSGPACK_OBJECT_BIN)
+    return;
+  harvested *e = &s->pool[s->pool_next++ % SIM_HARVEST];
+  harvest_free(e);
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_object(&pk, a[3]);
+  e->pcert_len = sb.size;
+  e->pcert = (uint8_t *)msgpack_sbuffer_release(&sb);
+  e->block = malloc(a[6].via.bin.size);
+  if (e->block == NULL)
+    abort();
+  memcpy(e->block, a[6].via.bin.ptr, a[6].via.bin.size);
+  e->block_len = a[6].via.bin.size;
+  e->h = a[1].via.u64;
+  e->pview = a[3].via.array.ptr[0].via.u64;
+  e->used = 1;
+}
+
+/* A harvested certificate for height h below view v, or NULL. */
+static const harvested *pick_harvest(sim *s, uint64_t h, uint64_t v) {
+  uint32_t start = (uint32_t)rnd(s) % SIM_HARVEST;
+  for (uint32_t i = 0; i < SIM_HARVEST; i++) {
+    const harvested *e = &s->pool[(start + i) % SIM_HARVEST];
+    if (e->used && e->h == h && e->pview < v)
+      return e;
+  }
+  return NULL;
+}
+
+/* ---- the liar's rewrites ---- */
+
+/* A vote for another block: ACK or COMMIT with a random hash, or with
+ * the hash of a block another leader could propose. */
+static void lie_vote(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
+                     const uint8_t *sk) {
+  uint8_t hash[MC_HASH_LEN], sig[MC_SIG_LEN];
+  for (size_t i = 0; i < sizeof hash; i++)
+    hash[i] = (uint8_t)rnd(s);
+  a[3] = bin_obj(hash, sizeof hash);
+  sign_parts(a[0].via.str.size == strlen(TAG_ACK) ? TAG_ACK : TAG_COMMIT,
+             a[1].via.u64, a[2].via.u64, &a[3], NULL, sk, sig);
+  a[5] = bin_obj(sig, sizeof sig);
+  note(s, "lie node=%u to=%u vote_other_hash h=%llu v=%llu", from, to,
+       (unsigned long long)a[1].via.u64, (unsigned long long)a[2].via.u64);
+  inject(s, from, to, a, 6);
+}
+
+/* An equivocating proposal: another block for the same (h, v), the
+ * justification kept. */
+static int lie_propose(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
+                       const uint8_t *sk) {
+  uint32_t val = th_validator_of(s->cl, from);
+  if (th_height(s->cl, from) + 1 != a[1].via.u64)
+    return 0;
+  mc_block *b = th_make_block(s->cl, from, val, 1 + rnd(s) % 1000);
+  uint8_t *bytes, sig[MC_SIG_LEN];
+  size_t len;
+  if (b == NULL || th_api()->encode_block(th_host(s->cl, from), b, &bytes,
+                                          &len) != 0)
+    abort();
+  a[3] = bin_obj(b->hash, MC_HASH_LEN);
+  sign_parts(TAG_PROPOSE, a[1].via.u64, a[2].via.u64, &a[3], NULL, sk, sig);
+  a[5] = bin_obj(sig, sizeof sig);
+  a[6] = bin_obj(bytes, len);
+  note(s, "lie node=%u to=%u equivocating_propose h=%llu v=%llu", from, to,
+       (unsigned long long)a[1].via.u64, (unsigned long long)a[2].via.u64);
+  inject(s, from, to, a, 8);
+  th_api()->buf_free(th_host(s->cl, from), bytes);
+  th_api()->block_free(th_host(s->cl, from), b);
+  return 1;
+}
+
+/* Signs a VIEWCHANGE whose prepared part is a[3] (nil or a cert) and
+ * sends it. */
+static void send_vc(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
+                    const uint8_t *sk, const char *what) {
+  msgpack_object nil = {.type = MSGPACK_OBJECT_NIL}, pv = nil, ph = nil;
+  uint8_t sig[MC_SIG_LEN];
+  if (a[3].type == MSGPACK_OBJECT_ARRAY && a[3].via.array.size == 3) {
+    pv = a[3].via.array.ptr[0];
+    ph = a[3].via.array.ptr[1];
+  }
+  sign_parts(TAG_VC, a[1].via.u64, a[2].via.u64, &pv, &ph, sk, sig);
+  a[5] = bin_obj(sig, sizeof sig);
+  note(s, "lie node=%u to=%u viewchange_%s h=%llu v=%llu", from, to, what,
+       (unsigned long long)a[1].via.u64, (unsigned long long)a[2].via.u64);
+  inject(s, from, to, a, 7);
+}
+
+/* A lying VIEWCHANGE, all correctly signed by the liar: it hides its
+ * lock, replays a stale one, forges one (a real siglist relabelled to
+ * another view or block, or a view not below the new one), claims a lock
+ * without its block, or asks for a view far ahead. */
+static void lie_viewchange(sim *s, uint32_t from, uint32_t to,
+                           msgpack_object *a, const uint8_t *sk) {
+  msgpack_object nil = {.type = MSGPACK_OBJECT_NIL}, cert[3];
+  uint8_t hash[MC_HASH_LEN];
+  uint64_t h = a[1].via.u64, v = a[2].via.u64;
+  const harvested *e = pick_harvest(s, h, v);
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  int have = e != NULL && msgpack_unpack_next(&u, (const char *)e->pcert,
+                                              e->pcert_len, &off) ==
+                              MSGPACK_UNPACK_SUCCESS;
+  if (have)
+    memcpy(cert, u.data.via.array.ptr, sizeof cert);
+  switch (rnd(s) % 6) {
+  case 0:
+    a[3] = a[6] = nil;
+    send_vc(s, from, to, a, sk, "hide_lock");
+    break;
+  case 1: /* a real, older certificate: allowed, and must not hurt */
+    if (!have)
+      break;
+    a[3] = u.data;
+    a[6] = bin_obj(e->block, e->block_len);
+    send_vc(s, from, to, a, sk, "stale_lock");
+    break;
+  case 2: /* the siglist of one view claimed for a higher one */
+    if (!have || e->pview + 1 >= v)
+      break;
+    cert[0] = uint_obj(rnd_in(s, e->pview + 1, v - 1));
+    a[3].type = MSGPACK_OBJECT_ARRAY;
+    a[3].via.array.ptr = cert;
+    a[3].via.array.size = 3;
+    a[6] = bin_obj(e->block, e->block_len);
+    send_vc(s, from, to, a, sk, "forged_view");
+    break;
+  case 3: /* the siglist of one block claimed for another */
+    if (!have)
+      break;
+    for (size_t i = 0; i < sizeof hash; i++)
+      hash[i] = (uint8_t)rnd(s);
+    cert[1] = bin_obj(hash, sizeof hash);
+    a[3].type = MSGPACK_OBJECT_ARRAY;
+    a[3].via.array.ptr = cert;
+    a[3].via.array.size = 3;
+    a[6] = nil;
+    send_vc(s, from, to, a, sk, "forged_hash");
+    break;
+  case 4: /* a lock claimed without the block it names */
+    if (!have)
+      break;
+    a[3] = u.data;
+    a[6] = nil;
+    send_vc(s, from, to, a, sk, "lock_without_block");
+    break;
+  default: /* ask for a view far ahead (only f can: no round skip) */
+    a[2] = uint_obj(v + rnd_in(s, 1, 20));
+    send_vc(s, from, to, a, sk, "jump_view");
+    break;
+  }
+  msgpack_unpacked_destroy(&u);
+}
+
+/* Garbage, a truncated message, or the message with a broken signature. */
+static void lie_bytes(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
+                      uint32_t nitems, const uint8_t *msg, size_t len) {
+  uint8_t junk[64];
+  switch (rnd(s) % 3) {
+  case 0:
+    for (size_t i = 0; i < sizeof junk; i++)
+      junk[i] = (uint8_t)rnd(s);
+    note(s, "lie node=%u to=%u garbage", from, to);
+    s->injecting = 1;
+    simnet_send(s->net, from, to, junk, 1 + rnd(s) % sizeof junk);
+    s->injecting = 0;
+    break;
+  case 1:
+    note(s, "lie node=%u to=%u truncated", from, to);
+    s->injecting = 1;
+    simnet_send(s->net, from, to, msg, rnd(s) % len);
+    s->injecting = 0;
+    break;
+  default: {
+    uint8_t sig[MC_SIG_LEN];
+    memcpy(sig, a[5].via.bin.ptr, sizeof sig);
+    sig[rnd(s) % sizeof sig] ^= (uint8_t)(1u << (rnd(s) % 8));
+    a[5] = bin_obj(sig, sizeof sig);
+    note(s, "lie node=%u to=%u bad_signature", from, to);
+    inject(s, from, to, a, nitems);
+  }
+  }
+}
+
+/* Rewrites one message of a liar for one recipient.  Returns 1 if the
+ * original is still to be delivered. */
+static int lie(sim *s, uint32_t from, uint32_t to, const uint8_t *msg,
+               size_t len) {
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  msgpack_object a[8];
+  uint32_t nitems = 0;
+  if (msgpack_unpack_next(&u, (const char *)msg, len, &off) ==
+          MSGPACK_UNPACK_SUCCESS &&
+      u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size >= 6 &&
+      u.data.via.array.size <= 8) {
+    nitems = u.data.via.array.size;
+    memcpy(a, u.data.via.array.ptr, nitems * sizeof a[0]);
+  }
+  const uint8_t *sk = th_seckey(s->cl, th_validator_of(s->cl, from));
+  int keep = 0;
+  uint64_t r = rnd(s) % 4;
+  if (nitems == 0) {
+    keep = 1;
+  } else if (r == 0) {
+    lie_bytes(s, from, to, a, nitems, msg, len);
+  } else if (is_tag(&a[0], TAG_ACK) || is_tag(&a[0], TAG_COMMIT)) {
+    lie_vote(s, from, to, a, sk);
+  } else if (is_tag(&a[0], TAG_PROPOSE)) {
+    keep = !lie_propose(s, from, to, a, sk);
+  } else if (is_tag(&a[0], TAG_VC)) {
+    lie_viewchange(s, from, to, a, sk);
+    keep = r == 3; /* sometimes the truth as well: two VCs in one view */
+  }
+  msgpack_unpacked_destroy(&u);
+  return keep;
+}
+
+/* simnet's filter: every message sent passes here. */
+static int filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *msg,
+                  size_t len) {
+  sim *s = ctx;
+  if (s->injecting)
+    return 1;
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  int cut = 0;
+  if (msgpack_unpack_next(&u, (const char *)msg, len, &off) ==
+          MSGPACK_UNPACK_SUCCESS &&
+      u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size > 0) {
+    harvest(s, u.data.via.array.ptr, u.data.via.array.size);
+    cut = s->cut_tag != NULL && (s->cut_to >> to & 1) &&
+          is_tag(&u.data.via.array.ptr[0], s->cut_tag);
+  }
+  msgpack_unpacked_destroy(&u);
+  if (cut)
+    return 0;
+  if (s->role[th_validator_of(s->cl, from)] != ROLE_LIAR || rnd(s) % 100 >= 35)
+    return 1;
+  s->lies++;
+  return lie(s, from, to, msg, len);
+}
+
+/* ---- the host around the engines: sync, crashes, partitions ---- */
+
+static int running(sim *s, uint32_t i) { return th_engine(s->cl, i) != NULL; }
+
+static int honest(sim *s, uint32_t i) {
+  return s->role[th_validator_of(s->cl, i)] == ROLE_HONEST;
+}
+
+/* The host's sync between nodes connected both ways. */
+static void sync_all(sim *s) {
+  for (uint32_t i = 0; i < s->nn; i++)
+    for (uint32_t j = 0; j < s->nn; j++)
+      if (i != j && running(s, i) && running(s, j) &&
+          simnet_link_up(s->net, i, j) && simnet_link_up(s->net, j, i) &&
+          th_height(s->cl, j) > th_height(s->cl, i)) {
+        int rc = th_sync(s->cl, i, j);
+        if (rc < 0 && s->trace)
+          note(s, "sync node=%u from=%u refused: %s", i, j, mc_strerror(rc));
+      }
+}
+
+/* Safety is broken: a fork, a bad certificate, a double vote, or an
+ * engine that cannot restart from what it saved. */
+static int broken(sim *s) {
+  return th_forked(s->cl) || th_double_signed(s->cl) || s->restart_failed;
+}
+
+/* Advances virtual time to `until`, syncing as it goes.  0, or -1 as soon
+ * as safety is broken. */
+static int run_to(sim *s, uint64_t until) {
+  while (simnet_now(s->net) < until) {
+    uint64_t next = simnet_now(s->net) + SIM_SYNC_MS;
+    simnet_run_to(s->net, next < until ? next : until);
+    if (simnet_now(s->net) >= s->next_sync) {
+      sync_all(s);
+      s->next_sync = simnet_now(s->net) + s->sync_ms;
+    }
+    if (broken(s))
+      return -1;
+  }
+  return 0;
+}
+
+static void crash(sim *s, uint32_t i) {
+  note(s, "crash node=%u height=%llu", i,
+       (unsigned long long)th_height(s->cl, i));
+  th_crash(s->cl, i);
+}
+
+static void restart(sim *s, uint32_t i) {
+  int rc = th_start(s->cl, i);
+  note(s, "restart node=%u height=%llu rc=%d", i,
+       (unsigned long long)th_height(s->cl, i), rc);
+  if (rc != 0) {
+    note(s, "RESTART FAILED node=%u: %s", i, mc_strerror(rc));
+    s->restart_failed = 1;
+  }
+}
+
+static void heal(sim *s) {
+  for (uint32_t i = 0; i < s->nn; i++)
+    simnet_isolate(s->net, i, 0);
+  s->cut_tag = NULL;
+}
+
+static void kind_cut(sim *s) {
+  static const char *const *const tags[] = {&TAG_COMMIT, &TAG_COMMIT,
+                                            &TAG_ACK, &TAG_PROPOSE, &TAG_VC};
+  s->cut_tag = *tags[rnd(s) % 5];
+  s->cut_to = (uint32_t)rnd(s) & ((1u << s->nn) - 1);
+  note(s, "cut %s to nodes 0x%x", s->cut_tag, s->cut_to);
+}
+
+static void random_faults(sim *s) {
+  simnet_faults f = {.drop_pct = (unsigned)rnd_in(s, 0, 40),
+                     .dup_pct = (unsigned)rnd_in(s, 0, 20),
+                     .delay_min_ms = rnd_in(s, 1, 10)};
+  f.delay_max_ms = f.delay_min_ms + rnd_in(s, 0, 250);
+  note(s, "faults drop=%u%% dup=%u%% delay=%llu..%llu", f.drop_pct, f.dup_pct,
+       (unsigned long long)f.delay_min_ms, (unsigned long long)f.delay_max_ms);
+  simnet_set_faults(s->net, &f);
+}
+
+static void partition(sim *s) {
+  uint32_t side = 0;
+  char desc[SIM_MAX_NODES + 1];
+  for (uint32_t i = 0; i < s->nn; i++) {
+    side |= (uint32_t)(rnd(s) & 1) << i;
+    desc[i] = side >> i & 1 ? 'B' : 'A';
+  }
+  desc[s->nn] = 0;
+  heal(s);
+  for (uint32_t i = 0; i < s->nn; i++)
+    for (uint32_t j = 0; j < s->nn; j++)
+      if ((side >> i & 1) != (side >> j & 1))
+        simnet_set_link(s->net, i, j, 0);
+  note(s, "partition %s", desc);
+}
+
+/* One random fault-phase event. */
+static void fault_event(sim *s) {
+  uint32_t i = (uint32_t)(rnd(s) % s->nn), j = (uint32_t)(rnd(s) % s->nn);
+  switch (rnd(s) % 11) {
+  case 0:
+  case 1:
+    random_faults(s);
+    break;
+  case 10:
+    kind_cut(s);
+    break;
+  case 2:
+    partition(s);
+    break;
+  case 3:
+    heal(s);
+    note(s, "heal");
+    break;
+  case 4:
+    if (i != j) {
+      int up = !simnet_link_up(s->net, i, j);
+      simnet_set_link(s->net, i, j, up);
+      note(s, "link %u->%u %s", i, j, up ? "up" : "down");
+    }
+    break;
+  case 5:
+  case 6:
+    if (running(s, i))
+      crash(s, i);
+    break;
+  default:
+    if (!running(s, i))
+      restart(s, i);
+    break;
+  }
+}
+
+/* ---- one schedule ---- */
+
+static void setup(sim *s, uint64_t seed, uint32_t force_n) {
+  static const uint32_t sizes[] = {4, 4, 4, 4, 4, 4, 1, 3, 7, 7};
+  s->seed = seed;
+  s->rng = seed * 0x9e3779b97f4a7c15ull ^ 0x5eed5eed5eed5eedull;
+  if (s->rng == 0)
+    s->rng = 1;
+  s->n = force_n ? force_n : sizes[rnd(s) % 10];
+  s->sync_ms = rnd_in(s, SIM_SYNC_MS, SIM_SYNC_MAX_MS);
+  s->f = (s->n - 1) / 3;
+  s->q = (s->n + s->f + 2) / 2;
+  uint32_t twin_of[SIM_MAX_NODES], ntwins = 0;
+  uint32_t byz = (uint32_t)rnd_in(s, 0, s->f);
+  for (uint32_t k = 0; k < byz; k++) {
+    uint32_t v;
+    do
+      v = (uint32_t)(rnd(s) % s->n);
+    while (s->role[v] != ROLE_HONEST);
+    s->role[v] = rnd(s) & 1 ? ROLE_TWIN : ROLE_LIAR;
+    if (s->role[v] == ROLE_TWIN)
+      twin_of[ntwins++] = v;
+  }
+  s->cl = th_new_twins(plugin_path, s->n, twin_of, ntwins, seed, SIM_INTERVAL_MS,
+                       SIM_TIMEOUT_MS);
+}
+
+/* Logs where every running engine is (height, view, leader). */
+static void note_status(sim *s) {
+  for (uint32_t i = 0; i < s->nn; i++) {
+    mc_consensus_status st;
+    mc_consensus *e = th_engine(s->cl, i);
+    if (e != NULL && th_vtable(s->cl)->status != NULL &&
+        th_vtable(s->cl)->status(e, &st) == 0)
+      note(s, "status node=%u committed=%llu deciding=%llu view=%llu "
+              "leader=%d", i, (unsigned long long)th_height(s->cl, i),
+           (unsigned long long)st.height, (unsigned long long)st.view,
+           st.leader);
+  }
+}
+
+/* Stabilisation: heal, stop faults, keep at most n - byz - q honest
+ * validators down, start every other node; then every honest node that is
+ * up must commit SIM_PROGRESS more heights.  0 or -1. */
+static int stabilise(sim *s) {
+  uint32_t byz = 0;
+  for (uint32_t v = 0; v < s->n; v++)
+    byz += s->role[v] != ROLE_HONEST;
+  uint32_t keep_down = (uint32_t)rnd_in(s, 0, s->n - byz - s->q);
+  heal(s);
+  simnet_set_faults(s->net, &(simnet_faults){0, 0, 1, 10});
+  note(s, "stabilise keep_down=%u", keep_down);
+  for (uint32_t i = 0; i < s->nn; i++) {
+    int down = honest(s, i) && keep_down > 0 && rnd(s) % 2 == 0;
+    keep_down -= (uint32_t)down;
+    if (down && running(s, i))
+      crash(s, i);
+    else if (!down && !running(s, i))
+      restart(s, i);
+  }
+  if (broken(s))
+    return -1;
+  sync_all(s);
+  uint64_t goal = 0;
+  for (uint32_t i = 0; i < s->nn; i++)
+    if (honest(s, i) && running(s, i) && th_height(s->cl, i) > goal)
+      goal = th_height(s->cl, i);
+  goal += SIM_PROGRESS;
+  uint64_t start = simnet_now(s->net), deadline = start + SIM_LIVE_MS;
+  for (;;) {
+    uint64_t low = UINT64_MAX;
+    for (uint32_t i = 0; i < s->nn; i++)
+      if (honest(s, i) && running(s, i) && th_height(s->cl, i) < low)
+        low = th_height(s->cl, i);
+    if (low >= goal) {
+      note(s, "progress to height %llu in %llu ms", (unsigned long long)goal,
+           (unsigned long long)(simnet_now(s->net) - start));
+      return 0;
+    }
+    if (simnet_now(s->net) >= deadline) {
+      note(s, "NO PROGRESS: honest nodes at %llu, goal %llu",
+           (unsigned long long)low, (unsigned long long)goal);
+      note_status(s);
+      return -1;
+    }
+    if (run_to(s, simnet_now(s->net) + SIM_SYNC_MS) != 0)
+      return -1;
+  }
+}
+
+typedef struct outcome {
+  int safe, live;
+  uint64_t heights, lies;
+} outcome;
+
+static outcome run_schedule(uint64_t seed, uint32_t force_n, int trace) {
+  sim s = {.trace = trace};
+  outcome o = {1, 1, 0, 0};
+  setup(&s, seed, force_n);
+  if (s.cl == NULL)
+    abort();
+  s.net = th_net(s.cl);
+  s.nn = th_nodes(s.cl);
+  th_set_verbose(s.cl, trace);
+  simnet_set_filter(s.net, filter, &s);
+  note(&s, "schedule seed=%llu n=%u f=%u q=%u nodes=%u sync=%llums",
+       (unsigned long long)seed, s.n, s.f, s.q, s.nn,
+       (unsigned long long)s.sync_ms);
+  for (uint32_t v = 0; v < s.n; v++)
+    if (s.role[v] != ROLE_HONEST)
+      note(&s, "validator %u is a %s", v,
+           s.role[v] == ROLE_TWIN ? "twin" : "liar");
+  for (uint32_t i = 0; i < s.nn; i++)
+    restart(&s, i);
+  uint64_t end = rnd_in(&s, 300, 5000);
+  int rc = broken(&s) ? -1 : 0;
+  while (rc == 0 && simnet_now(s.net) < end) {
+    rc = run_to(&s, simnet_now(s.net) + rnd_in(&s, 10, 400));
+    if (rc == 0)
+      fault_event(&s);
+    if (broken(&s))
+      rc = -1;
+  }
+  if (rc == 0 && stabilise(&s) != 0)
+    o.live = broken(&s) ? 1 : 0;
+  o.safe = !broken(&s);
+  for (uint32_t i = 0; i < s.nn; i++)
+    if (th_height(s.cl, i) > o.heights)
+      o.heights = th_height(s.cl, i);
+  o.lies = s.lies;
+  if ((!o.safe || !o.live) && !trace)
+    fprintf(stderr, "---- seed %llu: %s; event log:\n%s---- replay: sim "
+                    "--plugin %s --seed %llu --trace\n",
+            (unsigned long long)seed, o.safe ? "NO PROGRESS" : "SAFETY BROKEN",
+            s.log, plugin_path, (unsigned long long)seed);
+  th_free(s.cl);
+  for (int i = 0; i < SIM_HARVEST; i++)
+    harvest_free(&s.pool[i]);
+  free(s.log);
+  return o;
+}
+
+/* ---- the command line ---- */
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: sim --plugin PATH [--schedules N] [--seconds S]\n"
+          "           [--first-seed S] [--n N] [--expect-fork]\n"
+          "       sim --plugin PATH --seed S [--trace]\n"
+          "  Runs N random schedules (seeds S, S+1, ...; default 1000 from\n"
+          "  seed 1), stopping early after S seconds of wall time.  Exit 0\n"
+          "  if every schedule was safe and made progress; with\n"
+          "  --expect-fork, exit 0 only if some schedule forked.\n");
+}
+
+static int parse_u64(const char *arg, const char *val, uint64_t *out) {
+  char *end;
+  if (val == NULL || *val == 0 || *val == '-') {
+    fprintf(stderr, "sim: %s needs a number\n", arg);
+    return -1;
+  }
+  *out = strtoull(val, &end, 10);
+  if (*end != 0) {
+    fprintf(stderr, "sim: %s: not a number: %s\n", arg, val);
+    return -1;
+  }
+  return 0;
+}
+
+typedef struct options {
+  uint64_t schedules, seconds, first, n;
+  int single, trace, expect_fork;
+} options;
+
+static int parse_args(int argc, char **argv, options *o) {
+  *o = (options){.schedules = 1000, .seconds = 0, .first = 1};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int rc = 0;
+    if (strcmp(a, "--plugin") == 0 && v != NULL)
+      plugin_path = argv[++i];
+    else if (strcmp(a, "--schedules") == 0)
+      rc = parse_u64(a, v, &o->schedules), i++;
+    else if (strcmp(a, "--seconds") == 0)
+      rc = parse_u64(a, v, &o->seconds), i++;
+    else if (strcmp(a, "--first-seed") == 0)
+      rc = parse_u64(a, v, &o->first), i++;
+    else if (strcmp(a, "--seed") == 0)
+      rc = parse_u64(a, v, &o->first), i++, o->single = 1;
+    else if (strcmp(a, "--n") == 0)
+      rc = parse_u64(a, v, &o->n), i++;
+    else if (strcmp(a, "--trace") == 0)
+      o->trace = 1;
+    else if (strcmp(a, "--expect-fork") == 0)
+      o->expect_fork = 1;
+    else {
+      fprintf(stderr, "sim: unknown or incomplete argument: %s\n", a);
+      return -1;
+    }
+    if (rc != 0)
+      return -1;
+  }
+  if (plugin_path == NULL) {
+    fprintf(stderr, "sim: --plugin PATH is required\n");
+    return -1;
+  }
+  if (o->n > SIM_MAX_NODES / 2 || (o->n != 0 && o->n < 1)) {
+    fprintf(stderr, "sim: --n must be 1..%d\n", SIM_MAX_NODES / 2);
+    return -1;
+  }
+  if (o->single)
+    o->schedules = 1;
+  return 0;
+}
+
+static double wall_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+  options o;
+  if (parse_args(argc, argv, &o) != 0) {
+    usage();
+    return 2;
+  }
+  /* the plugin must load before any schedule (th_new says why not) */
+  th_cluster *probe = th_new(plugin_path, 1, 0, SIM_INTERVAL_MS,
+                             SIM_TIMEOUT_MS);
+  if (probe == NULL)
+    return 2;
+  th_free(probe);
+  double t0 = wall_seconds();
+  uint64_t ran = 0, unsafe = 0, stuck = 0, heights = 0, lies = 0;
+  uint64_t first_fork = 0;
+  for (uint64_t seed = o.first; ran < o.schedules; seed++) {
+    if (o.seconds != 0 && wall_seconds() - t0 >= (double)o.seconds)
+      break;
+    outcome r = run_schedule(seed, (uint32_t)o.n, o.trace);
+    ran++;
+    heights += r.heights;
+    lies += r.lies;
+    if (!r.safe && unsafe++ == 0)
+      first_fork = seed;
+    stuck += !r.live;
+    if (o.expect_fork && !r.safe)
+      break;
+  }
+  printf("sim: %llu schedules (seeds %llu..%llu) in %.1f s: %llu unsafe, "
+         "%llu without progress; %llu heights committed, %llu lies told\n",
+         (unsigned long long)ran, (unsigned long long)o.first,
+         (unsigned long long)(o.first + ran - 1), wall_seconds() - t0,
+         (unsigned long long)unsafe, (unsigned long long)stuck,
+         (unsigned long long)heights, (unsigned long long)lies);
+  if (o.expect_fork) {
+    if (unsafe > 0)
+      printf("sim: fork found as expected at seed %llu\n",
+             (unsigned long long)first_fork);
+    else
+      printf("sim: expected a fork and found none\n");
+    return unsafe > 0 ? 0 : 1;
+  }
+  return unsafe == 0 && stuck == 0 ? 0 : 1;
+}
