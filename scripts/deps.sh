@@ -1,14 +1,14 @@
 #!/bin/sh
 # deps.sh - installs the Debian packages MiniChain builds and tests with,
-# when any is missing.  Sourced-free: run it, it exits 0 when all are there.
+# when any is missing.  Run it; it exits 0 when all are there.
 #
-# Usage: scripts/deps.sh
+# Usage: scripts/deps.sh [PACKAGE...]   (extra packages a script needs)
 set -eu
 
 PACKAGES="gcc make cmake pkg-config libc6-dev
 libuv1-dev libmsgpack-dev libsodium-dev libcjson-dev libleveldb-dev
 libsqlite3-dev libcmocka-dev python3 python3-nacl python3-msgpack
-iproute2 procps"
+iproute2 procps $*"
 
 missing=""
 for p in $PACKAGES; do
