@@ -394,7 +394,8 @@ static void try_propose_vc(mc_consensus *c) {
 }
 
 /* Checks a PROPOSE's justification: q VIEWCHANGEs for (h, v) from
- * distinct validators, each with a valid signature and prepared cert.
+ * distinct validators, each with a valid signature and prepared cert and
+ * no block (docs/CONSENSUS.md); one bad entry voids the whole of it.
  * *best_set/best say which block the highest prepared cert names. */
 static int check_justification(mc_consensus *c, const poa_msg *m,
                                int *best_set, uint8_t best[MC_HASH_LEN]) {
@@ -411,7 +412,8 @@ static int check_justification(mc_consensus *c, const poa_msg *m,
     uint64_t pv;
     if (poa_msg_parse(&m->just->via.array.ptr[i], &vm) != 0 ||
         vm.kind != POA_VIEWCHANGE || vm.height != m->height ||
-        vm.view != m->view || vm.signer >= c->n || seen[vm.signer]) {
+        vm.view != m->view || vm.signer >= c->n || seen[vm.signer] ||
+        vm.block != NULL) { /* blocks ride in VIEWCHANGEs, never here */
       rc = MC_ECERT;
       break;
     }

@@ -51,6 +51,9 @@
 #define SIM_HARVEST 8       /* prepared certificates a liar can replay */
 
 static const char *plugin_path;
+/* --expect-fork: a forged justification ACKed is reported, but the run
+ * goes on to see whether it becomes a fork. */
+static int expect_fork;
 
 enum { ROLE_HONEST = 0, ROLE_TWIN = 1, ROLE_LIAR = 2 };
 
@@ -60,6 +63,37 @@ typedef struct harvested { /* a prepared certificate seen on the wire */
   uint8_t *pcert, *block; /* msgpack of [pview, hash, siglist]; block bin */
   size_t pcert_len, block_len;
 } harvested;
+
+#define SIM_VC_POOL 64     /* VIEWCHANGEs a liar can replay in a justification */
+#define SIM_BLOCK_POOL 16  /* blocks seen on the wire, by hash */
+
+enum {
+  J_SHORT,     /* q - 1 VIEWCHANGEs */
+  J_DUP,       /* one signer twice */
+  J_OTHER_HV,  /* a real VIEWCHANGE of another height or view */
+  J_BAD_SIG,   /* a VIEWCHANGE with a broken signature */
+  J_FORGED,    /* the liar's VIEWCHANGE with a relabelled certificate */
+  J_BLOCK,     /* a VIEWCHANGE with a real cert and its block */
+  J_LOCK,      /* a real certificate shown, another block proposed */
+  J_SELECTIVE, /* q real VIEWCHANGEs chosen to hide the highest lock */
+  J_MODES
+};
+static const char *const J_NAMES[J_MODES] = {
+    "short", "dup_signer", "other_h_or_v", "bad_sig",
+    "forged_cert", "with_block", "lock_ignored", "selective"};
+
+typedef struct seen_vc { /* a VIEWCHANGE seen on the wire, block stripped */
+  uint8_t *wire;
+  size_t wire_len;
+  uint64_t h, v, signer;
+  int prepared;
+} seen_vc;
+
+typedef struct seen_block {
+  uint8_t *bytes;
+  size_t len;
+  uint8_t hash[MC_HASH_LEN];
+} seen_block;
 
 typedef struct sim {
   uint64_t seed, rng;
@@ -77,6 +111,17 @@ typedef struct sim {
   uint64_t lies;
   harvested pool[SIM_HARVEST];
   uint32_t pool_next;
+  uint32_t liars[SIM_MAX_NODES], nliars; /* validators that lie */
+  seen_vc vcs[SIM_VC_POOL];
+  uint32_t vcs_next;
+  seen_block blocks[SIM_BLOCK_POOL];
+  uint32_t blocks_next;
+  /* Digests of the forged PROPOSEs injected: an honest validator that
+   * ACKs while handling one of them accepted a forgery. */
+  uint8_t (*forged)[crypto_hash_sha256_BYTES];
+  size_t nforged, capforged;
+  int forged_acked;
+  uint64_t jlies[J_MODES];
   char *log; /* the event log, printed when the schedule fails */
   size_t log_len, log_cap;
 } sim;
@@ -165,10 +210,12 @@ static void sign_parts(const char *tag, uint64_t h, uint64_t v,
   msgpack_sbuffer_destroy(&sb);
 }
 
+static void forged_add(sim *s, const uint8_t *msg, size_t len);
+
 /* Sends the array `items` (the message, rewritten) from -> to, bypassing
- * the filter. */
+ * the filter; `forged`: a PROPOSE every honest validator must refuse. */
 static void inject(sim *s, uint32_t from, uint32_t to,
-                   const msgpack_object *items, uint32_t nitems) {
+                   const msgpack_object *items, uint32_t nitems, int forged) {
   msgpack_sbuffer sb;
   msgpack_packer pk;
   msgpack_sbuffer_init(&sb);
@@ -176,6 +223,8 @@ static void inject(sim *s, uint32_t from, uint32_t to,
   msgpack_pack_array(&pk, nitems);
   for (uint32_t i = 0; i < nitems; i++)
     msgpack_pack_object(&pk, items[i]);
+  if (forged)
+    forged_add(s, (const uint8_t *)sb.data, sb.size);
   s->injecting = 1;
   simnet_send(s->net, from, to, (const uint8_t *)sb.data, sb.size);
   s->injecting = 0;
@@ -226,6 +275,535 @@ static const harvested *pick_harvest(sim *s, uint64_t h, uint64_t v) {
   return NULL;
 }
 
+static int running(sim *s, uint32_t i);
+static int honest(sim *s, uint32_t i);
+
+/* ---- forged justifications: a PROPOSE in view v > 0 with its q
+ * VIEWCHANGEs rewritten, by a liar that leads the view or relays another
+ * leader's PROPOSE (whose signature does not cover the justification) ---- */
+
+/* A VIEWCHANGE seen on the wire, without its block, as a justification
+ * carries it: a liar can replay it in another one. */
+static void harvest_vc(sim *s, const msgpack_object *a) {
+  if (a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+      a[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+      a[4].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+    return;
+  seen_vc *e = &s->vcs[s->vcs_next++ % SIM_VC_POOL];
+  free(e->wire);
+  memset(e, 0, sizeof *e);
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 7);
+  for (int i = 0; i < 6; i++)
+    msgpack_pack_object(&pk, a[i]);
+  msgpack_pack_nil(&pk);
+  e->wire_len = sb.size;
+  e->wire = (uint8_t *)msgpack_sbuffer_release(&sb);
+  e->h = a[1].via.u64;
+  e->v = a[2].via.u64;
+  e->signer = a[4].via.u64;
+  e->prepared = a[3].type == MSGPACK_OBJECT_ARRAY;
+}
+
+/* A block seen on the wire (in a PROPOSE or a VIEWCHANGE), by hash. */
+static void harvest_block(sim *s, const msgpack_object *hash,
+                          const msgpack_object *block) {
+  if (hash->type != MSGPACK_OBJECT_BIN || hash->via.bin.size != MC_HASH_LEN ||
+      block->type != MSGPACK_OBJECT_BIN)
+    return;
+  for (int i = 0; i < SIM_BLOCK_POOL; i++)
+    if (s->blocks[i].bytes != NULL &&
+        memcmp(s->blocks[i].hash, hash->via.bin.ptr, MC_HASH_LEN) == 0)
+      return;
+  seen_block *e = &s->blocks[s->blocks_next++ % SIM_BLOCK_POOL];
+  free(e->bytes);
+  e->bytes = malloc(block->via.bin.size);
+  if (e->bytes == NULL)
+    abort();
+  memcpy(e->bytes, block->via.bin.ptr, block->via.bin.size);
+  e->len = block->via.bin.size;
+  memcpy(e->hash, hash->via.bin.ptr, MC_HASH_LEN);
+}
+
+static const seen_block *find_block(sim *s, const uint8_t *hash) {
+  for (int i = 0; i < SIM_BLOCK_POOL; i++)
+    if (s->blocks[i].bytes != NULL &&
+        memcmp(s->blocks[i].hash, hash, MC_HASH_LEN) == 0)
+      return &s->blocks[i];
+  return NULL;
+}
+
+/* Remembers the bytes of a forged PROPOSE (by digest). */
+static void forged_add(sim *s, const uint8_t *msg, size_t len) {
+  if (s->nforged == s->capforged) {
+    s->capforged = s->capforged ? 2 * s->capforged : 32;
+    s->forged = realloc(s->forged, s->capforged * sizeof *s->forged);
+    if (s->forged == NULL)
+      abort();
+  }
+  crypto_hash_sha256(s->forged[s->nforged++], msg, len);
+}
+
+static int forged_has(const sim *s, const uint8_t *msg, size_t len) {
+  uint8_t d[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(d, msg, len);
+  for (size_t i = 0; i < s->nforged; i++)
+    if (memcmp(s->forged[i], d, sizeof d) == 0)
+      return 1;
+  return 0;
+}
+
+/* An honest node's ACK sent while it handles a forged PROPOSE means it
+ * accepted the forgery (docs/CONSENSUS.md step 2; how a fork would
+ * start).  The engine sends its ACK from inside on_message. */
+static void check_ack(sim *s, uint32_t from, const msgpack_object *a,
+                      uint32_t nitems) {
+  uint32_t node;
+  size_t len;
+  if (s->nforged == 0 || nitems != 6 || !is_tag(&a[0], TAG_ACK) ||
+      !honest(s, from))
+    return;
+  const uint8_t *msg = th_delivering(s->cl, &node, &len);
+  if (msg != NULL && node == from && forged_has(s, msg, len) &&
+      !s->forged_acked) {
+    note(s, "FORGED JUSTIFICATION ACKED node=%u h=%llu v=%llu", from,
+         (unsigned long long)a[1].via.u64, (unsigned long long)a[2].via.u64);
+    s->forged_acked = 1;
+  }
+}
+
+/* One entry of a justification being rewritten: a VIEWCHANGE object and
+ * what the liar reads from it. */
+typedef struct jent {
+  msgpack_object o;
+  uint64_t h, v, signer, pview;
+  int prepared;
+  const uint8_t *phash;
+} jent;
+
+static int jent_read(const msgpack_object *o, jent *e) {
+  memset(e, 0, sizeof *e);
+  e->o = *o;
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 7)
+    return -1;
+  const msgpack_object *a = o->via.array.ptr;
+  if (a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+      a[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+      a[4].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+    return -1;
+  e->h = a[1].via.u64;
+  e->v = a[2].via.u64;
+  e->signer = a[4].via.u64;
+  if (a[3].type == MSGPACK_OBJECT_ARRAY && a[3].via.array.size == 3 &&
+      a[3].via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+      a[3].via.array.ptr[1].type == MSGPACK_OBJECT_BIN &&
+      a[3].via.array.ptr[1].via.bin.size == MC_HASH_LEN) {
+    e->prepared = 1;
+    e->pview = a[3].via.array.ptr[0].via.u64;
+    e->phash = (const uint8_t *)a[3].via.array.ptr[1].via.bin.ptr;
+  }
+  return 0;
+}
+
+/* Order for the selective liar: no lock first, then lower locks. */
+static int jent_rank_lt(const jent *x, const jent *y) {
+  if (x->prepared != y->prepared)
+    return !x->prepared;
+  return x->prepared && x->pview < y->pview;
+}
+
+/* Everything one rewrite allocates, freed when it has been sent. */
+typedef struct forge {
+  msgpack_unpacked keep[SIM_VC_POOL + 4];
+  uint8_t *kept[SIM_VC_POOL + 4]; /* the bytes they point into */
+  int nkeep;
+  msgpack_object items[8], bad[7];
+  jent ents[2 * SIM_MAX_NODES + 1];
+  uint32_t n;
+  uint8_t sig[MC_SIG_LEN], badsig[MC_SIG_LEN], hash[MC_HASH_LEN];
+  uint8_t *block; /* a new block's bytes (host buffer) */
+  mc_block *made;
+} forge;
+
+/* Unpacks a copy of the bytes into a slot of f->keep; the object lives as
+ * long as f (msgpack-c's objects point into the bytes they came from). */
+static const msgpack_object *forge_keep(forge *f, const uint8_t *p, size_t len) {
+  size_t off = 0;
+  if (f->nkeep == (int)(sizeof f->keep / sizeof f->keep[0]))
+    abort();
+  msgpack_unpacked *u = &f->keep[f->nkeep];
+  uint8_t *copy = f->kept[f->nkeep] = malloc(len);
+  if (copy == NULL)
+    abort();
+  memcpy(copy, p, len);
+  msgpack_unpacked_init(u);
+  f->nkeep++;
+  if (msgpack_unpack_next(u, (const char *)copy, len, &off) !=
+      MSGPACK_UNPACK_SUCCESS)
+    abort();
+  return &u->data;
+}
+
+/* A VIEWCHANGE (h, v) signed by the liar, carrying `prepared` (nil or a
+ * cert) and `block` (nil or bin). */
+static const msgpack_object *liar_vc(forge *f, uint32_t val,
+                                     uint64_t h, uint64_t v,
+                                     msgpack_object prepared,
+                                     msgpack_object block, const uint8_t *sk) {
+  msgpack_object a[7];
+  a[0].type = MSGPACK_OBJECT_STR;
+  a[0].via.str.ptr = TAG_VC;
+  a[0].via.str.size = (uint32_t)strlen(TAG_VC);
+  a[1] = uint_obj(h);
+  a[2] = uint_obj(v);
+  a[3] = prepared;
+  a[4] = uint_obj(val);
+  a[6] = block;
+  msgpack_object nil = {.type = MSGPACK_OBJECT_NIL}, pv = nil, ph = nil;
+  uint8_t sig[MC_SIG_LEN];
+  if (prepared.type == MSGPACK_OBJECT_ARRAY) {
+    pv = prepared.via.array.ptr[0];
+    ph = prepared.via.array.ptr[1];
+  }
+  sign_parts(TAG_VC, h, v, &pv, &ph, sk, sig);
+  a[5] = bin_obj(sig, sizeof sig);
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 7);
+  for (int i = 0; i < 7; i++)
+    msgpack_pack_object(&pk, a[i]);
+  const msgpack_object *o = forge_keep(f, (const uint8_t *)sb.data, sb.size);
+  msgpack_sbuffer_destroy(&sb);
+  return o;
+}
+
+/* Replaces entry i (or appends when i == f->n) by object o. */
+static void forge_put(forge *f, uint32_t i, const msgpack_object *o) {
+  jent e;
+  jent_read(o, &e);
+  f->ents[i] = e;
+  if (i == f->n)
+    f->n++;
+}
+
+/* The liar's own entry, or a random one (a liar may drop anyone's). */
+static uint32_t forge_slot(sim *s, const forge *f, uint32_t val) {
+  for (uint32_t i = 0; i < f->n; i++)
+    if (f->ents[i].signer == val)
+      return i;
+  return (uint32_t)(rnd(s) % f->n);
+}
+
+/* A harvested real prepared certificate for height h below view v, as an
+ * object living in f. */
+static int forge_cert(sim *s, forge *f, uint64_t h, uint64_t v,
+                      const msgpack_object **cert, const harvested **src) {
+  const harvested *e = pick_harvest(s, h, v);
+  if (e == NULL)
+    return 0;
+  *cert = forge_keep(f, e->pcert, e->pcert_len);
+  *src = e;
+  return 1;
+}
+
+/* Selective: q VIEWCHANGEs for (h, v) out of all the liar has seen, the
+ * ones with no or the lowest locks.  Returns 0 if there are not q. */
+static int forge_selective(sim *s, forge *f, uint64_t h, uint64_t v) {
+  jent pool[SIM_MAX_NODES];
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < f->n + SIM_VC_POOL; i++) {
+    jent e;
+    if (i < f->n) {
+      e = f->ents[i];
+    } else {
+      const seen_vc *sv = &s->vcs[i - f->n];
+      if (sv->wire == NULL || sv->h != h || sv->v != v)
+        continue;
+      jent_read(forge_keep(f, sv->wire, sv->wire_len), &e);
+    }
+    if (e.h != h || e.v != v || e.signer >= s->n)
+      continue;
+    uint32_t j = 0;
+    while (j < k && pool[j].signer != e.signer)
+      j++;
+    if (j == k)
+      pool[k++] = e;
+    else if (jent_rank_lt(&e, &pool[j]))
+      pool[j] = e;
+  }
+  if (k < s->q)
+    return 0;
+  for (uint32_t i = 0; i < k; i++) /* insertion sort: k <= SIM_MAX_NODES */
+    for (uint32_t j = i; j > 0 && jent_rank_lt(&pool[j], &pool[j - 1]); j--) {
+      jent t = pool[j];
+      pool[j] = pool[j - 1];
+      pool[j - 1] = t;
+    }
+  memcpy(f->ents, pool, s->q * sizeof pool[0]);
+  f->n = s->q;
+  return 1;
+}
+
+/* The block the highest prepared certificate among the entries names, or
+ * NULL; *mixed if certificates of that view name different blocks (one of
+ * them is forged). */
+static const uint8_t *jent_best(const jent *ents, uint32_t n, int *mixed) {
+  const jent *best = NULL;
+  *mixed = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const jent *e = &ents[i];
+    if (!e->prepared)
+      continue;
+    if (best == NULL || e->pview > best->pview) {
+      best = e;
+      *mixed = 0;
+    } else if (e->pview == best->pview &&
+               memcmp(e->phash, best->phash, MC_HASH_LEN) != 0) {
+      *mixed = 1;
+    }
+  }
+  return best ? best->phash : NULL;
+}
+
+static const uint8_t *forge_best(const forge *f, int *mixed) {
+  return jent_best(f->ents, f->n, mixed);
+}
+
+/* The leader's new block for the PROPOSE (bytes in f, hash in a[3]). */
+static void forge_block(sim *s, forge *f, uint32_t from, const uint8_t *hash) {
+  const seen_block *sb = hash ? find_block(s, hash) : NULL;
+  if (sb != NULL) {
+    f->items[6] = bin_obj(sb->bytes, sb->len);
+    memcpy(f->hash, sb->hash, MC_HASH_LEN);
+  } else {
+    size_t len;
+    f->made = th_make_block(s->cl, from, th_validator_of(s->cl, from),
+                            1 + rnd(s) % 1000);
+    if (f->made == NULL || th_api()->encode_block(th_host(s->cl, from),
+                                                  f->made, &f->block, &len) != 0)
+      abort();
+    f->items[6] = bin_obj(f->block, len);
+    memcpy(f->hash, f->made->hash, MC_HASH_LEN);
+  }
+  f->items[3] = bin_obj(f->hash, MC_HASH_LEN);
+}
+
+/* Rewrites the justification of PROPOSE `a` (8 items) and sends it from
+ * the liar node `from` to `to`.  `lead`: the liar leads the view and may
+ * sign another block; otherwise it relays another leader's PROPOSE, whose
+ * signature does not cover the justification.  Returns 1 if sent. */
+static int forge_just(sim *s, uint32_t from, uint32_t to,
+                      const msgpack_object *a, int lead) {
+  uint64_t h = a[1].via.u64, v = a[2].via.u64;
+  uint32_t val = th_validator_of(s->cl, from);
+  const uint8_t *sk = th_seckey(s->cl, val);
+  if (a[7].type != MSGPACK_OBJECT_ARRAY || a[7].via.array.size == 0 ||
+      a[7].via.array.size > SIM_MAX_NODES || a[3].type != MSGPACK_OBJECT_BIN ||
+      a[3].via.bin.size != MC_HASH_LEN)
+    return 0;
+  forge *f = calloc(1, sizeof *f);
+  if (f == NULL)
+    abort();
+  memcpy(f->items, a, sizeof f->items);
+  memcpy(f->hash, a[3].via.bin.ptr, MC_HASH_LEN);
+  f->items[3] = bin_obj(f->hash, MC_HASH_LEN);
+  for (uint32_t i = 0; i < a[7].via.array.size; i++)
+    if (jent_read(&a[7].via.array.ptr[i], &f->ents[f->n++]) != 0) {
+      free(f);
+      return 0;
+    }
+  msgpack_object nil = {.type = MSGPACK_OBJECT_NIL};
+  const msgpack_object *cert;
+  const harvested *src;
+  int mode = (int)(rnd(s) % J_MODES), must_refuse = 1, sent = 0;
+  switch (mode) {
+  case J_SHORT:
+    while (f->n >= s->q) {
+      uint32_t i = (uint32_t)(rnd(s) % f->n);
+      f->ents[i] = f->ents[--f->n];
+    }
+    sent = 1;
+    break;
+  case J_DUP: {
+    uint32_t j = (uint32_t)(rnd(s) % f->n), i = (uint32_t)(rnd(s) % (f->n + 1));
+    if (i == j)
+      i = f->n; /* append the copy */
+    if (i == f->n)
+      f->n++;
+    f->ents[i] = f->ents[j];
+    sent = 1;
+    break;
+  }
+  case J_OTHER_HV: { /* a real one, in its own signer's place */
+    const seen_vc *pick = NULL;
+    uint32_t start = (uint32_t)(rnd(s) % SIM_VC_POOL), slot;
+    for (uint32_t k = 0; k < SIM_VC_POOL; k++) {
+      const seen_vc *sv = &s->vcs[(start + k) % SIM_VC_POOL];
+      if (sv->wire != NULL && (sv->h != h || sv->v != v) &&
+          (pick == NULL || (pick->prepared && !sv->prepared)))
+        pick = sv; /* without a lock: only (h, v) is wrong with it */
+    }
+    if (pick != NULL) {
+      for (slot = 0; slot < f->n && f->ents[slot].signer != pick->signer;)
+        slot++;
+      if (slot == f->n)
+        slot = forge_slot(s, f, val);
+      forge_put(f, slot, forge_keep(f, pick->wire, pick->wire_len));
+    } else { /* none seen: the liar signs one itself */
+      forge_put(f, forge_slot(s, f, val),
+                liar_vc(f, val, rnd(s) & 1 ? h + 1 : h,
+                        rnd(s) & 1 || v == 1 ? v + 1 : v - 1, nil, nil, sk));
+    }
+    sent = 1;
+    break;
+  }
+  case J_BAD_SIG: {
+    uint32_t i = (uint32_t)(rnd(s) % f->n);
+    memcpy(f->bad, f->ents[i].o.via.array.ptr, sizeof f->bad);
+    if (f->bad[5].type != MSGPACK_OBJECT_BIN ||
+        f->bad[5].via.bin.size != MC_SIG_LEN)
+      break;
+    memcpy(f->badsig, f->bad[5].via.bin.ptr, MC_SIG_LEN);
+    f->badsig[rnd(s) % MC_SIG_LEN] ^= (uint8_t)(1u << (rnd(s) % 8));
+    f->bad[5] = bin_obj(f->badsig, MC_SIG_LEN);
+    f->ents[i].o.via.array.ptr = f->bad;
+    sent = 1;
+    break;
+  }
+  case J_FORGED: { /* a lock no quorum signed */
+    msgpack_object pc;
+    if (rnd(s) & 1) { /* the sharp one: "our block was prepared in v-1" */
+      if (lead)
+        forge_block(s, f, from, NULL);
+      msgpack_sbuffer sb;
+      msgpack_packer pk;
+      msgpack_sbuffer_init(&sb);
+      msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+      msgpack_pack_array(&pk, 3);
+      msgpack_pack_uint64(&pk, v - 1);
+      msgpack_pack_bin_with_body(&pk, f->hash, MC_HASH_LEN);
+      msgpack_pack_array(&pk, s->q);
+      for (uint32_t i = 0; i < s->q; i++) {
+        uint8_t junk[MC_SIG_LEN];
+        for (size_t k = 0; k < sizeof junk; k++)
+          junk[k] = (uint8_t)rnd(s);
+        msgpack_pack_array(&pk, 2);
+        msgpack_pack_uint32(&pk, i);
+        msgpack_pack_bin_with_body(&pk, junk, sizeof junk);
+      }
+      pc = *forge_keep(f, (const uint8_t *)sb.data, sb.size);
+      msgpack_sbuffer_destroy(&sb);
+    } else { /* a real siglist relabelled to another view or block */
+      if (!forge_cert(s, f, h, v, &cert, &src))
+        break;
+      memcpy(f->bad, cert->via.array.ptr, 3 * sizeof f->bad[0]);
+      if (src->pview + 1 < v && rnd(s) & 1) {
+        f->bad[0] = uint_obj(rnd_in(s, src->pview + 1, v - 1));
+      } else {
+        for (size_t i = 0; i < MC_HASH_LEN; i++)
+          f->badsig[i] = (uint8_t)rnd(s);
+        f->bad[1] = bin_obj(f->badsig, MC_HASH_LEN);
+      }
+      pc = (msgpack_object){.type = MSGPACK_OBJECT_ARRAY};
+      pc.via.array.ptr = f->bad;
+      pc.via.array.size = 3;
+    }
+    forge_put(f, forge_slot(s, f, val), liar_vc(f, val, h, v, pc, nil, sk));
+    sent = 1;
+    break;
+  }
+  case J_BLOCK: { /* the block field is not signed: anyone can fill it */
+    uint32_t i = 0;
+    while (i < f->n && !(f->ents[i].prepared && find_block(s, f->ents[i].phash)))
+      i++;
+    if (i < f->n) {
+      const seen_block *sb = find_block(s, f->ents[i].phash);
+      memcpy(f->bad, f->ents[i].o.via.array.ptr, sizeof f->bad);
+      f->bad[6] = bin_obj(sb->bytes, sb->len);
+      f->ents[i].o.via.array.ptr = f->bad;
+    } else if (forge_cert(s, f, h, v, &cert, &src)) {
+      forge_put(f, forge_slot(s, f, val),
+                liar_vc(f, val, h, v, *cert,
+                        bin_obj(src->block, src->block_len), sk));
+    } else {
+      break;
+    }
+    sent = 1;
+    break;
+  }
+  case J_LOCK:
+  case J_SELECTIVE: {
+    int mixed;
+    if (mode == J_LOCK) {
+      if (forge_best(f, &mixed) == NULL) { /* no lock shown: add one */
+        if (!forge_cert(s, f, h, v, &cert, &src))
+          break;
+        forge_put(f, forge_slot(s, f, val),
+                  liar_vc(f, val, h, v, *cert, nil, sk));
+      }
+      if (lead) /* and propose something else than it names */
+        forge_block(s, f, from, NULL);
+    } else {
+      if (!forge_selective(s, f, h, v))
+        break;
+      if (lead) /* the block their highest lock names, or a new one */
+        forge_block(s, f, from, forge_best(f, &mixed));
+    }
+    const uint8_t *best = forge_best(f, &mixed);
+    must_refuse = mixed || (best != NULL && memcmp(best, f->hash, MC_HASH_LEN));
+    sent = 1;
+    break;
+  }
+  }
+  if (sent) {
+    if (lead && memcmp(f->hash, a[3].via.bin.ptr, MC_HASH_LEN) != 0) {
+      sign_parts(TAG_PROPOSE, h, v, &f->items[3], NULL, sk, f->sig);
+      f->items[5] = bin_obj(f->sig, MC_SIG_LEN);
+    }
+    msgpack_object just[2 * SIM_MAX_NODES + 1];
+    for (uint32_t i = 0; i < f->n; i++)
+      just[i] = f->ents[i].o;
+    f->items[7].type = MSGPACK_OBJECT_ARRAY;
+    f->items[7].via.array.ptr = just;
+    f->items[7].via.array.size = f->n;
+    s->jlies[mode]++;
+    note(s, "lie node=%u to=%u just_%s%s h=%llu v=%llu%s", from, to,
+         J_NAMES[mode], lead ? "" : "_relayed", (unsigned long long)h,
+         (unsigned long long)v, must_refuse ? "" : " (valid)");
+    inject(s, from, to, f->items, 8, must_refuse);
+  }
+  for (int i = 0; i < f->nkeep; i++) {
+    msgpack_unpacked_destroy(&f->keep[i]);
+    free(f->kept[i]);
+  }
+  if (f->made != NULL) {
+    th_api()->buf_free(th_host(s->cl, from), f->block);
+    th_api()->block_free(th_host(s->cl, from), f->made);
+  }
+  free(f);
+  return sent;
+}
+
+/* A liar relays an honest leader's PROPOSE for view v > 0 to `to` with
+ * the justification rewritten (the original goes on as well). */
+static void maybe_relay(sim *s, uint32_t from, uint32_t to,
+                        const msgpack_object *a, uint32_t nitems) {
+  if (s->nliars == 0 || nitems != 8 || !is_tag(&a[0], TAG_PROPOSE) ||
+      a[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[2].via.u64 == 0 ||
+      s->role[th_validator_of(s->cl, from)] == ROLE_LIAR)
+    return;
+  uint32_t liar = s->liars[rnd(s) % s->nliars];
+  if (liar == to || !running(s, liar) || rnd(s) % 100 >= 30)
+    return;
+  s->lies++;
+  forge_just(s, liar, to, a, 0);
+}
+
 /* ---- the liar's rewrites ---- */
 
 /* A vote for another block: ACK or COMMIT with a random hash, or with
@@ -241,7 +819,7 @@ static void lie_vote(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
   a[5] = bin_obj(sig, sizeof sig);
   note(s, "lie node=%u to=%u vote_other_hash h=%llu v=%llu", from, to,
        (unsigned long long)a[1].via.u64, (unsigned long long)a[2].via.u64);
-  inject(s, from, to, a, 6);
+  inject(s, from, to, a, 6, 0);
 }
 
 /* An equivocating proposal: another block for the same (h, v), the
@@ -261,9 +839,22 @@ static int lie_propose(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
   sign_parts(TAG_PROPOSE, a[1].via.u64, a[2].via.u64, &a[3], NULL, sk, sig);
   a[5] = bin_obj(sig, sizeof sig);
   a[6] = bin_obj(bytes, len);
-  note(s, "lie node=%u to=%u equivocating_propose h=%llu v=%llu", from, to,
-       (unsigned long long)a[1].via.u64, (unsigned long long)a[2].via.u64);
-  inject(s, from, to, a, 8);
+  /* acceptable unless the justification names another block */
+  jent ents[SIM_MAX_NODES];
+  uint32_t n = 0;
+  int mixed = 0;
+  const uint8_t *best = NULL;
+  if (a[7].type == MSGPACK_OBJECT_ARRAY &&
+      a[7].via.array.size <= SIM_MAX_NODES) {
+    for (uint32_t i = 0; i < a[7].via.array.size; i++)
+      n += jent_read(&a[7].via.array.ptr[i], &ents[n]) == 0;
+    best = jent_best(ents, n, &mixed);
+  }
+  int refuse = mixed || (best != NULL && memcmp(best, b->hash, MC_HASH_LEN));
+  note(s, "lie node=%u to=%u equivocating_propose h=%llu v=%llu%s", from, to,
+       (unsigned long long)a[1].via.u64, (unsigned long long)a[2].via.u64,
+       refuse ? " (lock ignored)" : "");
+  inject(s, from, to, a, 8, refuse);
   th_api()->buf_free(th_host(s->cl, from), bytes);
   th_api()->block_free(th_host(s->cl, from), b);
   return 1;
@@ -283,7 +874,7 @@ static void send_vc(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
   a[5] = bin_obj(sig, sizeof sig);
   note(s, "lie node=%u to=%u viewchange_%s h=%llu v=%llu", from, to, what,
        (unsigned long long)a[1].via.u64, (unsigned long long)a[2].via.u64);
-  inject(s, from, to, a, 7);
+  inject(s, from, to, a, 7, 0);
 }
 
 /* A lying VIEWCHANGE, all correctly signed by the liar: it hides its
@@ -378,7 +969,7 @@ static void lie_bytes(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
     sig[rnd(s) % sizeof sig] ^= (uint8_t)(1u << (rnd(s) % 8));
     a[5] = bin_obj(sig, sizeof sig);
     note(s, "lie node=%u to=%u bad_signature", from, to);
-    inject(s, from, to, a, nitems);
+    inject(s, from, to, a, nitems, 0);
   }
   }
 }
@@ -409,13 +1000,29 @@ static int lie(sim *s, uint32_t from, uint32_t to, const uint8_t *msg,
   } else if (is_tag(&a[0], TAG_ACK) || is_tag(&a[0], TAG_COMMIT)) {
     lie_vote(s, from, to, a, sk);
   } else if (is_tag(&a[0], TAG_PROPOSE)) {
-    keep = !lie_propose(s, from, to, a, sk);
+    if (nitems == 8 && a[2].via.u64 > 0 && rnd(s) % 2 == 0)
+      keep = !forge_just(s, from, to, a, 1);
+    else
+      keep = !lie_propose(s, from, to, a, sk);
   } else if (is_tag(&a[0], TAG_VC)) {
     lie_viewchange(s, from, to, a, sk);
     keep = r == 3; /* sometimes the truth as well: two VCs in one view */
   }
   msgpack_unpacked_destroy(&u);
   return keep;
+}
+
+/* What the filter remembers of every message: replayable certificates,
+ * VIEWCHANGEs and blocks, and which proposals reached whom. */
+static void observe(sim *s, const msgpack_object *a, uint32_t nitems) {
+  harvest(s, a, nitems);
+  if (nitems == 7 && is_tag(&a[0], TAG_VC)) {
+    harvest_vc(s, a);
+    if (a[3].type == MSGPACK_OBJECT_ARRAY && a[3].via.array.size == 3)
+      harvest_block(s, &a[3].via.array.ptr[1], &a[6]);
+  } else if (nitems == 8 && is_tag(&a[0], TAG_PROPOSE)) {
+    harvest_block(s, &a[3], &a[6]);
+  }
 }
 
 /* simnet's filter: every message sent passes here. */
@@ -427,21 +1034,28 @@ static int filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *msg,
   msgpack_unpacked u;
   msgpack_unpacked_init(&u);
   size_t off = 0;
-  int cut = 0;
+  const msgpack_object *a = NULL;
+  uint32_t nitems = 0;
+  int pass = 1;
   if (msgpack_unpack_next(&u, (const char *)msg, len, &off) ==
           MSGPACK_UNPACK_SUCCESS &&
       u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size > 0) {
-    harvest(s, u.data.via.array.ptr, u.data.via.array.size);
-    cut = s->cut_tag != NULL && (s->cut_to >> to & 1) &&
-          is_tag(&u.data.via.array.ptr[0], s->cut_tag);
+    a = u.data.via.array.ptr;
+    nitems = u.data.via.array.size;
+    observe(s, a, nitems);
+    check_ack(s, from, a, nitems);
+    pass = !(s->cut_tag != NULL && (s->cut_to >> to & 1) &&
+             is_tag(&a[0], s->cut_tag));
+    if (pass)
+      maybe_relay(s, from, to, a, nitems);
+  }
+  if (pass && s->role[th_validator_of(s->cl, from)] == ROLE_LIAR &&
+      rnd(s) % 100 < 35) {
+    s->lies++;
+    pass = lie(s, from, to, msg, len);
   }
   msgpack_unpacked_destroy(&u);
-  if (cut)
-    return 0;
-  if (s->role[th_validator_of(s->cl, from)] != ROLE_LIAR || rnd(s) % 100 >= 35)
-    return 1;
-  s->lies++;
-  return lie(s, from, to, msg, len);
+  return pass;
 }
 
 /* ---- the host around the engines: sync, crashes, partitions ---- */
@@ -465,10 +1079,12 @@ static void sync_all(sim *s) {
       }
 }
 
-/* Safety is broken: a fork, a bad certificate, a double vote, or an
- * engine that cannot restart from what it saved. */
+/* Safety is broken: a fork, a bad certificate, a double vote, an honest
+ * ACK of a forged justification, or an engine that cannot restart from
+ * what it saved. */
 static int broken(sim *s) {
-  return th_forked(s->cl) || th_double_signed(s->cl) || s->restart_failed;
+  return th_forked(s->cl) || th_double_signed(s->cl) || s->restart_failed ||
+         (s->forged_acked && !expect_fork);
 }
 
 /* Advances virtual time to `until`, syncing as it goes.  0, or -1 as soon
@@ -602,6 +1218,8 @@ static void setup(sim *s, uint64_t seed, uint32_t force_n) {
     s->role[v] = rnd(s) & 1 ? ROLE_TWIN : ROLE_LIAR;
     if (s->role[v] == ROLE_TWIN)
       twin_of[ntwins++] = v;
+    else
+      s->liars[s->nliars++] = v;
   }
   s->cl = th_new_twins(plugin_path, s->n, twin_of, ntwins, seed, SIM_INTERVAL_MS,
                        SIM_TIMEOUT_MS);
@@ -671,13 +1289,13 @@ static int stabilise(sim *s) {
 }
 
 typedef struct outcome {
-  int safe, live;
-  uint64_t heights, lies;
+  int safe, live, forked, forged_acked;
+  uint64_t heights, lies, jlies[J_MODES];
 } outcome;
 
 static outcome run_schedule(uint64_t seed, uint32_t force_n, int trace) {
   sim s = {.trace = trace};
-  outcome o = {1, 1, 0, 0};
+  outcome o = {.safe = 1, .live = 1};
   setup(&s, seed, force_n);
   if (s.cl == NULL)
     abort();
@@ -706,6 +1324,9 @@ static outcome run_schedule(uint64_t seed, uint32_t force_n, int trace) {
   if (rc == 0 && stabilise(&s) != 0)
     o.live = broken(&s) ? 1 : 0;
   o.safe = !broken(&s);
+  o.forked = th_forked(s.cl) || th_double_signed(s.cl);
+  o.forged_acked = s.forged_acked;
+  memcpy(o.jlies, s.jlies, sizeof o.jlies);
   for (uint32_t i = 0; i < s.nn; i++)
     if (th_height(s.cl, i) > o.heights)
       o.heights = th_height(s.cl, i);
@@ -718,6 +1339,11 @@ static outcome run_schedule(uint64_t seed, uint32_t force_n, int trace) {
   th_free(s.cl);
   for (int i = 0; i < SIM_HARVEST; i++)
     harvest_free(&s.pool[i]);
+  for (int i = 0; i < SIM_VC_POOL; i++)
+    free(s.vcs[i].wire);
+  for (int i = 0; i < SIM_BLOCK_POOL; i++)
+    free(s.blocks[i].bytes);
+  free(s.forged);
   free(s.log);
   return o;
 }
@@ -815,7 +1441,9 @@ int main(int argc, char **argv) {
   th_free(probe);
   double t0 = wall_seconds();
   uint64_t ran = 0, unsafe = 0, stuck = 0, heights = 0, lies = 0;
-  uint64_t first_fork = 0;
+  uint64_t first_fork = 0, forged_acked = 0, first_forged = 0;
+  uint64_t jlies[J_MODES] = {0};
+  expect_fork = o.expect_fork;
   for (uint64_t seed = o.first; ran < o.schedules; seed++) {
     if (o.seconds != 0 && wall_seconds() - t0 >= (double)o.seconds)
       break;
@@ -823,6 +1451,10 @@ int main(int argc, char **argv) {
     ran++;
     heights += r.heights;
     lies += r.lies;
+    for (int k = 0; k < J_MODES; k++)
+      jlies[k] += r.jlies[k];
+    if (r.forged_acked && forged_acked++ == 0)
+      first_forged = seed;
     if (!r.safe && unsafe++ == 0)
       first_fork = seed;
     stuck += !r.live;
@@ -835,6 +1467,14 @@ int main(int argc, char **argv) {
          (unsigned long long)(o.first + ran - 1), wall_seconds() - t0,
          (unsigned long long)unsafe, (unsigned long long)stuck,
          (unsigned long long)heights, (unsigned long long)lies);
+  printf("sim: forged justifications sent:");
+  for (int k = 0; k < J_MODES; k++)
+    printf(" %s=%llu", J_NAMES[k], (unsigned long long)jlies[k]);
+  printf("; ACKed by an honest validator in %llu schedules",
+         (unsigned long long)forged_acked);
+  if (forged_acked > 0)
+    printf(" (first: seed %llu)", (unsigned long long)first_forged);
+  printf("\n");
   if (o.expect_fork) {
     if (unsafe > 0)
       printf("sim: fork found as expected at seed %llu\n",

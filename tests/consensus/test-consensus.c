@@ -2,7 +2,9 @@
  * test-consensus.c - poa.so driven through its vtable by the test host:
  * a single validator, four validators on a perfect network, a crashed
  * leader, the commit-then-crash fork scenario, restarts that must not
- * double-vote, commit certificates, hostile messages and corrupt state.
+ * double-vote, commit certificates, hostile messages, corrupt state, and
+ * the justification of a PROPOSE in view v > 0 (forged, short, replayed,
+ * selective), each case a hand-built message.
  *
  * Usage: test-consensus PATH/TO/poa.so
  */
@@ -511,6 +513,308 @@ static void hostile_messages_rejected(void **state) {
   th_free(cl);
 }
 
+/* ---- justifications: a PROPOSE in view v > 0 and its VIEWCHANGEs ----
+ *
+ * Node 0 (validator 0) is at height 1, view 0, and nothing else runs: each
+ * case hands it one hand-built PROPOSE for (1, v) from leader(1, v) and
+ * checks whether it ACKs.  Blocks W, X and Y are three different blocks
+ * for height 1 (proposed in views 0, 1 and 2).  n = 4, q = 3. */
+
+enum { BLK_NONE = 0, BLK_W, BLK_X, BLK_Y, BLK_COUNT };
+
+/* One VIEWCHANGE; zero fields mean "honest and as the proposal". */
+typedef struct vc_spec {
+  uint32_t signer; /* validator index written on the wire */
+  uint32_t key;    /* 0: the signer's key; k: validator k-1's key */
+  int dh, dv;      /* height and view, relative to the proposal's */
+  int lock;        /* BLK_*: the prepared certificate carried */
+  uint64_t pview;  /* its view */
+  int cert_blk;    /* the block its ACK signatures are over (0: lock) */
+  int cert_dv;     /* the view they are over, relative to pview */
+  uint32_t nacks;  /* how many ACK signatures (0: q) */
+  int bad_sig;     /* one bit of the VIEWCHANGE's signature flipped */
+  int with_block;  /* carries its block (a justification's must not) */
+} vc_spec;
+
+typedef struct just_case {
+  const char *name;
+  uint64_t view; /* the proposal's view (its leader proposes) */
+  int block;     /* BLK_* proposed */
+  uint32_t nvc;
+  vc_spec vc[5];
+  int acked; /* expected: 1 ACKed, 0 refused with MC_ECERT */
+} just_case;
+
+typedef struct just_env {
+  th_cluster *cl;
+  mc_block *blk[BLK_COUNT];
+} just_env;
+
+static void just_env_init(just_env *e, uint64_t seed) {
+  e->cl = cluster(4, seed);
+  e->blk[BLK_NONE] = NULL;
+  for (int b = BLK_W; b < BLK_COUNT; b++) /* proposer of view b - 1 */
+    e->blk[b] = th_make_block(e->cl, 0, (uint32_t)b % 4, (uint64_t)b);
+}
+
+static void just_env_free(just_env *e) {
+  for (int b = BLK_W; b < BLK_COUNT; b++)
+    th_api()->block_free(th_host(e->cl, 0), e->blk[b]);
+  th_free(e->cl);
+}
+
+/* [pview, hash, [[i, ACK sig of i], ...]] for the spec's lock. */
+static void pack_prepared(just_env *e, msgpack_packer *pk, const vc_spec *s) {
+  const uint8_t *hash = e->blk[s->lock]->hash;
+  const uint8_t *signed_hash = e->blk[s->cert_blk ? s->cert_blk : s->lock]->hash;
+  uint64_t signed_view = s->pview + (uint64_t)(int64_t)s->cert_dv;
+  uint32_t nacks = s->nacks ? s->nacks : 3;
+  msgpack_pack_array(pk, 3);
+  msgpack_pack_uint64(pk, s->pview);
+  msgpack_pack_bin_with_body(pk, hash, MC_HASH_LEN);
+  msgpack_pack_array(pk, nacks);
+  for (uint32_t i = 0; i < nacks; i++) {
+    uint8_t sig[MC_SIG_LEN];
+    sign_vote("mc-poa-ack-v1", 1, signed_view, signed_hash,
+              th_seckey(e->cl, i), sig);
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint32(pk, i);
+    msgpack_pack_bin_with_body(pk, sig, MC_SIG_LEN);
+  }
+}
+
+/* The VIEWCHANGE of spec s for a proposal of view v at height 1. */
+static void pack_vc(just_env *e, msgpack_packer *pk, const vc_spec *s,
+                    uint64_t v) {
+  uint64_t h = 1 + (uint64_t)(int64_t)s->dh, vv = v + (uint64_t)(int64_t)s->dv;
+  uint32_t key = s->key ? s->key - 1 : s->signer;
+  uint8_t sig[MC_SIG_LEN];
+  out_buf sb; /* the signing bytes: [tag, h, v, pview | nil, hash | nil] */
+  out_init(&sb);
+  msgpack_pack_array(&sb.pk, 5);
+  pack_str(&sb.pk, "mc-poa-viewchange-v1");
+  msgpack_pack_uint64(&sb.pk, h);
+  msgpack_pack_uint64(&sb.pk, vv);
+  if (s->lock) {
+    msgpack_pack_uint64(&sb.pk, s->pview);
+    msgpack_pack_bin_with_body(&sb.pk, e->blk[s->lock]->hash, MC_HASH_LEN);
+  } else {
+    msgpack_pack_nil(&sb.pk);
+    msgpack_pack_nil(&sb.pk);
+  }
+  crypto_sign_detached(sig, NULL, (const uint8_t *)sb.sb.data, sb.sb.size,
+                       th_seckey(e->cl, key));
+  msgpack_sbuffer_destroy(&sb.sb);
+  if (s->bad_sig)
+    sig[7] ^= 0x10;
+  msgpack_pack_array(pk, 7);
+  pack_str(pk, "mc-poa-viewchange-v1");
+  msgpack_pack_uint64(pk, h);
+  msgpack_pack_uint64(pk, vv);
+  if (s->lock)
+    pack_prepared(e, pk, s);
+  else
+    msgpack_pack_nil(pk);
+  msgpack_pack_uint32(pk, s->signer);
+  msgpack_pack_bin_with_body(pk, sig, MC_SIG_LEN);
+  if (s->with_block && s->lock) {
+    uint8_t *bytes;
+    size_t len;
+    assert_int_equal(th_api()->encode_block(th_host(e->cl, 0), e->blk[s->lock],
+                                            &bytes, &len),
+                     0);
+    msgpack_pack_bin_with_body(pk, bytes, len);
+    free(bytes);
+  } else {
+    msgpack_pack_nil(pk);
+  }
+}
+
+/* The case's PROPOSE, signed by leader(1, view) = validator (1 + view) % 4. */
+static void pack_just_propose(just_env *e, out_buf *o, const just_case *jc) {
+  const mc_block *b = e->blk[jc->block];
+  uint32_t leader = (uint32_t)((1 + jc->view) % 4);
+  uint8_t sig[MC_SIG_LEN], *bytes;
+  size_t len;
+  sign_vote("mc-poa-propose-v1", 1, jc->view, b->hash,
+            th_seckey(e->cl, leader), sig);
+  assert_int_equal(th_api()->encode_block(th_host(e->cl, 0), b, &bytes, &len),
+                   0);
+  out_init(o);
+  msgpack_pack_array(&o->pk, 8);
+  pack_str(&o->pk, "mc-poa-propose-v1");
+  msgpack_pack_uint64(&o->pk, 1);
+  msgpack_pack_uint64(&o->pk, jc->view);
+  msgpack_pack_bin_with_body(&o->pk, b->hash, MC_HASH_LEN);
+  msgpack_pack_uint32(&o->pk, leader);
+  msgpack_pack_bin_with_body(&o->pk, sig, MC_SIG_LEN);
+  msgpack_pack_bin_with_body(&o->pk, bytes, len);
+  free(bytes);
+  msgpack_pack_array(&o->pk, jc->nvc);
+  for (uint32_t i = 0; i < jc->nvc; i++)
+    pack_vc(e, &o->pk, &jc->vc[i], jc->view);
+}
+
+/* Hands node 0 the case's PROPOSE; returns on_message's code and checks
+ * that node 0 ACKed (and moved to the view) exactly when it returned 0. */
+static int deliver_just_case(just_env *e, const just_case *jc) {
+  out_buf o;
+  pack_just_propose(e, &o, jc);
+  uint64_t acks = th_events(e->cl, 0, TH_EV_ACKED);
+  uint32_t leader = (uint32_t)((1 + jc->view) % 4);
+  int rc = th_vtable(e->cl)->on_message(th_engine(e->cl, 0), leader,
+                                        (const uint8_t *)o.sb.data, o.sb.size);
+  msgpack_sbuffer_destroy(&o.sb);
+  mc_consensus_status st;
+  assert_int_equal(th_vtable(e->cl)->status(th_engine(e->cl, 0), &st), 0);
+  assert_int_equal(th_events(e->cl, 0, TH_EV_ACKED), acks + (rc == 0));
+  assert_int_equal(st.view, rc == 0 ? jc->view : 0);
+  assert_false(th_double_signed(e->cl));
+  return rc;
+}
+
+#define VC(...) ((vc_spec){__VA_ARGS__})
+
+static const just_case JUST_CASES[] = {
+    /* accepted: they show the rules are applied, not that all is refused */
+    {"no lock among q: a new block", 1, BLK_Y, 3,
+     {VC(.signer = 1), VC(.signer = 2), VC(.signer = 3)}, 1},
+    {"the highest lock's block", 2, BLK_X, 3,
+     {VC(.signer = 1, .lock = BLK_W, .pview = 0),
+      VC(.signer = 2, .lock = BLK_X, .pview = 1), VC(.signer = 3)}, 1},
+    {"all n VIEWCHANGEs", 2, BLK_X, 4,
+     {VC(.signer = 0), VC(.signer = 1, .lock = BLK_W, .pview = 0),
+      VC(.signer = 2, .lock = BLK_X, .pview = 1), VC(.signer = 3)}, 1},
+    /* selective: q valid VIEWCHANGEs without 2's higher lock.  Not an
+     * attack: had X been committed in view 1, every q of them would hold
+     * an honest lock of view >= 1.  The rule is the highest lock among
+     * the q given, which here names W. */
+    {"selective: the highest lock of those given", 2, BLK_W, 3,
+     {VC(.signer = 0), VC(.signer = 1, .lock = BLK_W, .pview = 0),
+      VC(.signer = 3)}, 1},
+    /* refused */
+    {"selective, and not even their highest lock", 2, BLK_X, 3,
+     {VC(.signer = 0), VC(.signer = 1, .lock = BLK_W, .pview = 0),
+      VC(.signer = 3)}, 0},
+    {"empty", 1, BLK_Y, 0, {{0}}, 0},
+    {"q - 1 VIEWCHANGEs", 1, BLK_Y, 2, {VC(.signer = 1), VC(.signer = 2)}, 0},
+    {"a signer twice", 1, BLK_Y, 3,
+     {VC(.signer = 1), VC(.signer = 2), VC(.signer = 2)}, 0},
+    {"a signer twice beside q others", 1, BLK_Y, 4,
+     {VC(.signer = 1), VC(.signer = 2), VC(.signer = 3), VC(.signer = 3)}, 0},
+    {"a signer twice, equivocating (lock, no lock)", 1, BLK_Y, 3,
+     {VC(.signer = 1), VC(.signer = 2),
+      VC(.signer = 2, .lock = BLK_W, .pview = 0)}, 0},
+    {"a VIEWCHANGE of the next height", 1, BLK_Y, 3,
+     {VC(.signer = 1), VC(.signer = 2), VC(.signer = 3, .dh = 1)}, 0},
+    {"a VIEWCHANGE of a lower view", 2, BLK_Y, 3,
+     {VC(.signer = 1), VC(.signer = 2), VC(.signer = 3, .dv = -1)}, 0},
+    {"a VIEWCHANGE of a higher view", 1, BLK_Y, 3,
+     {VC(.signer = 1), VC(.signer = 2), VC(.signer = 3, .dv = 1)}, 0},
+    {"a broken signature", 1, BLK_Y, 3,
+     {VC(.signer = 1), VC(.signer = 2), VC(.signer = 3, .bad_sig = 1)}, 0},
+    {"signed with another validator's key", 1, BLK_Y, 3,
+     {VC(.signer = 1), VC(.signer = 2), VC(.signer = 3, .key = 2)}, 0},
+    {"a signer outside the validator set", 1, BLK_Y, 3,
+     {VC(.signer = 1), VC(.signer = 2), VC(.signer = 7, .key = 4)}, 0},
+    {"a real lock, another block proposed", 1, BLK_Y, 3,
+     {VC(.signer = 1, .lock = BLK_W, .pview = 0), VC(.signer = 2),
+      VC(.signer = 3)}, 0},
+    {"a lower lock preferred to the highest", 2, BLK_W, 3,
+     {VC(.signer = 1, .lock = BLK_W, .pview = 0),
+      VC(.signer = 2, .lock = BLK_X, .pview = 1), VC(.signer = 3)}, 0},
+    {"a lock of the proposal's own view", 1, BLK_X, 3,
+     {VC(.signer = 1, .lock = BLK_X, .pview = 1), VC(.signer = 2),
+      VC(.signer = 3)}, 0},
+    {"a lock of q - 1 ACKs", 1, BLK_X, 3,
+     {VC(.signer = 1, .lock = BLK_X, .pview = 0, .nacks = 2),
+      VC(.signer = 2), VC(.signer = 3)}, 0},
+    {"a lock whose ACKs are for another block", 1, BLK_X, 3,
+     {VC(.signer = 1, .lock = BLK_X, .pview = 0, .cert_blk = BLK_W),
+      VC(.signer = 2), VC(.signer = 3)}, 0},
+    {"a lock whose ACKs are of a lower view", 2, BLK_X, 3,
+     {VC(.signer = 1, .lock = BLK_X, .pview = 1, .cert_dv = -1),
+      VC(.signer = 2), VC(.signer = 3)}, 0},
+    {"a VIEWCHANGE carrying its block", 1, BLK_W, 3,
+     {VC(.signer = 1, .lock = BLK_W, .pview = 0, .with_block = 1),
+      VC(.signer = 2), VC(.signer = 3)}, 0},
+};
+
+static void justification_rules(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof JUST_CASES / sizeof JUST_CASES[0]; i++) {
+    const just_case *jc = &JUST_CASES[i];
+    just_env e;
+    just_env_init(&e, 100 + i);
+    int rc = deliver_just_case(&e, jc);
+    if (rc != (jc->acked ? 0 : MC_ECERT))
+      fail_msg("justification case \"%s\": on_message returned %s, "
+               "expected %s", jc->name, mc_strerror(rc),
+               jc->acked ? "an ACK" : "MC_ECERT");
+    just_env_free(&e);
+  }
+}
+
+/* A view-0 PROPOSE carries no justification. */
+static void justification_in_view0_refused(void **state) {
+  (void)state;
+  just_env e;
+  just_env_init(&e, 130);
+  just_case jc = {"view 0 with VIEWCHANGEs", 0, BLK_W, 3,
+                  {VC(.signer = 1), VC(.signer = 2), VC(.signer = 3)}, 0};
+  assert_int_equal(deliver_just_case(&e, &jc), MC_EDECODE);
+  jc.nvc = 0; /* control: the same proposal without them is ACKed */
+  assert_int_equal(deliver_just_case(&e, &jc), 0);
+  just_env_free(&e);
+}
+
+/* Records whether node 0 sent COMMIT for (1, 0). */
+static int commit_seen_filter(void *arg, uint32_t from, uint32_t to,
+                              const uint8_t *msg, size_t len) {
+  int *seen = arg;
+  char tag[32];
+  uint64_t h, v;
+  (void)to;
+  if (from == 0 && peek(msg, len, tag, sizeof tag, &h, &v) &&
+      strcmp(tag, "mc-poa-commit-v1") == 0 && h == 1 && v == 0)
+    *seen = 1;
+  return 1;
+}
+
+/*
+ * QBFT's rule, not Tendermint's: a validator's own lock does not veto a
+ * justified proposal.  Node 0 locks W in view 0 (and sends COMMIT); q
+ * VIEWCHANGEs for view 1 without a lock prove no block was committed in
+ * view 0 (a commit needs q COMMITs, and every q VIEWCHANGEs would then
+ * hold an honest lock), so it ACKs X.  Refusing would only cost liveness.
+ */
+static void own_lock_no_veto(void **state) {
+  (void)state;
+  just_env e;
+  just_env_init(&e, 131);
+  int commit_seen = 0;
+  simnet_set_filter(th_net(e.cl), commit_seen_filter, &commit_seen);
+  just_case w0 = {"W in view 0", 0, BLK_W, 0, {{0}}, 1};
+  assert_int_equal(deliver_just_case(&e, &w0), 0);
+  for (uint32_t i = 1; i <= 2; i++) { /* with its own: q = 3 ACKs */
+    uint8_t sig[MC_SIG_LEN];
+    out_buf o;
+    sign_vote("mc-poa-ack-v1", 1, 0, e.blk[BLK_W]->hash, th_seckey(e.cl, i),
+              sig);
+    pack_vote(&o, "mc-poa-ack-v1", 1, 0, e.blk[BLK_W]->hash, i, sig);
+    assert_int_equal(th_vtable(e.cl)->on_message(th_engine(e.cl, 0), i,
+                                                 (const uint8_t *)o.sb.data,
+                                                 o.sb.size),
+                     0);
+    msgpack_sbuffer_destroy(&o.sb);
+  }
+  assert_true(commit_seen); /* locked: COMMIT follows the lock */
+  just_case x1 = {"no lock among q", 1, BLK_X, 3,
+                  {VC(.signer = 1), VC(.signer = 2), VC(.signer = 3)}, 1};
+  assert_int_equal(deliver_just_case(&e, &x1), 0);
+  just_env_free(&e);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s PATH/TO/poa.so\n", argv[0]);
@@ -527,6 +831,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(corrupt_state_refused),
       cmocka_unit_test(verify_certificate_rules),
       cmocka_unit_test(hostile_messages_rejected),
+      cmocka_unit_test(justification_rules),
+      cmocka_unit_test(justification_in_view0_refused),
+      cmocka_unit_test(own_lock_no_veto),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,6 +72,10 @@ struct th_cluster {
   th_node *nodes;
   uint8_t genesis[MC_HASH_LEN];
   int forked, double_signed, bad_cert;
+  /* the message an engine is handling right now (see th_delivering) */
+  const uint8_t *cur_msg;
+  size_t cur_len;
+  uint32_t cur_node;
 };
 
 static const mc_host_api api;
@@ -421,8 +425,13 @@ static void deliver(void *ctx, uint32_t to, uint32_t from, const uint8_t *msg,
                     size_t len) {
   th_cluster *cl = ctx;
   th_node *nd = &cl->nodes[to];
-  if (nd->eng != NULL)
-    cl->vt->on_message(nd->eng, cl->nodes[from].val, msg, len);
+  if (nd->eng == NULL)
+    return;
+  cl->cur_msg = msg;
+  cl->cur_len = len;
+  cl->cur_node = to;
+  cl->vt->on_message(nd->eng, cl->nodes[from].val, msg, len);
+  cl->cur_msg = NULL;
 }
 
 static const mc_consensus_vtable *load_plugin(const char *path) {
@@ -599,6 +608,12 @@ static int reached(void *arg) {
 int th_run_until_height(th_cluster *cl, uint64_t h, uint64_t max_ms) {
   height_goal g = {cl, h};
   return simnet_run(cl->net, simnet_now(cl->net) + max_ms, reached, &g);
+}
+
+const uint8_t *th_delivering(th_cluster *cl, uint32_t *node, size_t *len) {
+  *node = cl->cur_node;
+  *len = cl->cur_len;
+  return cl->cur_msg;
 }
 
 int th_forked(th_cluster *cl) { return cl->forked || cl->bad_cert; }

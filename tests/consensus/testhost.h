@@ -88,6 +88,12 @@ uint64_t th_min_height(th_cluster *cl);
  * passes max_ms from now.  Returns 1 if the height was reached. */
 int th_run_until_height(th_cluster *cl, uint64_t h, uint64_t max_ms);
 
+/* The message the network is handing to an engine right now, and the
+ * node receiving it; NULL outside a delivery.  What an engine sends
+ * during the call is its reaction to that message.  Valid only until the
+ * delivery returns. */
+const uint8_t *th_delivering(th_cluster *cl, uint32_t *node, size_t *len);
+
 /* 1 if two nodes (twins included) committed different blocks at one
  * height, or a commit came with a certificate that does not verify. */
 int th_forked(th_cluster *cl);
