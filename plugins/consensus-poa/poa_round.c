@@ -50,7 +50,7 @@ static int record_vote(mc_consensus *c, const poa_msg *m, uint8_t *wire,
   for (int i = 0; i < POA_SLOTS && slot == NULL; i++)
     if (!s[i].used)
       slot = &s[i];
-  for (int i = 0; i < POA_SLOTS && slot == NULL; i++) {
+  if (slot == NULL) { /* all full: the lowest view gives way to a higher */
     poa_vote *low = &s[0];
     for (int j = 1; j < POA_SLOTS; j++)
       if (s[j].view < low->view)
