@@ -415,6 +415,7 @@ class Load:
     def __init__(self, cluster, per_step=2):
         self.c = cluster
         self.turn = 0
+        self.rounds = 0  # shifts senders across nodes from step to step
         self.sent = 0
         self.admitted = 0
         self.per_step = per_step
@@ -427,8 +428,9 @@ class Load:
         live = self.c.live()
         if not live:
             return
+        self.rounds += 1
         for k in self.c.senders[self.turn % len(self.c.senders)::5]:
-            node = live[self.turn % len(live)]
+            node = live[(self.turn + self.rounds) % len(live)]
             self.turn += 1
             try:
                 self._send(node, k)
