@@ -19,18 +19,10 @@ twice, nonces are contiguous and the supply is unchanged.
 import time
 
 import cluster as cl
-from cluster import check
+from cluster import check, wait
 
 LAG = 30
 BOUND_S = 30
-
-
-def wait(load, cond, timeout, what):
-    deadline = time.time() + timeout
-    while not cond():
-        check(time.time() < deadline, f"{what} within {timeout} s")
-        load.step()
-        time.sleep(0.05)
 
 
 def lagging_node(c, load):

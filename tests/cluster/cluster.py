@@ -420,6 +420,7 @@ class Load:
         self.admitted = 0
         self.per_step = per_step
         self.last = 0.0
+        self.txs = {}  # admitted: txid -> (sender, nonce, node idx, time)
 
     def step(self, min_gap=0.1):
         if time.time() - self.last < min_gap:
@@ -444,14 +445,42 @@ class Load:
         senders = self.c.senders
         to = bytes(senders[(senders.index(key) + 1) % len(senders)]
                    .verify_key)
-        reqs = []
+        reqs, meta = [], []
         for i in range(self.per_step):
-            wire, _ = make_tx(key, self.c.chain_id, to, 1 + self.sent % 7,
-                              nxt + i)
+            wire, txid = make_tx(key, self.c.chain_id, to, 1 + self.sent % 7,
+                                 nxt + i)
             reqs.append((SUBMIT_TX, wire))
+            meta.append((txid, nxt + i))
             self.sent += 1
-        for code, _ in conn.batch(reqs, want=SUBMIT_RESULT):
-            self.admitted += code == 0
+        now = time.time()
+        for (code, got), (txid, nonce) in zip(
+                conn.batch(reqs, want=SUBMIT_RESULT), meta):
+            if code == 0:
+                check(got == txid, f"{node.name} computed txid "
+                      f"{got.hex()} for {txid.hex()}")
+                self.admitted += 1
+                self.txs[txid] = (frm, nonce, node.idx, now)
+
+
+def wait(load, cond, timeout, what):
+    """Runs the load until cond() is true (and returns its value); fails
+    after `timeout` s."""
+    deadline = time.time() + timeout
+    while True:
+        load.step()
+        got = cond()
+        if got:
+            return got
+        check(time.time() < deadline, f"{what} within {timeout} s")
+        time.sleep(0.05)
+
+
+def run_for(load, secs):
+    """Runs the load for `secs` seconds."""
+    end = time.time() + secs
+    while time.time() < end:
+        load.step()
+        time.sleep(0.05)
 
 
 def main(run, prefix):

@@ -18,23 +18,11 @@ sender's nonces are 1..k in order, and the supply is unchanged.
 import time
 
 import cluster as cl
-from cluster import check
+from cluster import check, wait
 
 ROUNDS = 10
 ADVANCE_S = 15
 CATCH_UP_S = 15
-
-
-def wait(load, cond, timeout, what):
-    """Runs the load until cond() is true; fails after `timeout` s."""
-    deadline = time.time() + timeout
-    while True:
-        load.step()
-        got = cond()
-        if got:
-            return got
-        check(time.time() < deadline, f"{what} within {timeout} s")
-        time.sleep(0.05)
 
 
 def next_leader(c, asker):

@@ -289,75 +289,10 @@ class FaultCluster(cl.Cluster):
             node.peers = [o.addr for o in self.nodes if o is not node]
 
 
-class Load(cl.Load):
-    """cluster.Load that remembers every admitted transfer: txid ->
-    (sender, nonce, node index, time admitted)."""
-
-    def __init__(self, cluster, per_step=2):
-        super().__init__(cluster, per_step)
-        self.txs = {}
-        self.rounds = 0
-
-    def step(self, min_gap=0.1):
-        """As cluster.Load.step, but a sender's node moves on every round:
-        there, with four nodes up, sender i always meets the same node, so
-        a cut-off node never holds a nonce another node also hands out."""
-        if time.time() - self.last < min_gap:
-            return
-        self.last = time.time()
-        live = self.c.live()
-        if not live:
-            return
-        self.rounds += 1
-        for k in self.c.senders[self.turn % len(self.c.senders)::5]:
-            node = live[(self.turn + self.rounds) % len(live)]
-            self.turn += 1
-            try:
-                self._send(node, k)
-            except (OSError, ConnectionError):
-                node._drop_conn()  # it may be the one just killed
-
-    def _send(self, node, key):
-        conn = node.client()
-        frm = bytes(key.verify_key)
-        _, _, _, nxt = conn.call(cl.GET_ACCOUNT, frm, want=cl.ACCOUNT)
-        senders = self.c.senders
-        to = bytes(senders[(senders.index(key) + 1) % len(senders)]
-                   .verify_key)
-        reqs, meta = [], []
-        for i in range(self.per_step):
-            wire, txid = cl.make_tx(key, self.c.chain_id, to,
-                                    1 + self.sent % 7, nxt + i)
-            reqs.append((cl.SUBMIT_TX, wire))
-            meta.append((txid, nxt + i))
-            self.sent += 1
-        now = time.time()
-        for (code, got), (txid, nonce) in zip(
-                conn.batch(reqs, want=cl.SUBMIT_RESULT), meta):
-            if code == 0:
-                check(got == txid, f"{node.name} computed txid "
-                      f"{got.hex()} for {txid.hex()}")
-                self.admitted += 1
-                self.txs[txid] = (frm, nonce, node.idx, now)
-
-
-def wait(load, cond, timeout, what):
-    """Runs the load until cond() is true; fails after `timeout` s."""
-    deadline = time.time() + timeout
-    while True:
-        load.step()
-        got = cond()
-        if got:
-            return got
-        check(time.time() < deadline, f"{what} within {timeout} s")
-        time.sleep(0.05)
-
-
-def run_for(load, secs):
-    end = time.time() + secs
-    while time.time() < end:
-        load.step()
-        time.sleep(0.05)
+# The load, and the waits that keep it running, are cluster.py's.
+Load = cl.Load
+wait = cl.wait
+run_for = cl.run_for
 
 
 # ---- the final audit ----
