@@ -94,9 +94,8 @@ class Conn:
     """One framed client connection.  Requests may be pipelined: call()
     sends one and reads its answer, batch() sends many then reads them."""
 
-    def __init__(self, port, timeout=10):
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                             timeout=timeout)
+    def __init__(self, port, timeout=10, host="127.0.0.1"):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
         self.rid = 0
         self.buf = b""
 
@@ -145,11 +144,12 @@ class Conn:
 
 
 class Node:
-    def __init__(self, cluster, idx, port):
+    def __init__(self, cluster, idx, port, host="127.0.0.1"):
         self.c = cluster
         self.idx = idx
         self.port = port
-        self.addr = f"127.0.0.1:{port}"
+        self.host = host
+        self.addr = f"{host}:{port}"
         self.name = f"node-{idx}"
         self.key = cluster.path(f"validator-{idx}.key")
         self.data = cluster.path(f"node-{idx}")
@@ -158,6 +158,11 @@ class Node:
         self.peers = []
         self.proc = None
         self.conn = None
+        self.started = []  # times of every start
+
+    def _enter(self):
+        """Runs in the child between fork and exec (a subclass may move it
+        elsewhere, e.g. into a network namespace)."""
 
     def start(self, wait=True):
         check(self.proc is None or self.proc.poll() is not None,
@@ -171,7 +176,9 @@ class Node:
             argv += ["--peer", p]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(argv, stdout=log,
-                                         stderr=subprocess.STDOUT)
+                                         stderr=subprocess.STDOUT,
+                                         preexec_fn=self._enter)
+        self.started.append(time.time())
         if wait:
             self.wait_ready()
 
@@ -181,9 +188,10 @@ class Node:
             check(self.proc.poll() is None,
                   f"{self.name} exited with {self.proc.returncode}")
             try:
-                self.conn = Conn(self.port)
+                self.conn = Conn(self.port, host=self.host)
                 return self.conn.status()
             except OSError:
+                self._drop_conn()
                 time.sleep(0.05)
         raise AssertionError(f"{self.name} did not answer within {timeout} s")
 
@@ -216,7 +224,7 @@ class Node:
 
     def client(self):
         if self.conn is None:
-            self.conn = Conn(self.port)
+            self.conn = Conn(self.port, host=self.host)
         return self.conn
 
     def status(self):

@@ -207,24 +207,13 @@ class Net:
 
 # ---- the cluster on the namespaces ----
 
-class Conn(cl.Conn):
-    """cluster.Conn to a namespace address instead of 127.0.0.1."""
-
-    def __init__(self, host, port, timeout=10):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.rid = 0
-        self.buf = b""
-
-
 class FaultNode(cl.Node):
     """A cluster.Node that runs in namespace `ns` and listens on `ip`."""
 
     def __init__(self, cluster, idx, ns, ip):
-        super().__init__(cluster, idx, PORT)
+        super().__init__(cluster, idx, PORT, host=ip)
         self.ns = ns
         self.ip = ip
-        self.addr = f"{ip}:{PORT}"
-        self.started = []  # times of every start, for the transfer audit
         self.killed = []  # times of every kill -9
 
     def _enter(self):
@@ -234,42 +223,6 @@ class FaultNode(cl.Node):
                        ctypes.c_ulong(0), ctypes.c_ulong(0),
                        ctypes.c_ulong(0)) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
-
-    def start(self, wait=True):
-        check(self.proc is None or self.proc.poll() is not None,
-              f"{self.name} is already running")
-        argv = [self.c.mchost, "--plugin-dir", self.c.plugin_dir,
-                "--consensus", "poa.so", "--store", "json.so",
-                "--data-dir", self.data, "--genesis", self.genesis,
-                "--key", self.key, "--listen", self.addr,
-                "--name", self.name]
-        for p in self.peers:
-            argv += ["--peer", p]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(argv, stdout=log,
-                                         stderr=subprocess.STDOUT,
-                                         preexec_fn=self._enter)
-        self.started.append(time.time())
-        if wait:
-            self.wait_ready()
-
-    def wait_ready(self, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            check(self.proc.poll() is None,
-                  f"{self.name} exited with {self.proc.returncode}")
-            try:
-                self.conn = Conn(self.ip, self.port)
-                return self.conn.status()
-            except OSError:
-                self._drop_conn()
-                time.sleep(0.05)
-        raise AssertionError(f"{self.name} did not answer within {timeout} s")
-
-    def client(self):
-        if self.conn is None:
-            self.conn = Conn(self.ip, self.port)
-        return self.conn
 
     def kill(self):
         self.killed.append(time.time())
