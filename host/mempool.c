@@ -17,122 +17,19 @@
  *     queued) is found without scanning the pool;
  *   - a ring of recent rejections, indexed by id, answers "why was it
  *     refused" without growing.
- * Keys (ids, public keys) are chosen by whoever signs, so the tables hash
- * with SipHash under a random key, as chain/state.c does.
+ * The tables are keymap.h's (SipHash under a random key: ids and public
+ * keys are chosen by whoever signs).
  */
 #include "mempool.h"
 
 #include <assert.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chain/codec.h"
 #include "chain/crypto.h"
+#include "keymap.h"
 #include "minichain/error.h"
-
-#define KEY_LEN 32 /* ids and public keys alike */
-#define MAP_MIN_SLOTS 16
-
-/* ---- a hash table of 32-byte keys living inside their values ---- */
-
-typedef struct map_slot {
-  const uint8_t *key; /* NULL: empty */
-  void *val;
-} map_slot;
-
-typedef struct idmap {
-  map_slot *slots;
-  size_t nslots; /* a power of two, at least twice count */
-  size_t count;
-  const uint8_t *hkey;
-} idmap;
-
-static size_t map_home(const idmap *m, const uint8_t *key) {
-  uint8_t h[crypto_shorthash_BYTES];
-  uint64_t v;
-  crypto_shorthash(h, key, KEY_LEN, m->hkey);
-  memcpy(&v, h, sizeof v);
-  return (size_t)v & (m->nslots - 1);
-}
-
-static ptrdiff_t map_slot_of(const idmap *m, const uint8_t *key) {
-  if (m->nslots == 0)
-    return -1;
-  for (size_t i = map_home(m, key);; i = (i + 1) & (m->nslots - 1)) {
-    if (m->slots[i].key == NULL)
-      return -1;
-    if (memcmp(m->slots[i].key, key, KEY_LEN) == 0)
-      return (ptrdiff_t)i;
-  }
-}
-
-static void *map_get(const idmap *m, const uint8_t *key) {
-  ptrdiff_t i = map_slot_of(m, key);
-  return i < 0 ? NULL : m->slots[i].val;
-}
-
-static void map_place(idmap *m, const uint8_t *key, void *val) {
-  size_t i = map_home(m, key);
-  while (m->slots[i].key != NULL)
-    i = (i + 1) & (m->nslots - 1);
-  m->slots[i].key = key;
-  m->slots[i].val = val;
-}
-
-/* Makes room for one more key, so that map_put cannot fail. */
-static int map_reserve(idmap *m, size_t extra) {
-  size_t need = m->count + extra;
-  if (need * 2 <= m->nslots)
-    return 0;
-  size_t n = m->nslots ? m->nslots : MAP_MIN_SLOTS;
-  while (need * 2 > n)
-    n *= 2;
-  map_slot *slots = calloc(n, sizeof *slots);
-  if (slots == NULL)
-    return MC_ENOMEM;
-  map_slot *old = m->slots;
-  size_t nold = m->nslots;
-  m->slots = slots;
-  m->nslots = n;
-  for (size_t i = 0; i < nold; i++)
-    if (old[i].key != NULL)
-      map_place(m, old[i].key, old[i].val);
-  free(old);
-  return 0;
-}
-
-/* key must point into val and must not be present; room reserved. */
-static void map_put(idmap *m, const uint8_t *key, void *val) {
-  assert(m->count * 2 < m->nslots);
-  assert(map_slot_of(m, key) < 0);
-  map_place(m, key, val);
-  m->count++;
-}
-
-/* Linear probing with backward shift: no tombstones to pile up under
- * churn, so lookups stay short however long the node runs. */
-static void map_del(idmap *m, const uint8_t *key) {
-  ptrdiff_t found = map_slot_of(m, key);
-  if (found < 0)
-    return;
-  size_t mask = m->nslots - 1, i = (size_t)found, j = i;
-  for (;;) {
-    j = (j + 1) & mask;
-    if (m->slots[j].key == NULL)
-      break;
-    size_t k = map_home(m, m->slots[j].key);
-    /* Move j back to the hole unless its home lies cyclically in (i, j]. */
-    int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-    if (!stays) {
-      m->slots[i] = m->slots[j];
-      i = j;
-    }
-  }
-  m->slots[i].key = NULL;
-  m->slots[i].val = NULL;
-  m->count--;
-}
 
 /* ---- pool objects ---- */
 
@@ -166,16 +63,15 @@ struct mc_mempool {
   char chain_id[MC_CHAIN_ID_MAX + 1];
   mc_account_get_fn get;
   void *ctx;
-  uint8_t hkey[crypto_shorthash_KEYBYTES];
-  idmap by_id;     /* id -> pool_tx */
-  idmap by_sender; /* pk -> sender */
+  mc_keymap by_id;     /* id -> pool_tx */
+  mc_keymap by_sender; /* pk -> sender */
   pool_tx *ready_head, *ready_tail;
   size_t size, nready;
   sender **buckets; /* [1..max_per_sender]: senders by queued count */
   size_t top_bucket; /* no bucket above it is non-empty */
   rejection *rej;   /* ring of MC_MEMPOOL_REJECTIONS_KEPT */
   size_t rej_next;
-  idmap by_rej; /* id -> rejection */
+  mc_keymap by_rej; /* id -> rejection */
   uint64_t epoch;
 };
 
@@ -184,27 +80,27 @@ static size_t queued_of(const sender *s) { return s->len - s->nready; }
 /* ---- rejection memory ---- */
 
 static void remember(mc_mempool *mp, const uint8_t id[MC_HASH_LEN], int reason) {
-  rejection *r = map_get(&mp->by_rej, id);
+  rejection *r = mc_keymap_get(&mp->by_rej, id);
   if (r != NULL) {
     r->reason = reason;
     return;
   }
   r = &mp->rej[mp->rej_next];
   if (r->live)
-    map_del(&mp->by_rej, r->id);
+    mc_keymap_del(&mp->by_rej, r->id);
   memcpy(r->id, id, MC_HASH_LEN);
   r->reason = reason;
   r->live = 1;
-  map_put(&mp->by_rej, r->id, r); /* sized for the whole ring at creation */
+  mc_keymap_put(&mp->by_rej, r->id, r); /* sized for the whole ring at creation */
   mp->rej_next = (mp->rej_next + 1) % MC_MEMPOOL_REJECTIONS_KEPT;
 }
 
 /* A transfer admitted after an earlier refusal is no longer "rejected". */
 static void forget(mc_mempool *mp, const uint8_t id[MC_HASH_LEN]) {
-  rejection *r = map_get(&mp->by_rej, id);
+  rejection *r = mc_keymap_get(&mp->by_rej, id);
   if (r == NULL)
     return;
-  map_del(&mp->by_rej, r->id);
+  mc_keymap_del(&mp->by_rej, r->id);
   r->live = 0;
 }
 
@@ -282,20 +178,20 @@ static void mark_queued(mc_mempool *mp, pool_tx *t) {
 /* ---- senders ---- */
 
 static sender *sender_get(mc_mempool *mp, const uint8_t pk[MC_PUBKEY_LEN]) {
-  return map_get(&mp->by_sender, pk);
+  return mc_keymap_get(&mp->by_sender, pk);
 }
 
 static sender *sender_make(mc_mempool *mp, const uint8_t pk[MC_PUBKEY_LEN]) {
   sender *s = sender_get(mp, pk);
   if (s != NULL)
     return s;
-  if (map_reserve(&mp->by_sender, 1) != 0)
+  if (mc_keymap_reserve(&mp->by_sender, 1) != 0)
     return NULL;
   s = calloc(1, sizeof *s);
   if (s == NULL)
     return NULL;
   memcpy(s->pk, pk, MC_PUBKEY_LEN);
-  map_put(&mp->by_sender, s->pk, s);
+  mc_keymap_put(&mp->by_sender, s->pk, s);
   return s;
 }
 
@@ -304,7 +200,7 @@ static void sender_gc(mc_mempool *mp, sender *s) {
   if (s->len != 0)
     return;
   bucket_unlink(mp, s);
-  map_del(&mp->by_sender, s->pk);
+  mc_keymap_del(&mp->by_sender, s->pk);
   free(s->txs);
   free(s);
 }
@@ -347,7 +243,7 @@ static void drop_at(mc_mempool *mp, sender *s, size_t i, int reason) {
   }
   memmove(&s->txs[i], &s->txs[i + 1], (s->len - i - 1) * sizeof *s->txs);
   s->len--;
-  map_del(&mp->by_id, t->tx.id);
+  mc_keymap_del(&mp->by_id, t->tx.id);
   mp->size--;
   if (reason != 0)
     remember(mp, t->tx.id, reason);
@@ -394,12 +290,13 @@ mc_mempool *mc_mempool_new(const mc_mempool_limits *lim, const char *chain_id,
   memcpy(mp->chain_id, chain_id, idlen + 1);
   mp->get = get;
   mp->ctx = ctx;
-  randombytes_buf(mp->hkey, sizeof mp->hkey);
-  mp->by_id.hkey = mp->by_sender.hkey = mp->by_rej.hkey = mp->hkey;
+  mc_keymap_init(&mp->by_id);
+  mc_keymap_init(&mp->by_sender);
+  mc_keymap_init(&mp->by_rej);
   mp->buckets = calloc(lim->max_per_sender + 1, sizeof *mp->buckets);
   mp->rej = calloc(MC_MEMPOOL_REJECTIONS_KEPT, sizeof *mp->rej);
   if (mp->buckets == NULL || mp->rej == NULL ||
-      map_reserve(&mp->by_rej, MC_MEMPOOL_REJECTIONS_KEPT) != 0) {
+      mc_keymap_reserve(&mp->by_rej, MC_MEMPOOL_REJECTIONS_KEPT) != 0) {
     mc_mempool_free(mp);
     return NULL;
   }
@@ -418,9 +315,9 @@ void mc_mempool_free(mc_mempool *mp) {
     free(s->txs);
     free(s);
   }
-  free(mp->by_id.slots);
-  free(mp->by_sender.slots);
-  free(mp->by_rej.slots);
+  mc_keymap_free(&mp->by_id);
+  mc_keymap_free(&mp->by_sender);
+  mc_keymap_free(&mp->by_rej);
   free(mp->buckets);
   free(mp->rej);
   free(mp);
@@ -490,7 +387,7 @@ static void insert(mc_mempool *mp, sender *s, pool_tx *t, int queued,
   s->txs[i] = t;
   s->len++;
   t->s = s;
-  map_put(&mp->by_id, t->tx.id, t);
+  mc_keymap_put(&mp->by_id, t->tx.id, t);
   mp->size++;
   forget(mp, t->tx.id);
   if (queued) {
@@ -505,7 +402,7 @@ static void insert(mc_mempool *mp, sender *s, pool_tx *t, int queued,
 
 static int admit(mc_mempool *mp, const mc_tx *tx, int *remembered) {
   *remembered = 1;
-  if (map_get(&mp->by_id, tx->id) != NULL) {
+  if (mc_keymap_get(&mp->by_id, tx->id) != NULL) {
     *remembered = 0;
     return MC_EDUP;
   }
@@ -526,7 +423,7 @@ static int admit(mc_mempool *mp, const mc_tx *tx, int *remembered) {
     return rc;
   *remembered = 0;
   pool_tx *t = calloc(1, sizeof *t);
-  if (t == NULL || map_reserve(&mp->by_id, 1) != 0 ||
+  if (t == NULL || mc_keymap_reserve(&mp->by_id, 1) != 0 ||
       (s = sender_make(mp, tx->from)) == NULL || sender_reserve(s) != 0) {
     free(t);
     if (s != NULL)
@@ -560,12 +457,12 @@ int mc_mempool_add(mc_mempool *mp, const mc_tx *tx) {
 /* ---- queries ---- */
 
 int mc_mempool_contains(const mc_mempool *mp, const uint8_t id[MC_HASH_LEN]) {
-  return map_get(&mp->by_id, id) != NULL;
+  return mc_keymap_get(&mp->by_id, id) != NULL;
 }
 
 int mc_mempool_find(const mc_mempool *mp, const uint8_t id[MC_HASH_LEN],
                     const mc_tx **tx, int *ready) {
-  const pool_tx *t = map_get(&mp->by_id, id);
+  const pool_tx *t = mc_keymap_get(&mp->by_id, id);
   if (t == NULL)
     return 0;
   *tx = &t->tx;
@@ -576,7 +473,7 @@ int mc_mempool_find(const mc_mempool *mp, const uint8_t id[MC_HASH_LEN],
 int mc_mempool_tx_verified(void *mp, const mc_tx *tx) {
   mc_tx t = *tx;
   mc_tx_compute_id(&t);
-  const pool_tx *p = map_get(&((mc_mempool *)mp)->by_id, t.id);
+  const pool_tx *p = mc_keymap_get(&((mc_mempool *)mp)->by_id, t.id);
   return p != NULL && memcmp(p->tx.sig, tx->sig, MC_SIG_LEN) == 0;
 }
 
@@ -600,7 +497,7 @@ int mc_mempool_next_nonce(mc_mempool *mp, const uint8_t pk[MC_PUBKEY_LEN],
 
 int mc_mempool_rejection(const mc_mempool *mp, const uint8_t id[MC_HASH_LEN],
                          int *reason) {
-  const rejection *r = map_get(&mp->by_rej, id);
+  const rejection *r = mc_keymap_get(&mp->by_rej, id);
   if (r == NULL)
     return 0;
   *reason = r->reason;
@@ -663,7 +560,7 @@ void mc_mempool_on_commit(mc_mempool *mp, const mc_block *b) {
   /* First everything the block included leaves, so that the re-check
    * below does not take an included transfer for a clashing one. */
   for (uint32_t k = 0; k < n; k++) {
-    pool_tx *t = map_get(&mp->by_id, b->txs[k].id);
+    pool_tx *t = mc_keymap_get(&mp->by_id, b->txs[k].id);
     if (t == NULL)
       continue;
     sender *s = t->s;

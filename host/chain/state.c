@@ -3,21 +3,19 @@
  * accounts on top of the committed state.
  *
  * The overlay is an insertion-ordered array of changed accounts (each with
- * the value it had in the base state) indexed by a small open-addressing
- * hash table keyed by public key.  Recipients are chosen by whoever signs
- * a transfer, so the table hashes with SipHash under a random key: nobody
- * can craft keys that all land in one probe chain.
+ * the value it had in the base state) indexed by public key through a
+ * keymap (keymap.h), whose values are entry index + 1 (never NULL).
  */
 #include "chain/state.h"
 
 #include <assert.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "keymap.h"
 #include "minichain/error.h"
 
-#define OVERLAY_MIN_SLOTS 16
+#define OVERLAY_MIN_ENTRIES 8
 
 typedef struct overlay_entry {
   mc_account now;
@@ -29,9 +27,7 @@ struct mc_overlay {
   void *ctx;
   overlay_entry *entries; /* changed accounts, in first-change order */
   size_t count, cap;
-  uint32_t *slots; /* entry index + 1; 0 is an empty slot */
-  size_t nslots;   /* a power of two, at least twice count */
-  uint8_t hkey[crypto_shorthash_KEYBYTES];
+  mc_keymap index; /* pubkey -> entry index + 1 */
 };
 
 int mc_tx_check_static(const mc_tx *tx, const char *chain_id) {
@@ -53,7 +49,7 @@ mc_overlay *mc_overlay_new(mc_account_get_fn get, void *ctx) {
     return NULL;
   o->get = get;
   o->ctx = ctx;
-  randombytes_buf(o->hkey, sizeof o->hkey);
+  mc_keymap_init(&o->index);
   return o;
 }
 
@@ -61,36 +57,14 @@ void mc_overlay_free(mc_overlay *o) {
   if (o == NULL)
     return;
   free(o->entries);
-  free(o->slots);
+  mc_keymap_free(&o->index);
   free(o);
-}
-
-static size_t slot_of(const mc_overlay *o, const uint8_t pk[MC_PUBKEY_LEN]) {
-  uint8_t h[crypto_shorthash_BYTES];
-  uint64_t v;
-  crypto_shorthash(h, pk, MC_PUBKEY_LEN, o->hkey);
-  memcpy(&v, h, sizeof v);
-  return (size_t)v & (o->nslots - 1);
 }
 
 /* Index of pk's entry, or -1. */
 static ptrdiff_t find_entry(const mc_overlay *o, const uint8_t pk[MC_PUBKEY_LEN]) {
-  if (o->nslots == 0)
-    return -1;
-  for (size_t i = slot_of(o, pk);; i = (i + 1) & (o->nslots - 1)) {
-    uint32_t s = o->slots[i];
-    if (s == 0)
-      return -1;
-    if (memcmp(o->entries[s - 1].now.pubkey, pk, MC_PUBKEY_LEN) == 0)
-      return (ptrdiff_t)(s - 1);
-  }
-}
-
-static void slot_insert(mc_overlay *o, size_t idx) {
-  size_t i = slot_of(o, o->entries[idx].now.pubkey);
-  while (o->slots[i] != 0)
-    i = (i + 1) & (o->nslots - 1);
-  o->slots[i] = (uint32_t)(idx + 1);
+  uintptr_t v = (uintptr_t)mc_keymap_get(&o->index, pk);
+  return v == 0 ? -1 : (ptrdiff_t)(v - 1);
 }
 
 /* Makes room for `extra` more entries, so that applying a transfer cannot
@@ -98,7 +72,7 @@ static void slot_insert(mc_overlay *o, size_t idx) {
 static int reserve(mc_overlay *o, size_t extra) {
   size_t need = o->count + extra;
   if (need > o->cap) {
-    size_t cap = o->cap ? o->cap * 2 : OVERLAY_MIN_SLOTS / 2;
+    size_t cap = o->cap ? o->cap * 2 : OVERLAY_MIN_ENTRIES;
     while (cap < need)
       cap *= 2;
     overlay_entry *e = realloc(o->entries, cap * sizeof *e);
@@ -107,20 +81,7 @@ static int reserve(mc_overlay *o, size_t extra) {
     o->entries = e;
     o->cap = cap;
   }
-  if (need * 2 <= o->nslots)
-    return 0;
-  size_t nslots = o->nslots ? o->nslots : OVERLAY_MIN_SLOTS;
-  while (need * 2 > nslots)
-    nslots *= 2;
-  uint32_t *slots = calloc(nslots, sizeof *slots);
-  if (slots == NULL)
-    return MC_ENOMEM;
-  free(o->slots);
-  o->slots = slots;
-  o->nslots = nslots;
-  for (size_t i = 0; i < o->count; i++)
-    slot_insert(o, i);
-  return 0;
+  return mc_keymap_reserve(&o->index, extra);
 }
 
 /* The base state's value of pk: zero when the base never saw it. */
@@ -154,10 +115,10 @@ static void put(mc_overlay *o, const mc_account *before, const mc_account *now) 
     o->entries[i].now = *now;
     return;
   }
-  assert(o->count < o->cap && (o->count + 1) * 2 <= o->nslots);
+  assert(o->count < o->cap);
   o->entries[o->count].before = *before;
   o->entries[o->count].now = *now;
-  slot_insert(o, o->count);
+  mc_keymap_put(&o->index, now->pubkey, (void *)(uintptr_t)(o->count + 1));
   o->count++;
 }
 
