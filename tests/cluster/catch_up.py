@@ -93,15 +93,8 @@ def run(args, tmp, made):
     name, stopped_at, target = lagging_node(c, load)
     stranger(c, load)
     c.wait_quiet(c.nodes, 30)
-    top, blocks = c.check_agreement()
-    where, counts = c.check_chain_txs(blocks)
+    top, blocks, where, counts = c.check_chain()
     check(len(where) > 0, "no transfer was committed under load")
-    for node in c.nodes:
-        accts = c.check_supply(node)
-        for pk, a in accts.items():
-            check(a[2] == counts.get(pk, 0),
-                  f"{node.name}: nonce {a[2]} of {pk.hex()[:16]} but the "
-                  f"chain holds {counts.get(pk, 0)} of its transfers")
     for node in c.nodes:
         node.stop()
     print(f"cluster/catch_up: ok: {name} stopped at {stopped_at}, caught up "

@@ -396,6 +396,21 @@ class Cluster:
                   f"{ns[:10]}... not 1..{len(ns)} in order")
         return where, {s: len(ns) for s, ns in nonces.items()}
 
+    def check_chain(self):
+        """The checks every test ends with: all nodes hold the same chain,
+        no transfer is in it twice, each sender's nonces are contiguous,
+        and on every node the supply is unchanged and each account's nonce
+        is the number of its committed transfers.  Returns (top, blocks,
+        where, counts) as check_agreement and check_chain_txs give them."""
+        top, blocks = self.check_agreement()
+        where, counts = self.check_chain_txs(blocks)
+        for node in self.nodes:
+            for pk, a in self.check_supply(node).items():
+                check(a[2] == counts.get(pk, 0),
+                      f"{node.name}: nonce {a[2]} of {pk.hex()[:16]} but "
+                      f"the chain holds {counts.get(pk, 0)} of its transfers")
+        return top, blocks, where, counts
+
     def wait_quiet(self, nodes, timeout):
         """Waits until no node has transfers in its mempool and all hold
         the same head; returns that height."""
