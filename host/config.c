@@ -18,7 +18,13 @@
 #include "minichain/error.h"
 #include "net/frame.h"
 
-typedef enum opt_type { OPT_STR, OPT_SIZE, OPT_LEVEL, OPT_PEER } opt_type;
+typedef enum opt_type {
+  OPT_STR,
+  OPT_SIZE,
+  OPT_LEVEL,
+  OPT_PEER,
+  OPT_FLAG /* takes no value on the command line; true/false in JSON */
+} opt_type;
 
 typedef struct opt {
   const char *flag; /* without the leading "--" */
@@ -42,8 +48,15 @@ static const opt options[] = {
     STR_OPT("name", name),
     {"peer", OPT_PEER, 0, 0, 0},
     {"log-level", OPT_LEVEL, offsetof(mc_config, log_level), 0, 0},
+    {"new-validator", OPT_FLAG, offsetof(mc_config, new_validator), 0, 0},
     SIZE_OPT("max-frame-bytes", max_frame, 1024, 256u << 20),
     SIZE_OPT("max-conns", max_conns, 1, 100000),
+    SIZE_OPT("max-conns-per-ip", max_conns_per_ip, 1, 100000),
+    SIZE_OPT("handshake-timeout-ms", handshake_timeout_ms, 100, 600000),
+    SIZE_OPT("idle-timeout-ms", idle_timeout_ms, 1000, 86400000),
+    SIZE_OPT("max-send-queue-bytes", max_send_queue, 64u << 10, 1u << 30),
+    SIZE_OPT("net-memory-bytes", net_memory, 1u << 20, (size_t)64 << 30),
+    SIZE_OPT("max-requests-per-sec", max_requests_per_sec, 1, 10000000),
     SIZE_OPT("mempool-max-total", mempool.max_total, 1, 10000000),
     SIZE_OPT("mempool-max-per-sender", mempool.max_per_sender, 1, 100000),
     SIZE_OPT("mempool-max-nonce-gap", mempool.max_nonce_gap, 0, 100000),
@@ -59,6 +72,12 @@ void mc_config_init(mc_config *c) {
   c->log_level = MC_LOG_INFO;
   c->max_frame = MC_DEFAULT_MAX_FRAME;
   c->max_conns = 256;
+  c->max_conns_per_ip = 8;
+  c->handshake_timeout_ms = 5000;
+  c->idle_timeout_ms = 60000;
+  c->max_send_queue = 16u << 20;
+  c->net_memory = 256u << 20;
+  c->max_requests_per_sec = 2000;
   c->mempool = lim;
 }
 
@@ -164,6 +183,13 @@ static int apply(mc_config *c, const opt *o, const char *what, const char *v,
       return MC_EINVAL;
     }
     return 0;
+  case OPT_FLAG:
+    if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+      snprintf(err, errlen, "%s: expected true or false, got '%s'", what, v);
+      return MC_EINVAL;
+    }
+    *(int *)((char *)c + o->offset) = strcmp(v, "true") == 0;
+    return 0;
   case OPT_PEER:
     if (check_hostport(what, v, 0, err, errlen) != 0)
       return MC_EINVAL;
@@ -244,6 +270,14 @@ static int apply_json_item(mc_config *c, const cJSON *item, const char *origin,
     }
     return 0;
   }
+  if (o->type == OPT_FLAG) {
+    if (!cJSON_IsBool(item)) {
+      snprintf(err, errlen, "%s: expected true or false", what);
+      return MC_EINVAL;
+    }
+    return apply(c, o, what, cJSON_IsTrue(item) ? "true" : "false", err,
+                 errlen);
+  }
   if ((o->type == OPT_SIZE) != cJSON_IsNumber(item) ||
       json_scalar_text(item, text, sizeof text) != 0) {
     snprintf(err, errlen, "%s: expected %s", what,
@@ -293,15 +327,24 @@ static char *read_text_file(const char *path, char *err, size_t errlen) {
   return buf;
 }
 
-/* Every flag but --help and --version takes a value, so argv is walked in
- * pairs: a value that happens to read "--config" is never taken for the
- * flag.  The file is applied before the flags so that flags override it. */
+/* 1 if the command-line argument a is a flag without a value. */
+static int takes_no_value(const char *a) {
+  if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 ||
+      strcmp(a, "--version") == 0)
+    return 1;
+  const opt *o = strncmp(a, "--", 2) == 0 ? find_flag(a + 2) : NULL;
+  return o != NULL && o->type == OPT_FLAG;
+}
+
+/* Every other flag takes a value, so argv is walked flag by flag, each
+ * with its value: a value that happens to read "--config" is never taken
+ * for the flag.  The file is applied before the flags so that flags
+ * override it. */
 static int apply_config_file(mc_config *c, int argc, char **argv, char *err,
                              size_t errlen) {
   const char *path = NULL;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
-        strcmp(argv[i], "--version") == 0)
+    if (takes_no_value(argv[i]))
       continue;
     if (strcmp(argv[i], "--config") == 0) {
       if (i + 1 >= argc) {
@@ -357,6 +400,10 @@ int mc_config_from_args(mc_config *c, int argc, char **argv, char *err,
       snprintf(err, errlen, "unknown argument '%s' (see mchost --help)", a);
       return MC_EINVAL;
     }
+    if (o != NULL && o->type == OPT_FLAG) {
+      rc = apply(c, o, a, "true", err, errlen);
+      continue;
+    }
     if (i + 1 >= argc) {
       snprintf(err, errlen, "%s: missing value", a);
       return MC_EINVAL;
@@ -371,6 +418,14 @@ int mc_config_from_args(mc_config *c, int argc, char **argv, char *err,
   }
   if (rc == 0 && c->action == MC_ACTION_RUN)
     rc = check_required(c, err, errlen);
+  if (rc == 0 && c->max_send_queue < c->max_frame + 4096) {
+    /* a connection must be able to queue the largest frame it may get */
+    snprintf(err, errlen,
+             "--max-send-queue-bytes %zu must be at least --max-frame-bytes "
+             "+ 4096 (%zu)",
+             c->max_send_queue, c->max_frame + 4096);
+    rc = MC_EINVAL;
+  }
   return rc;
 }
 
@@ -390,8 +445,23 @@ const char *mc_config_usage(void) {
          "  --peer HOST:PORT     another validator to connect to (repeatable)\n"
          "  --name NAME          node name in logs (default: the listen address)\n"
          "  --log-level LEVEL    debug, info (default), warn, error\n"
-         "  --max-frame-bytes N  largest frame accepted (default 8388608)\n"
-         "  --max-conns N        most connections accepted at once (default 256)\n"
+         "  --new-validator      this node's key has never signed for this chain\n"
+         "                       (a new chain or a new key): sign from the start\n"
+         "                       instead of watching first (docs/CONSENSUS.md)\n"
+         "  --max-frame-bytes N  largest frame accepted from a peer (default 8388608)\n"
+         "\n"
+         "Limits at the network edge (docs/OPERATIONS.md):\n"
+         "  --max-conns N        connections at once, one kept per validator (256)\n"
+         "  --max-conns-per-ip N connections from one address, validators aside (8)\n"
+         "  --handshake-timeout-ms N  to finish the peer handshake or send a first\n"
+         "                       client request (5000)\n"
+         "  --idle-timeout-ms N  a client silent this long is closed (60000)\n"
+         "  --max-send-queue-bytes N  memory queued to one connection (16777216)\n"
+         "  --net-memory-bytes N memory all non-validator connections may hold in\n"
+         "                       read and send buffers together (268435456)\n"
+         "  --max-requests-per-sec N  frames/s one non-validator connection may\n"
+         "                       send before the node stops reading it (2000)\n"
+         "\n"
          "  --mempool-max-total N, --mempool-max-per-sender N,\n"
          "  --mempool-max-nonce-gap N   mempool limits (20000, 256, 64)\n"
          "  --config FILE        JSON object of these settings (keys use '_');\n"

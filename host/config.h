@@ -40,8 +40,17 @@ typedef struct mc_config {
   char *peers[MC_MAX_PEERS];
   size_t npeers;
   mc_log_level log_level; /* default info */
+  int new_validator;      /* --new-validator: the key never signed here */
   size_t max_frame;       /* bytes, default MC_DEFAULT_MAX_FRAME */
-  size_t max_conns;       /* accepted connections, default 256 */
+  /* The network edge (docs/OPERATIONS.md, "Limits"). */
+  size_t max_conns;          /* connections at once, default 256 */
+  size_t max_conns_per_ip;   /* non-validator connections per address, 8 */
+  size_t handshake_timeout_ms; /* first frame / peer handshake, 5000 */
+  size_t idle_timeout_ms;    /* client silence before closing, 60000 */
+  size_t max_send_queue;     /* bytes queued to one connection, 16 MiB */
+  size_t net_memory;         /* bytes all non-validator connections may
+                                hold in buffers together, 256 MiB */
+  size_t max_requests_per_sec; /* frames/s one non-validator may send, 2000 */
   mc_mempool_limits mempool;
 } mc_config;
 

@@ -27,6 +27,9 @@
 
 #define MARKER_FILE "mchost.json"
 #define MARKER_FORMAT "minichain-data"
+/* 2: consensus signatures name the chain (mc_consensus_sign), so the
+ * certificates a version 1 directory holds no longer verify. */
+#define MARKER_VERSION 2
 #define LOCK_FILE "LOCK"
 
 /* ---- plugins ---- */
@@ -105,7 +108,7 @@ static int marker_write(const char *path, const mc_node *n) {
   mc_hex_encode(n->genesis.hash, MC_HASH_LEN, hex);
   cJSON *doc = cJSON_CreateObject();
   cJSON_AddStringToObject(doc, "format", MARKER_FORMAT);
-  cJSON_AddNumberToObject(doc, "version", 1);
+  cJSON_AddNumberToObject(doc, "version", MARKER_VERSION);
   cJSON_AddStringToObject(doc, "chain_id", n->genesis.chain_id);
   cJSON_AddStringToObject(doc, "genesis_hash", hex);
   cJSON_AddStringToObject(doc, "store", n->store_plugin.desc->name);
@@ -126,11 +129,22 @@ static int marker_check(const char *path, const char *txt, const mc_node *n,
   const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(doc, "format");
   const cJSON *gh = cJSON_GetObjectItemCaseSensitive(doc, "genesis_hash");
   const cJSON *st = cJSON_GetObjectItemCaseSensitive(doc, "store");
+  const cJSON *ver = cJSON_GetObjectItemCaseSensitive(doc, "version");
   int rc = 0;
   if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, MARKER_FORMAT) != 0 ||
-      !cJSON_IsString(gh) || !cJSON_IsString(st)) {
+      !cJSON_IsString(gh) || !cJSON_IsString(st) || !cJSON_IsNumber(ver)) {
     snprintf(err, errlen, "%s: not a MiniChain data directory marker", path);
     rc = MC_EFOREIGN;
+  } else if (ver->valuedouble != MARKER_VERSION) {
+    snprintf(err, errlen,
+             "%s: data directory format %g, this mchost reads format %d%s",
+             path, ver->valuedouble, MARKER_VERSION,
+             ver->valuedouble < MARKER_VERSION
+                 ? " (written before consensus signatures named the chain: "
+                   "its certificates no longer verify; start a new data "
+                   "directory and sync it from the network)"
+                 : " (written by a newer mchost)");
+    rc = MC_EVERSION;
   } else if (strcmp(gh->valuestring, hex) != 0) {
     snprintf(err, errlen,
              "%s: data directory holds chain %s, but --genesis gives %s",
@@ -213,6 +227,7 @@ static int create_engine(mc_node *n, const mc_config *cfg, char *err,
       .block_interval_ms = n->genesis.block_interval_ms,
       .view_timeout_ms = n->genesis.view_timeout_ms,
       .max_txs_per_block = n->genesis.max_txs_per_block,
+      .flags = cfg->new_validator ? MC_CONSENSUS_NEW_VALIDATOR : 0,
   };
   int rc = n->cvt->create(&mc_node_host_api, &n->consensus_host, &p,
                           &n->consensus);

@@ -38,6 +38,56 @@ int mc_verify(const uint8_t pk[MC_PUBKEY_LEN], const uint8_t *msg, size_t len,
   return crypto_sign_verify_detached(sig, msg, len, pk) == 0 ? 0 : MC_ESIG;
 }
 
+/* ---- the consensus domain ---- */
+
+static const char CONSENSUS_TAG[] = "mc-consensus-v1";
+
+/* ["mc-consensus-v1", genesis_hash, msg] into a malloc'd buffer. */
+static int consensus_preimage(const uint8_t genesis_hash[MC_HASH_LEN],
+                              const uint8_t *msg, size_t len,
+                              msgpack_sbuffer *sb) {
+  if (len > UINT32_MAX)
+    return MC_ETOOBIG;
+  msgpack_sbuffer_init(sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+  if (msgpack_pack_array(&pk, 3) != 0 ||
+      msgpack_pack_str_with_body(&pk, CONSENSUS_TAG,
+                                 sizeof CONSENSUS_TAG - 1) != 0 ||
+      msgpack_pack_bin_with_body(&pk, genesis_hash, MC_HASH_LEN) != 0 ||
+      msgpack_pack_bin(&pk, len) != 0 ||
+      (len > 0 && msgpack_pack_bin_body(&pk, msg, len) != 0)) {
+    msgpack_sbuffer_destroy(sb);
+    return MC_ENOMEM;
+  }
+  return 0;
+}
+
+int mc_consensus_sign(const uint8_t sk[MC_SECKEY_LEN],
+                      const uint8_t genesis_hash[MC_HASH_LEN],
+                      const uint8_t *msg, size_t len, uint8_t sig[MC_SIG_LEN]) {
+  msgpack_sbuffer sb;
+  int rc = consensus_preimage(genesis_hash, msg, len, &sb);
+  if (rc != 0)
+    return rc;
+  mc_sign(sk, (const uint8_t *)sb.data, sb.size, sig);
+  msgpack_sbuffer_destroy(&sb);
+  return 0;
+}
+
+int mc_consensus_verify(const uint8_t pk[MC_PUBKEY_LEN],
+                        const uint8_t genesis_hash[MC_HASH_LEN],
+                        const uint8_t *msg, size_t len,
+                        const uint8_t sig[MC_SIG_LEN]) {
+  msgpack_sbuffer sb;
+  int rc = consensus_preimage(genesis_hash, msg, len, &sb);
+  if (rc != 0)
+    return rc;
+  rc = mc_verify(pk, (const uint8_t *)sb.data, sb.size, sig);
+  msgpack_sbuffer_destroy(&sb);
+  return rc;
+}
+
 /* ---- Merkle root (RFC 6962, section 2.1) ---- */
 
 static void merkle_leaf(const uint8_t id[MC_HASH_LEN], uint8_t out[MC_HASH_LEN]) {

@@ -29,6 +29,22 @@ int mc_verify(const uint8_t pk[MC_PUBKEY_LEN], const uint8_t *msg, size_t len,
               const uint8_t sig[MC_SIG_LEN]);
 
 /*
+ * Signatures in the consensus domain of one chain: what the host's `sign`
+ * and `verify` services do for plugins.  The signed bytes are the msgpack
+ * array ["mc-consensus-v1", genesis_hash (bin 32), msg (bin)], so a
+ * plugin's signature can never pass for a transaction, a block header, a
+ * handshake, or a message of another chain (each of those is an array
+ * with a tag of its own).  Return 0, MC_ENOMEM, or (verify) MC_ESIG.
+ */
+int mc_consensus_sign(const uint8_t sk[MC_SECKEY_LEN],
+                      const uint8_t genesis_hash[MC_HASH_LEN],
+                      const uint8_t *msg, size_t len, uint8_t sig[MC_SIG_LEN]);
+int mc_consensus_verify(const uint8_t pk[MC_PUBKEY_LEN],
+                        const uint8_t genesis_hash[MC_HASH_LEN],
+                        const uint8_t *msg, size_t len,
+                        const uint8_t sig[MC_SIG_LEN]);
+
+/*
  * Merkle root of n leaves (transaction ids), the RFC 6962 construction:
  * empty = SHA-256(""), leaf = SHA-256(0x00 || id),
  * node = SHA-256(0x01 || left || right), split at the largest power of two

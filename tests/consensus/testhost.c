@@ -478,7 +478,7 @@ th_cluster *th_new_twins(const char *plugin, uint32_t n, const uint32_t *twin_of
   cl->verbose = getenv("TH_VERBOSE") != NULL;
   cl->vt = vt;
   cl->params = (mc_consensus_params){sizeof cl->params, block_interval_ms,
-                                     view_timeout_ms, 100};
+                                     view_timeout_ms, 100, 0};
   crypto_hash_sha256(cl->genesis, (const uint8_t *)"testhost-genesis", 16);
   for (uint32_t i = 0; i < cl->nn; i++) {
     th_node *nd = &cl->nodes[i];

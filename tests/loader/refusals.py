@@ -21,7 +21,7 @@ import tempfile
 
 import nacl.signing
 
-MC_ABI = (1, 0)  # checked against `mchost --version` below
+MC_ABI = (1, 1)  # checked against `mchost --version` below
 
 
 def snapshot(path):

@@ -261,8 +261,53 @@ static void test_file_then_flags(void **state) {
   unlink(path);
 }
 
+/* --new-validator takes no value; the edge limits are sizes with bounds;
+ * a send queue smaller than the largest frame is refused. */
+static void test_valueless_flag_and_limits(void **state) {
+  (void)state;
+  mc_config c;
+  char err[256];
+  const char *args[] = {"--new-validator", REQ, "--max-conns-per-ip", "3",
+                        "--handshake-timeout-ms", "250", NULL};
+  assert_int_equal(run(&c, err, sizeof err, args), 0);
+  assert_int_equal(c.new_validator, 1);
+  assert_int_equal(c.max_conns_per_ip, 3);
+  assert_int_equal(c.handshake_timeout_ms, 250);
+  assert_int_equal(c.idle_timeout_ms, 60000);
+  assert_int_equal(c.net_memory, 256u << 20);
+  mc_config_free(&c);
+
+  const char *plain[] = {REQ, NULL};
+  assert_int_equal(run(&c, err, sizeof err, plain), 0);
+  assert_int_equal(c.new_validator, 0);
+  mc_config_free(&c);
+
+  const char *json[] = {REQ, NULL};
+  assert_int_equal(run(&c, err, sizeof err, json), 0);
+  assert_int_equal(mc_config_from_json(&c, "{\"new_validator\": true}", "f",
+                                       err, sizeof err),
+                   0);
+  assert_int_equal(c.new_validator, 1);
+  assert_int_equal(mc_config_from_json(&c, "{\"new_validator\": 1}", "f", err,
+                                       sizeof err),
+                   MC_EINVAL);
+  assert_non_null(strstr(err, "expected true or false"));
+  mc_config_free(&c);
+
+  const char *small[] = {REQ, "--max-send-queue-bytes", "65536", NULL};
+  assert_int_equal(run(&c, err, sizeof err, small), MC_EINVAL);
+  assert_non_null(strstr(err, "--max-send-queue-bytes"));
+  mc_config_free(&c);
+
+  const char *zero[] = {REQ, "--handshake-timeout-ms", "5", NULL};
+  assert_int_equal(run(&c, err, sizeof err, zero), MC_EINVAL);
+  assert_non_null(strstr(err, "--handshake-timeout-ms"));
+  mc_config_free(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_valueless_flag_and_limits),
       cmocka_unit_test(test_defaults_and_flags),
       cmocka_unit_test(test_help_version_plugin_info),
       cmocka_unit_test(test_config_flag_parsing),

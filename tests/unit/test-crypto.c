@@ -86,6 +86,39 @@ static void test_verify_rejects_any_change(void **state) {
 
 /* ---- Merkle root ---- */
 
+/* A consensus-domain signature covers ["mc-consensus-v1", genesis, msg]:
+ * it verifies only for the same chain and is not a raw signature of msg
+ * (so a plugin cannot get a transaction or a header signed). */
+static void test_consensus_domain(void **state) {
+  (void)state;
+  mc_keypair kp;
+  assert_int_equal(mc_key_from_dev_name("validator-0", &kp), 0);
+  uint8_t chain_a[MC_HASH_LEN], chain_b[MC_HASH_LEN], sig[MC_SIG_LEN];
+  memset(chain_a, 0xaa, sizeof chain_a);
+  memset(chain_b, 0xbb, sizeof chain_b);
+  static const uint8_t msg[] = "a vote";
+  assert_int_equal(mc_consensus_sign(kp.sk, chain_a, msg, sizeof msg, sig), 0);
+  assert_int_equal(mc_consensus_verify(kp.pk, chain_a, msg, sizeof msg, sig),
+                   0);
+  assert_int_equal(mc_consensus_verify(kp.pk, chain_b, msg, sizeof msg, sig),
+                   MC_ESIG);
+  assert_int_equal(mc_verify(kp.pk, msg, sizeof msg, sig), MC_ESIG);
+  /* the preimage, byte for byte: fixarray 3, fixstr 15, bin8 32, bin8 n */
+  uint8_t pre[1 + 16 + 34 + 2 + sizeof msg], *p = pre;
+  *p++ = 0x93;
+  *p++ = 0xaf;
+  memcpy(p, "mc-consensus-v1", 15);
+  p += 15;
+  *p++ = 0xc4;
+  *p++ = 32;
+  memcpy(p, chain_a, 32);
+  p += 32;
+  *p++ = 0xc4;
+  *p++ = sizeof msg;
+  memcpy(p, msg, sizeof msg);
+  assert_int_equal(mc_verify(kp.pk, pre, sizeof pre, sig), 0);
+}
+
 static void test_merkle_vectors(void **state) {
   (void)state;
   static const size_t sizes[] = {0, 1, 2, 3, 5};
@@ -256,6 +289,7 @@ int main(void) {
       cmocka_unit_test(test_dev_keys_match_vectors),
       cmocka_unit_test(test_sign_matches_vector_and_verifies),
       cmocka_unit_test(test_verify_rejects_any_change),
+      cmocka_unit_test(test_consensus_domain),
       cmocka_unit_test(test_merkle_vectors),
       cmocka_unit_test(test_merkle_order_matters),
       cmocka_unit_test(test_lthash_vectors),

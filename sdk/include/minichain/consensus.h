@@ -34,13 +34,29 @@ extern "C" {
 
 typedef struct mc_consensus mc_consensus; /* the plugin's own instance */
 
-/* Chain parameters from the genesis file. */
+/* Bits of mc_consensus_params.flags. */
+enum {
+  /* The operator asserts that this node's key has never signed anything
+   * for this chain (mchost --new-validator): a new chain, or a new key.
+   * Without it an engine that finds no saved state of its own must assume
+   * it may have voted before and lost the record (docs/CONSENSUS.md). */
+  MC_CONSENSUS_NEW_VALIDATOR = 1u << 0
+};
+
+/* Chain parameters from the genesis file, and how the node was started. */
 typedef struct mc_consensus_params {
   size_t size;                /* sizeof(mc_consensus_params); first */
   uint64_t block_interval_ms; /* target time between blocks */
   uint64_t view_timeout_ms;   /* base timeout before a view change */
   uint32_t max_txs_per_block;
+  /* ---- ABI 1.1 ---- present when size covers it */
+  uint64_t flags;             /* MC_CONSENSUS_* bits */
 } mc_consensus_params;
+
+/* Nonzero if params carries `field` (for fields added after ABI 1.0). */
+#define MC_PARAMS_HAS(params, field)                                           \
+  ((params)->size >=                                                           \
+   offsetof(mc_consensus_params, field) + sizeof((params)->field))
 
 /* What the host shows in its status output. */
 typedef struct mc_consensus_status {
@@ -90,7 +106,10 @@ typedef struct mc_consensus_vtable {
   /*
    * Returns 0 if cert proves that b is final at b->header.height, else
    * MC_ECERT (or MC_EDECODE).  Must not depend on the engine's current
-   * round: it is called for old blocks during sync.
+   * round: it is called for old blocks during sync.  Judge the header,
+   * b->hash and the certificate only: during header-first sync b carries
+   * no transactions yet (b->txs NULL; header.tx_count says how many the
+   * body will hold, and the host checks the body against this header).
    */
   int (*verify_certificate)(mc_consensus *c, const mc_block *b,
                             const uint8_t *cert, size_t cert_len);

@@ -132,11 +132,20 @@ typedef struct mc_host_api {
 
   /* ---- keys and hashing ------------------------------------------------- */
 
-  /* Signs msg with this node's ed25519 key.  MC_ESTATE if it has none. */
+  /*
+   * Signs msg with this node's ed25519 key in the consensus domain of this
+   * chain: the bytes signed are the msgpack array
+   *   ["mc-consensus-v1", genesis_hash (bin 32), msg (bin)]
+   * (docs/SDK.md), so what a plugin signs names the chain and can never
+   * pass for a transaction, a block header or a peer handshake.  msg may
+   * be any bytes up to 2^32-1.  Returns 0, MC_ESTATE (the node has no
+   * key), MC_ENOMEM or MC_ETOOBIG.
+   */
   int (*sign)(mc_host *h, const uint8_t *msg, size_t len,
               uint8_t sig[MC_SIG_LEN]);
 
-  /* Returns 0 if sig is pk's ed25519 signature of msg, else MC_ESIG. */
+  /* Returns 0 if sig is what `sign` with pk's key makes for msg on this
+   * chain (same domain, same genesis), else MC_ESIG (or MC_ENOMEM). */
   int (*verify)(mc_host *h, const uint8_t pk[MC_PUBKEY_LEN], const uint8_t *msg,
                 size_t len, const uint8_t sig[MC_SIG_LEN]);
 
