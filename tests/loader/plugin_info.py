@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 
-MC_ABI = "1.0"
+MC_ABI = "1.1"
 
 # file, folder key, kind, name
 PLUGINS = [
