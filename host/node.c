@@ -245,14 +245,28 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 static int start_listening(mc_node *n, const mc_config *cfg, char *err,
                            size_t errlen) {
+  size_t others = n->genesis.validator_count - (n->self_index >= 0);
+  if (cfg->max_conns <= others) {
+    snprintf(err, errlen,
+             "--max-conns %zu leaves no room beside the %zu validator slots",
+             cfg->max_conns, others);
+    return MC_EINVAL;
+  }
   mc_net_limits lim = {
       .max_frame = cfg->max_frame,
-      .max_send_queue = 4 * cfg->max_frame,
       .max_conns = cfg->max_conns,
+      .reserved = others,
+      .max_conns_per_ip = cfg->max_conns_per_ip,
+      .handshake_ms = cfg->handshake_timeout_ms,
+      .idle_ms = cfg->idle_timeout_ms,
+      .silence_ms = MC_PEER_SILENCE_MS,
+      .max_send_queue = cfg->max_send_queue,
+      .memory = cfg->net_memory,
+      .frames_per_sec = cfg->max_requests_per_sec,
   };
-  int rc = mc_listener_start(&n->loop, cfg->listen, &lim, mc_client_on_frame,
-                             mc_client_on_closed, n, &n->listener, err,
-                             errlen);
+  mc_net_callbacks cb = {mc_client_on_frame, mc_client_on_closed, n};
+  int rc = mc_listener_start(&n->loop, cfg->listen, &lim, &cb, &n->listener,
+                             err, errlen);
   if (rc == 0 && (rc = mc_peers_start(n, &n->peers)) != 0)
     snprintf(err, errlen, "cannot start the peer layer: %s", mc_strerror(rc));
   return rc;
@@ -303,6 +317,8 @@ int mc_node_commit(mc_node *n, const mc_block *b, const uint8_t *cert,
     return rc;
   }
   mc_mempool_on_commit(n->mempool, b);
+  if (n->peers != NULL)
+    mc_peers_on_commit(n->peers, b);
   n->stats.blocks_committed++;
   n->stats.txs_committed += b->header.tx_count;
   MC_LOG(MC_LOG_INFO, "block_committed", MC_LOG_F_U("height", b->header.height),

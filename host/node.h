@@ -21,7 +21,7 @@
 #include "minichain/consensus.h"
 #include "minichain/store.h"
 #include "net/net.h"
-#include "peers.h"
+#include "peer/peers.h"
 
 typedef struct mc_node mc_node;
 

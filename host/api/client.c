@@ -160,12 +160,28 @@ static int is_peer_msg(uint32_t type) {
   return type < MC_MSG_SUBMIT_TX || type == MC_MSG_CONSENSUS;
 }
 
+/* A connection's first client request makes it a client (net.h: its
+ * idle deadline and rate follow); an address banned for lying to us may
+ * not be one. */
+static int become_client(mc_node *n, mc_conn *c) {
+  if (mc_conn_get_class(c) != MC_CONN_NEW)
+    return 0;
+  if (n->peers != NULL && mc_peers_ip_banned(n->peers, mc_conn_ip(c))) {
+    mc_conn_close(c, "address banned");
+    return 1;
+  }
+  mc_conn_set_class(c, MC_CONN_CLIENT);
+  return 0;
+}
+
 static int dispatch(mc_node *n, mc_conn *c, const mc_msg *req) {
   if (is_peer_msg(req->type)) {
     if (n->peers == NULL || mc_peers_on_msg(n->peers, c, req) != 0)
       reply_error(n, c, req->rid, MC_ESTATE, "peer message refused");
     return 0;
   }
+  if (become_client(n, c) != 0)
+    return MC_ENOTCONN;
   switch (req->type) {
   case MC_MSG_SUBMIT_TX:
     return on_submit(n, c, req);

@@ -1,12 +1,24 @@
 /*
- * net.c - libuv TCP listener and framed connections.
+ * net.c - the libuv TCP listener, framed connections, and the limits at
+ * the network edge (net.h).
  *
- * Memory per connection is bounded: the frame reader holds at most one
- * maximal frame, and the send queue at most max_send_queue bytes; a peer
- * that exceeds either is disconnected rather than buffered.
+ * Memory: each connection's read buffer and queued frames are counted as
+ * the allocator reports them (malloc_usable_size), and the sum over every
+ * connection that is not a validator session stays under one budget; a
+ * connection whose next buffer would break it is closed.  A connection
+ * whose answers are not being read stops being read (backpressure), so a
+ * client cannot make the node queue without end, and frames beyond a
+ * connection's rate also pause its reading rather than being dropped.
+ *
+ * Slots: validator sessions keep `reserved` of max_conns; the rest are
+ * shared.  When they are all taken, a new connection takes the slot of the
+ * oldest one that has not shown itself yet (NEW or HANDSHAKE, inbound), so
+ * silent sockets can delay a newcomer by at most the handshake deadline
+ * and cannot lock it out.  The same rule applies per address.
  */
 #include "net/net.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +28,24 @@
 #include "minichain/error.h"
 #include "net/frame.h"
 
+enum { PAUSE_RATE = 1, PAUSE_BACKPRESSURE = 2 };
+
 struct mc_listener {
   uv_tcp_t tcp;
+  uv_timer_t sweep;
   uv_loop_t *loop;
   mc_net_limits lim;
-  mc_conn_frame_cb on_frame;
-  mc_conn_closed_cb on_closed;
-  void *ctx;
-  mc_conn *conns; /* doubly linked */
-  size_t nconns;
+  mc_net_callbacks cb;
+  mc_conn *conns; /* open (not closing), doubly linked, newest first */
+  size_t nconns;  /* open */
+  size_t nonval;  /* open and not validator sessions */
+  size_t alive;   /* allocated: open or closing */
+  size_t memory;  /* budgeted bytes held by non-validator connections */
+  int handles;    /* of tcp and sweep, not yet closed */
   uint16_t port;
   int closing;
+  mc_net_stats stats;
+  uint64_t refusals_unlogged, last_refusal_log_ms;
 };
 
 struct mc_conn {
@@ -34,29 +53,78 @@ struct mc_conn {
   mc_listener *owner;
   mc_conn *prev, *next;
   mc_frame_reader reader;
-  size_t queued; /* bytes handed to uv_write and not yet written */
-  int closing;
-  int outbound;   /* we dialed it */
-  int connected;  /* inbound, or outbound and the connect completed */
-  void *data;     /* the owner's per-connection state */
+  mc_conn_class cls;
+  mc_channel *channel; /* NULL: plain frames */
+  size_t queued;       /* memory of frames handed to uv_write, not written */
+  size_t budgeted;     /* what this connection adds to owner->memory */
+  int closing, outbound, connected, delivering;
+  unsigned paused;     /* PAUSE_* reasons; reading runs when 0 */
+  uint64_t opened_ms, last_frame_ms;
+  double tokens;       /* frames it may still send now (rate limit) */
+  uint64_t tokens_ms;
+  void *data;          /* the owner's per-connection state */
   uv_connect_t connect_req;
   mc_conn_connected_cb on_connected;
-  char peer[64];
+  char peer[300]; /* "host:port" as dialled, or "ip:port" */
+  char ip[256];
 };
 
 typedef struct write_req {
   uv_write_t req;
   mc_conn *conn;
   uint8_t *frame;
-  size_t len;
+  size_t mem; /* what it counts in conn->queued */
 } write_req;
 
 const char *mc_conn_peer_name(const mc_conn *c) { return c->peer; }
+const char *mc_conn_ip(const mc_conn *c) { return c->ip; }
 void *mc_conn_data(const mc_conn *c) { return c->data; }
 void mc_conn_set_data(mc_conn *c, void *data) { c->data = data; }
 int mc_conn_is_outbound(const mc_conn *c) { return c->outbound; }
+int mc_conn_is_closing(const mc_conn *c) { return c->closing; }
+mc_conn_class mc_conn_get_class(const mc_conn *c) { return c->cls; }
 uint16_t mc_listener_port(const mc_listener *l) { return l->port; }
 size_t mc_listener_conns(const mc_listener *l) { return l->nconns; }
+size_t mc_listener_memory(const mc_listener *l) { return l->memory; }
+const mc_net_stats *mc_listener_stats(const mc_listener *l) {
+  return &l->stats;
+}
+
+int mc_conn_congested(const mc_conn *c) {
+  return c->closing || c->queued > MC_NET_HIGH_WATER / 2;
+}
+
+static uint64_t now_ms(const mc_listener *l) { return uv_now(l->loop); }
+
+static int is_validator(const mc_conn *c) { return c->cls == MC_CONN_VALIDATOR; }
+
+/* ---- the memory budget ---- */
+
+/* What the connection holds now, as the budget counts it. */
+static size_t held(const mc_conn *c) {
+  return mc_frame_reader_capacity(&c->reader) + c->queued;
+}
+
+/* Brings owner->memory in line with what c holds (validators count 0). */
+static void rebudget(mc_conn *c) {
+  mc_listener *l = c->owner;
+  size_t now = is_validator(c) || c->closing ? 0 : held(c);
+  l->memory = l->memory - c->budgeted + now;
+  c->budgeted = now;
+}
+
+/* 1 if c may hold `extra` more bytes. */
+static int budget_allows(const mc_conn *c, size_t extra) {
+  const mc_listener *l = c->owner;
+  return is_validator(c) || l->memory + extra <= l->lim.memory;
+}
+
+/* ---- closing ---- */
+
+static void maybe_free_listener(mc_listener *l) {
+  if (l->closing && l->handles == 0 && l->alive == 0)
+    free(l);
+}
 
 static void unlink_conn(mc_conn *c) {
   mc_listener *l = c->owner;
@@ -66,27 +134,38 @@ static void unlink_conn(mc_conn *c) {
     l->conns = c->next;
   if (c->next)
     c->next->prev = c->prev;
+  c->prev = c->next = NULL;
   l->nconns--;
+  if (!is_validator(c))
+    l->nonval--;
 }
 
-/* Touches only the connection: the listener may already be gone. */
 static void on_conn_closed(uv_handle_t *h) {
   mc_conn *c = h->data;
+  mc_listener *l = c->owner;
+  if (l->cb.on_closed)
+    l->cb.on_closed(l->cb.ctx, c);
   mc_frame_reader_free(&c->reader);
+  if (c->channel != NULL) {
+    mc_channel_wipe(c->channel);
+    free(c->channel);
+  }
   free(c);
+  l->alive--;
+  maybe_free_listener(l);
 }
 
-/* Everything but the handle: the connection leaves its listener and its
- * owner hears of it once.  Returns 0 if it was closing already. */
+/* Marks c closed: it leaves the open list and the budget and delivers
+ * nothing more.  Returns 0 if it was closing already. */
 static int begin_close(mc_conn *c, const char *reason) {
   if (c->closing)
     return 0;
-  c->closing = 1;
   MC_LOG(MC_LOG_INFO, "conn_closed", MC_LOG_F_S("peer", c->peer),
          MC_LOG_F_S("reason", reason));
   unlink_conn(c);
-  if (c->owner->on_closed)
-    c->owner->on_closed(c->owner->ctx, c);
+  c->closing = 1;
+  rebudget(c);
+  uv_read_stop((uv_stream_t *)&c->tcp);
   return 1;
 }
 
@@ -105,7 +184,6 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 void mc_conn_close_after_flush(mc_conn *c, const char *reason) {
   if (!begin_close(c, reason))
     return;
-  uv_read_stop((uv_stream_t *)&c->tcp);
   uv_shutdown_t *req = malloc(sizeof *req);
   if (req != NULL) {
     req->data = c;
@@ -116,44 +194,7 @@ void mc_conn_close_after_flush(mc_conn *c, const char *reason) {
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
-static void on_write(uv_write_t *req, int status) {
-  write_req *w = (write_req *)req;
-  w->conn->queued -= w->len;
-  free(w->frame);
-  if (status < 0 && status != UV_ECANCELED)
-    mc_conn_close(w->conn, uv_strerror(status));
-  free(w);
-}
-
-int mc_conn_send(mc_conn *c, uint8_t *frame, size_t len) {
-  if (c->closing || !c->connected) {
-    free(frame);
-    return MC_ENOTCONN;
-  }
-  if (c->queued + len > c->owner->lim.max_send_queue) {
-    free(frame);
-    mc_conn_close(c, "send queue full");
-    return MC_EFULL;
-  }
-  write_req *w = malloc(sizeof *w);
-  if (w == NULL) {
-    free(frame);
-    return MC_ENOMEM;
-  }
-  w->conn = c;
-  w->frame = frame;
-  w->len = len;
-  uv_buf_t buf = uv_buf_init((char *)frame, (unsigned)len);
-  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
-  if (rc != 0) {
-    free(frame);
-    free(w);
-    mc_conn_close(c, uv_strerror(rc));
-    return MC_ENOTCONN;
-  }
-  c->queued += len;
-  return 0;
-}
+/* ---- reading ---- */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)h;
@@ -162,11 +203,90 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(slab, sizeof slab);
 }
 
-static int deliver(void *arg, const uint8_t *payload, size_t len) {
-  mc_conn *c = arg;
-  if (c->closing)
-    return 1;
-  return c->owner->on_frame(c->owner->ctx, c, payload, len);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void pause_reading(mc_conn *c, unsigned why) {
+  if (c->paused == 0 && !c->closing)
+    uv_read_stop((uv_stream_t *)&c->tcp);
+  c->paused |= why;
+}
+
+static void deliver(mc_conn *c);
+
+static void resume_reading(mc_conn *c, unsigned why) {
+  if ((c->paused & why) == 0)
+    return;
+  c->paused &= ~why;
+  if (c->paused != 0 || c->closing)
+    return;
+  deliver(c); /* what was buffered when it paused comes first */
+  if (c->paused == 0 && !c->closing)
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+/* Non-validators may send frames_per_sec frames a second, in bursts of as
+ * many; the frame that spends the last token pauses reading. */
+static void refill(mc_conn *c, uint64_t now) {
+  double rate = (double)c->owner->lim.frames_per_sec;
+  c->tokens += rate * (double)(now - c->tokens_ms) / 1000.0;
+  if (c->tokens > rate)
+    c->tokens = rate;
+  c->tokens_ms = now;
+}
+
+static void spend_tokens(mc_conn *c, double n) {
+  if (is_validator(c) || c->closing)
+    return;
+  refill(c, now_ms(c->owner));
+  c->tokens -= n;
+  if (c->tokens < 1.0) {
+    c->owner->stats.paused_rate++;
+    pause_reading(c, PAUSE_RATE);
+  }
+}
+
+void mc_conn_charge(mc_conn *c, double frames) { spend_tokens(c, frames); }
+
+/* Drops a large read buffer once it is empty: a peer that sent one big
+ * frame does not keep its memory for the life of the connection. */
+static void trim_reader(mc_conn *c) {
+  if (c->reader.len == 0 && mc_frame_reader_capacity(&c->reader) > MC_NET_SMALL_FRAME) {
+    size_t max = c->reader.max_frame;
+    mc_frame_reader_free(&c->reader);
+    mc_frame_reader_init(&c->reader, max);
+    rebudget(c);
+  }
+}
+
+/* Hands buffered frames to the owner until none is whole or reading is
+ * paused. */
+static void deliver(mc_conn *c) {
+  mc_listener *l = c->owner;
+  if (c->delivering)
+    return;
+  c->delivering = 1;
+  while (!c->closing && c->paused == 0) {
+    uint8_t *p;
+    size_t len;
+    int rc = mc_frame_reader_next(&c->reader, &p, &len);
+    if (rc == 0)
+      break;
+    if (rc < 0) {
+      mc_conn_close(c, "frame length out of range");
+      break;
+    }
+    if (c->channel != NULL && mc_channel_open(c->channel, p, len, &len) != 0) {
+      mc_conn_close(c, "frame failed authentication");
+      break;
+    }
+    c->last_frame_ms = now_ms(l);
+    spend_tokens(c, 1.0);
+    if (l->cb.on_frame(l->cb.ctx, c, p, len) != 0)
+      break;
+  }
+  c->delivering = 0;
+  if (!c->closing)
+    trim_reader(c);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -177,44 +297,292 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     mc_conn_close(c, nread == UV_EOF ? "peer closed" : uv_strerror((int)nread));
     return;
   }
-  int rc = mc_frame_feed(&c->reader, (const uint8_t *)buf->base,
-                         (size_t)nread, deliver, c);
-  if (rc == MC_ETOOBIG)
-    mc_conn_close(c, "frame length out of range");
-  else if (rc != 0 && !c->closing)
-    mc_conn_close(c, mc_strerror(rc));
+  size_t need = mc_frame_reader_need(&c->reader, (size_t)nread);
+  size_t cap = mc_frame_reader_capacity(&c->reader);
+  if (need > cap && !budget_allows(c, need - cap)) {
+    c->owner->stats.closed_memory++;
+    mc_conn_close(c, "connection memory budget exhausted");
+    return;
+  }
+  if (mc_frame_reader_append(&c->reader, (const uint8_t *)buf->base,
+                             (size_t)nread) != 0) {
+    mc_conn_close(c, "out of memory");
+    return;
+  }
+  rebudget(c);
+  deliver(c);
 }
 
-static void peer_name(uv_tcp_t *tcp, char *out, size_t outlen) {
+/* ---- writing ---- */
+
+static void on_write(uv_write_t *req, int status) {
+  write_req *w = (write_req *)req;
+  mc_conn *c = w->conn;
+  c->queued -= w->mem;
+  free(w->frame);
+  free(w);
+  if (c->closing)
+    return;
+  rebudget(c);
+  if (status < 0) {
+    mc_conn_close(c, uv_strerror(status));
+    return;
+  }
+  if (c->queued <= MC_NET_HIGH_WATER / 2)
+    resume_reading(c, PAUSE_BACKPRESSURE);
+}
+
+/* Seals the frame in place when the link is encrypted (it grows by the
+ * tag).  Returns 0 or an error; *frame is freed on error. */
+static int seal(mc_conn *c, uint8_t **frame, size_t *len) {
+  if (c->channel == NULL)
+    return 0;
+  uint8_t *p = realloc(*frame, *len + MC_CHANNEL_TAG_LEN);
+  if (p == NULL) {
+    free(*frame);
+    return MC_ENOMEM;
+  }
+  int rc = mc_channel_seal(c->channel, p, *len - MC_FRAME_HEADER_LEN);
+  if (rc != 0) {
+    free(p);
+    return rc;
+  }
+  *frame = p;
+  *len += MC_CHANNEL_TAG_LEN;
+  return 0;
+}
+
+/* Refuses a frame that would take c over its queue limit or the shared
+ * budget (closing c: it is not keeping up).  Returns 0 or MC_EFULL. */
+static int admit_frame(mc_conn *c, size_t mem) {
+  mc_listener *l = c->owner;
+  if (c->queued + mem > l->lim.max_send_queue) {
+    l->stats.closed_queue++;
+    mc_conn_close(c, "send queue full");
+    return MC_EFULL;
+  }
+  if (!budget_allows(c, mem)) {
+    l->stats.closed_memory++;
+    mc_conn_close(c, "connection memory budget exhausted");
+    return MC_EFULL;
+  }
+  return 0;
+}
+
+int mc_conn_send(mc_conn *c, uint8_t *frame, size_t len) {
+  if (c->closing || !c->connected) {
+    free(frame);
+    return MC_ENOTCONN;
+  }
+  int rc = seal(c, &frame, &len);
+  if (rc != 0)
+    return rc;
+  write_req *w = malloc(sizeof *w);
+  if (w == NULL) {
+    free(frame);
+    return MC_ENOMEM;
+  }
+  w->conn = c;
+  w->frame = frame;
+  w->mem = malloc_usable_size(frame) + malloc_usable_size(w);
+  if ((rc = admit_frame(c, w->mem)) != 0) {
+    free(frame);
+    free(w);
+    return rc;
+  }
+  uv_buf_t buf = uv_buf_init((char *)frame, (unsigned)len);
+  int uvrc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+  if (uvrc != 0) {
+    free(frame);
+    free(w);
+    mc_conn_close(c, uv_strerror(uvrc));
+    return MC_ENOTCONN;
+  }
+  c->queued += w->mem;
+  rebudget(c);
+  if (c->queued > MC_NET_HIGH_WATER && !is_validator(c)) {
+    c->owner->stats.paused_backpressure++;
+    pause_reading(c, PAUSE_BACKPRESSURE);
+  }
+  return 0;
+}
+
+/* ---- classes ---- */
+
+static size_t frame_limit(const mc_conn *c) {
+  size_t max = (c->cls == MC_CONN_OBSERVER || c->cls == MC_CONN_VALIDATOR)
+                   ? c->owner->lim.max_frame
+                   : MC_NET_SMALL_FRAME;
+  return c->channel != NULL ? max + MC_CHANNEL_TAG_LEN : max;
+}
+
+void mc_conn_set_class(mc_conn *c, mc_conn_class cls) {
+  mc_listener *l = c->owner;
+  if (c->closing || c->cls == cls)
+    return;
+  if (cls == MC_CONN_VALIDATOR)
+    l->nonval--;
+  else if (is_validator(c))
+    l->nonval++;
+  c->cls = cls;
+  c->last_frame_ms = now_ms(l);
+  mc_frame_reader_set_max(&c->reader, frame_limit(c));
+  rebudget(c);
+  if (is_validator(c))
+    resume_reading(c, PAUSE_RATE | PAUSE_BACKPRESSURE);
+}
+
+int mc_conn_set_channel(mc_conn *c, const mc_channel *ch) {
+  if (c->channel == NULL && (c->channel = malloc(sizeof *c->channel)) == NULL)
+    return MC_ENOMEM;
+  *c->channel = *ch;
+  mc_frame_reader_set_max(&c->reader, frame_limit(c));
+  return 0;
+}
+
+/* ---- deadlines, rates, slots ---- */
+
+/* The deadline c has missed at `now`, or NULL. */
+static const char *overdue(const mc_conn *c, uint64_t now) {
+  const mc_net_limits *lim = &c->owner->lim;
+  switch (c->cls) {
+  case MC_CONN_NEW:
+  case MC_CONN_HANDSHAKE:
+    return now - c->opened_ms > lim->handshake_ms ? "handshake timeout" : NULL;
+  case MC_CONN_CLIENT:
+    return now - c->last_frame_ms > lim->idle_ms ? "idle" : NULL;
+  default:
+    return now - c->last_frame_ms > lim->silence_ms ? "peer silent" : NULL;
+  }
+}
+
+static void on_sweep(uv_timer_t *t) {
+  mc_listener *l = t->data;
+  uint64_t now = now_ms(l);
+  mc_conn *next;
+  for (mc_conn *c = l->conns; c != NULL; c = next) {
+    next = c->next; /* closing c unlinks it; freeing waits for its callback */
+    if (!c->connected)
+      continue;
+    const char *why = overdue(c, now);
+    if (why != NULL) {
+      if (c->cls == MC_CONN_NEW || c->cls == MC_CONN_HANDSHAKE)
+        l->stats.closed_handshake++;
+      else
+        l->stats.closed_idle++;
+      mc_conn_close(c, why);
+      continue;
+    }
+    if (c->paused & PAUSE_RATE) {
+      refill(c, now);
+      if (c->tokens >= 1.0)
+        resume_reading(c, PAUSE_RATE);
+    }
+  }
+}
+
+static int unproven(const mc_conn *c) {
+  return !c->outbound && (c->cls == MC_CONN_NEW || c->cls == MC_CONN_HANDSHAKE);
+}
+
+/* The oldest unproven inbound connection (from `ip` if not NULL). */
+static mc_conn *oldest_unproven(mc_listener *l, const char *ip) {
+  mc_conn *found = NULL;
+  for (mc_conn *c = l->conns; c != NULL; c = c->next)
+    if (unproven(c) && (ip == NULL || strcmp(c->ip, ip) == 0))
+      found = c; /* the list is newest first */
+  return found;
+}
+
+static size_t from_ip(const mc_listener *l, const char *ip) {
+  size_t k = 0;
+  for (const mc_conn *c = l->conns; c != NULL; c = c->next)
+    k += !c->outbound && !is_validator(c) && strcmp(c->ip, ip) == 0;
+  return k;
+}
+
+/* Makes room for a new inbound connection from ip: returns NULL if it may
+ * come in (evicting the oldest unproven one if that is what it takes), or
+ * why it is refused. */
+static const char *make_room(mc_listener *l, const char *ip) {
+  size_t shared = l->lim.max_conns > l->lim.reserved
+                      ? l->lim.max_conns - l->lim.reserved
+                      : 0;
+  const char *why = NULL;
+  mc_conn *victim = NULL;
+  if (from_ip(l, ip) >= l->lim.max_conns_per_ip) {
+    victim = oldest_unproven(l, ip);
+    why = "too many connections from this address";
+  } else if (l->nonval >= shared) {
+    victim = oldest_unproven(l, NULL);
+    why = "too many connections";
+  }
+  if (why != NULL && victim == NULL)
+    return why;
+  if (victim != NULL) {
+    l->stats.evicted++;
+    mc_conn_close(victim, "evicted for a newer connection");
+  }
+  return NULL;
+}
+
+/* Refusals are counted; under a flood one line a second says how many. */
+static void log_refusal(mc_listener *l, const char *peer, const char *why) {
+  l->stats.refused++;
+  l->refusals_unlogged++;
+  uint64_t now = now_ms(l);
+  if (now - l->last_refusal_log_ms < 1000 && l->last_refusal_log_ms != 0)
+    return;
+  MC_LOG(MC_LOG_WARN, "conn_refused", MC_LOG_F_S("peer", peer),
+         MC_LOG_F_S("reason", why),
+         MC_LOG_F_U("refused_since_last", l->refusals_unlogged));
+  l->refusals_unlogged = 0;
+  l->last_refusal_log_ms = now;
+}
+
+/* ---- accepting and dialling ---- */
+
+static void peer_name(uv_tcp_t *tcp, char *name, size_t namelen, char *ip,
+                      size_t iplen) {
   struct sockaddr_storage ss;
   int len = sizeof ss;
-  char ip[INET6_ADDRSTRLEN] = "?";
   int port = 0;
+  snprintf(ip, iplen, "?");
   if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) == 0) {
     if (ss.ss_family == AF_INET6) {
       struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-      uv_ip6_name(a, ip, sizeof ip);
+      uv_ip6_name(a, ip, iplen);
       port = ntohs(a->sin6_port);
     } else {
       struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-      uv_ip4_name(a, ip, sizeof ip);
+      uv_ip4_name(a, ip, iplen);
       port = ntohs(a->sin_port);
     }
   }
-  snprintf(out, outlen, "%s:%d", ip, port);
+  snprintf(name, namelen, "%s:%d", ip, port);
 }
 
-static void on_refused_closed(uv_handle_t *h) { free(h); }
+/* A connection refused at accept: never linked, freed with its handle. */
+static void on_refused_closed(uv_handle_t *h) { free(h->data); }
 
 static void link_conn(mc_listener *l, mc_conn *c) {
   c->owner = l;
-  c->tcp.data = c;
-  mc_frame_reader_init(&c->reader, l->lim.max_frame);
+  c->opened_ms = c->last_frame_ms = c->tokens_ms = now_ms(l);
+  c->tokens = (double)l->lim.frames_per_sec;
+  mc_frame_reader_init(&c->reader, MC_NET_SMALL_FRAME);
   c->next = l->conns;
   if (l->conns)
     l->conns->prev = c;
   l->conns = c;
   l->nconns++;
+  l->nonval++;
+  l->alive++;
+}
+
+static void start_reading(mc_conn *c) {
+  c->connected = 1;
+  uv_tcp_nodelay(&c->tcp, 1);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
 static void on_connection(uv_stream_t *server, int status) {
@@ -225,36 +593,35 @@ static void on_connection(uv_stream_t *server, int status) {
   if (c == NULL)
     return;
   uv_tcp_init(l->loop, &c->tcp);
+  c->tcp.data = c;
   if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
     uv_close((uv_handle_t *)&c->tcp, on_refused_closed);
     return;
   }
-  peer_name(&c->tcp, c->peer, sizeof c->peer);
-  if (l->nconns >= l->lim.max_conns) {
-    MC_LOG(MC_LOG_WARN, "conn_refused", MC_LOG_F_S("peer", c->peer),
-           MC_LOG_F_S("reason", "too many connections"));
+  peer_name(&c->tcp, c->peer, sizeof c->peer, c->ip, sizeof c->ip);
+  const char *why = make_room(l, c->ip);
+  if (why != NULL) {
+    log_refusal(l, c->peer, why);
     uv_close((uv_handle_t *)&c->tcp, on_refused_closed);
     return;
   }
+  l->stats.accepted++;
   link_conn(l, c);
-  c->connected = 1;
-  uv_tcp_nodelay(&c->tcp, 1);
-  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  start_reading(c);
 }
 
 static void on_connect(uv_connect_t *req, int status) {
   mc_conn *c = req->data;
   if (status == UV_ECANCELED || c->closing)
-    return; /* mc_conn_close already ran and reported it */
+    return; /* mc_conn_close already ran */
   if (status < 0) {
     mc_conn_close(c, uv_strerror(status));
     return;
   }
-  c->connected = 1;
-  uv_tcp_nodelay(&c->tcp, 1);
-  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  c->opened_ms = c->last_frame_ms = now_ms(c->owner);
+  start_reading(c);
   if (c->on_connected)
-    c->on_connected(c->owner->ctx, c);
+    c->on_connected(c->owner->cb.ctx, c);
 }
 
 int mc_conn_connect(mc_listener *l, const char *hostport,
@@ -273,21 +640,24 @@ int mc_conn_connect(mc_listener *l, const char *hostport,
   if (c == NULL)
     return MC_ENOMEM;
   uv_tcp_init(l->loop, &c->tcp);
+  c->tcp.data = c;
   snprintf(c->peer, sizeof c->peer, "%s", hostport);
+  snprintf(c->ip, sizeof c->ip, "%s", host);
   c->outbound = 1;
+  c->cls = MC_CONN_HANDSHAKE;
   c->data = data;
   c->on_connected = on_connected;
   c->connect_req.data = c;
   link_conn(l, c);
+  *out = c;
   int rc = uv_tcp_connect(&c->connect_req, &c->tcp, (struct sockaddr *)&ss,
                           on_connect);
-  *out = c;
-  if (rc != 0) {
-    mc_conn_close(c, uv_strerror(rc));
-    return MC_ENOTCONN;
-  }
+  if (rc != 0)
+    mc_conn_close(c, uv_strerror(rc)); /* on_closed follows, as for any */
   return 0;
 }
+
+/* ---- the listener ---- */
 
 static int resolve(const char *hostport, struct sockaddr_storage *ss,
                    char *err, size_t errlen) {
@@ -303,9 +673,14 @@ static int resolve(const char *hostport, struct sockaddr_storage *ss,
   return 0;
 }
 
+static void on_listener_handle_closed(uv_handle_t *h) {
+  mc_listener *l = h->data;
+  l->handles--;
+  maybe_free_listener(l);
+}
+
 int mc_listener_start(uv_loop_t *loop, const char *hostport,
-                      const mc_net_limits *lim, mc_conn_frame_cb on_frame,
-                      mc_conn_closed_cb on_closed, void *ctx,
+                      const mc_net_limits *lim, const mc_net_callbacks *cb,
                       mc_listener **out, char *err, size_t errlen) {
   struct sockaddr_storage ss;
   int rc = resolve(hostport, &ss, err, errlen);
@@ -316,31 +691,31 @@ int mc_listener_start(uv_loop_t *loop, const char *hostport,
     return MC_ENOMEM;
   l->loop = loop;
   l->lim = *lim;
-  l->on_frame = on_frame;
-  l->on_closed = on_closed;
-  l->ctx = ctx;
+  l->cb = *cb;
   uv_tcp_init(loop, &l->tcp);
   l->tcp.data = l;
+  uv_timer_init(loop, &l->sweep);
+  l->sweep.data = l;
+  l->handles = 2;
   int uvrc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
   if (uvrc == 0)
-    uvrc = uv_listen((uv_stream_t *)&l->tcp, 128, on_connection);
+    uvrc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
   if (uvrc != 0) {
     snprintf(err, errlen, "cannot listen on %s: %s", hostport,
              uv_strerror(uvrc));
     l->closing = 1;
-    uv_close((uv_handle_t *)&l->tcp, on_refused_closed);
+    uv_close((uv_handle_t *)&l->tcp, on_listener_handle_closed);
+    uv_close((uv_handle_t *)&l->sweep, on_listener_handle_closed);
     return MC_EIO;
   }
   struct sockaddr_storage bound;
   int blen = sizeof bound;
   uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&bound, &blen);
   l->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+  uv_timer_start(&l->sweep, on_sweep, MC_NET_SWEEP_MS, MC_NET_SWEEP_MS);
   *out = l;
   return 0;
 }
-
-
-static void on_listener_closed(uv_handle_t *h) { free(h->data); }
 
 void mc_listener_close(mc_listener *l) {
   if (l == NULL || l->closing)
@@ -348,5 +723,6 @@ void mc_listener_close(mc_listener *l) {
   l->closing = 1;
   while (l->conns != NULL)
     mc_conn_close(l->conns, "node stopping");
-  uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+  uv_close((uv_handle_t *)&l->tcp, on_listener_handle_closed);
+  uv_close((uv_handle_t *)&l->sweep, on_listener_handle_closed);
 }

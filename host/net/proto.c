@@ -7,14 +7,9 @@
  * directions cannot drift apart.  The STATUS map is driven by a second
  * table of (key, kind, offset) so that its keys are written down once.
  *
- * Decoding walks the payload's msgpack structure before unpacking it
- * (check_structure) because msgpack-c reserves memory for a container from
- * its declared element count before it reads any element: five bytes
- * announcing a 2^32-element array make it ask for 96 GiB, and nesting
- * deeper than its fixed stack is reported as out of memory.  The walk
- * proves that every declared length is backed by bytes of the input and
- * that nesting is shallow, so what the unpacker allocates stays
- * proportional to the payload.
+ * Untrusted payloads go through the codec's mc_msgpack_unpack_one, which
+ * proves every declared length is backed by bytes of the input before
+ * msgpack-c allocates anything for it (chain/codec.h says why).
  */
 #include "net/proto.h"
 
@@ -30,9 +25,6 @@
 #include "minichain/error.h"
 #include "net/frame.h"
 
-/* Deeper than any message needs (a block inside a message is 4 levels),
- * shallower than msgpack-c's own stack of 32. */
-#define MAX_DEPTH 16
 #define ERROR_MESSAGE_MAX (sizeof(((mc_msg *)0)->u.error.message) - 1)
 
 /* ---- tx states ---- */
@@ -59,109 +51,6 @@ int mc_tx_state_parse(const char *s, size_t len, mc_tx_state *out) {
     }
   }
   return MC_EDECODE;
-}
-
-/* ---- structure walk (see the file comment) ---- */
-
-enum { K_BAD, K_FIXED, K_BLOB, K_ARRAY, K_MAP };
-
-/* Formats 0xc0..0xdf: kind; width = bytes after the tag (K_FIXED) or of
- * the length field; extra = bytes between the length and the body (the
- * ext type). */
-static const struct {
-  uint8_t kind, width, extra;
-} formats[32] = {
-    [0x00] = {K_FIXED, 0, 0}, /* nil */
-    [0x01] = {K_BAD, 0, 0},   /* never used */
-    [0x02] = {K_FIXED, 0, 0}, [0x03] = {K_FIXED, 0, 0}, /* false, true */
-    [0x04] = {K_BLOB, 1, 0},  [0x05] = {K_BLOB, 2, 0},
-    [0x06] = {K_BLOB, 4, 0}, /* bin */
-    [0x07] = {K_BLOB, 1, 1},  [0x08] = {K_BLOB, 2, 1},
-    [0x09] = {K_BLOB, 4, 1}, /* ext */
-    [0x0a] = {K_FIXED, 4, 0}, [0x0b] = {K_FIXED, 8, 0}, /* float */
-    [0x0c] = {K_FIXED, 1, 0}, [0x0d] = {K_FIXED, 2, 0},
-    [0x0e] = {K_FIXED, 4, 0}, [0x0f] = {K_FIXED, 8, 0}, /* uint */
-    [0x10] = {K_FIXED, 1, 0}, [0x11] = {K_FIXED, 2, 0},
-    [0x12] = {K_FIXED, 4, 0}, [0x13] = {K_FIXED, 8, 0}, /* int */
-    [0x14] = {K_FIXED, 2, 0}, [0x15] = {K_FIXED, 3, 0},
-    [0x16] = {K_FIXED, 5, 0}, [0x17] = {K_FIXED, 9, 0},
-    [0x18] = {K_FIXED, 17, 0}, /* fixext */
-    [0x19] = {K_BLOB, 1, 0},  [0x1a] = {K_BLOB, 2, 0},
-    [0x1b] = {K_BLOB, 4, 0}, /* str */
-    [0x1c] = {K_ARRAY, 2, 0}, [0x1d] = {K_ARRAY, 4, 0},
-    [0x1e] = {K_MAP, 2, 0},   [0x1f] = {K_MAP, 4, 0},
-};
-
-static uint64_t read_be(const uint8_t *p, unsigned width) {
-  uint64_t v = 0;
-  for (unsigned i = 0; i < width; i++)
-    v = (v << 8) | p[i];
-  return v;
-}
-
-/* Measures the item at p[0..n): *len = its own bytes (tag, length, body),
- * *children = the items that follow it as its elements.  Returns 0 or
- * MC_EDECODE when the item does not fit in n bytes. */
-static int item_extent(const uint8_t *p, size_t n, uint64_t *len,
-                       uint64_t *children) {
-  uint8_t tag = p[0];
-  *len = 1;
-  *children = 0;
-  if (tag <= 0x7f || tag >= 0xe0)
-    return 0;
-  if (tag <= 0x8f) {
-    *children = 2u * (tag & 0x0fu);
-    return 0;
-  }
-  if (tag <= 0x9f) {
-    *children = tag & 0x0fu;
-    return 0;
-  }
-  if (tag <= 0xbf) {
-    *len = 1 + (tag & 0x1fu);
-    return *len <= n ? 0 : MC_EDECODE;
-  }
-  unsigned kind = formats[tag - 0xc0].kind;
-  unsigned width = formats[tag - 0xc0].width;
-  if (kind == K_BAD || 1 + (size_t)width > n)
-    return MC_EDECODE;
-  *len = 1 + width;
-  if (kind == K_FIXED)
-    return 0;
-  uint64_t count = read_be(p + 1, width);
-  if (kind == K_BLOB) {
-    *len += formats[tag - 0xc0].extra + count;
-    return *len <= n ? 0 : MC_EDECODE;
-  }
-  *children = kind == K_MAP ? 2 * count : count;
-  return 0;
-}
-
-/* 0 if p[0..n) is exactly one msgpack item of bounded depth whose every
- * declared length fits in the input, else MC_EDECODE. */
-static int check_structure(const uint8_t *p, size_t n) {
-  uint64_t left[MAX_DEPTH + 1];
-  int depth = 0;
-  size_t off = 0;
-  left[0] = 1;
-  while (depth >= 0) {
-    if (left[depth] == 0) {
-      depth--;
-      continue;
-    }
-    left[depth]--;
-    uint64_t len, children;
-    if (off >= n || item_extent(p + off, n - off, &len, &children) != 0)
-      return MC_EDECODE;
-    off += (size_t)len;
-    if (children > 0) {
-      /* each element takes at least one byte */
-      if (children > n - off || depth == MAX_DEPTH)
-        return MC_EDECODE;
-      left[++depth] = children;
-    }
-  }
-  return off == n ? 0 : MC_EDECODE;
 }
 
 /* ---- field readers: each returns 0 or MC_EDECODE ---- */
@@ -539,33 +428,56 @@ static int decode_consensus(const msgpack_object *f, mc_msg *m) {
 static int encode_hello(msgpack_packer *pk, const mc_msg *m) {
   msgpack_pack_uint32(pk, m->u.hello.version);
   pack_bin(pk, m->u.hello.genesis_hash, MC_HASH_LEN);
-  pack_bin(pk, m->u.hello.pk, MC_PUBKEY_LEN);
+  pack_bin(pk, m->u.hello.ephemeral, MC_HASH_LEN);
   pack_bin(pk, m->u.hello.challenge, MC_HASH_LEN);
-  msgpack_pack_uint64(pk, m->u.hello.height);
-  pack_bin(pk, m->u.hello.head_hash, MC_HASH_LEN);
   return 0;
 }
 
 static int decode_hello(const msgpack_object *f, mc_msg *m) {
   if (get_u32(&f[0], &m->u.hello.version) != 0 ||
       get_bin32(&f[1], m->u.hello.genesis_hash) != 0 ||
-      get_bin32(&f[2], m->u.hello.pk) != 0 ||
-      get_bin32(&f[3], m->u.hello.challenge) != 0 ||
-      get_u64(&f[4], &m->u.hello.height) != 0)
+      get_bin32(&f[2], m->u.hello.ephemeral) != 0)
     return MC_EDECODE;
-  return get_bin32(&f[5], m->u.hello.head_hash);
+  return get_bin32(&f[3], m->u.hello.challenge);
+}
+
+/* A sealed handshake part: bin, 1..MC_PEER_SEALED_MAX bytes, left in the
+ * input buffer. */
+static int get_sealed(const msgpack_object *o, const uint8_t **p, size_t *n) {
+  if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size == 0 ||
+      o->via.bin.size > MC_PEER_SEALED_MAX)
+    return MC_EDECODE;
+  *p = (const uint8_t *)o->via.bin.ptr;
+  *n = o->via.bin.size;
+  return 0;
+}
+
+static int pack_sealed(msgpack_packer *pk, const uint8_t *p, size_t n) {
+  if (p == NULL || n == 0 || n > MC_PEER_SEALED_MAX)
+    return MC_EINVAL;
+  pack_bin(pk, p, n);
+  return 0;
+}
+
+static int encode_welcome(msgpack_packer *pk, const mc_msg *m) {
+  pack_bin(pk, m->u.welcome.ephemeral, MC_HASH_LEN);
+  pack_bin(pk, m->u.welcome.challenge, MC_HASH_LEN);
+  return pack_sealed(pk, m->u.welcome.sealed, m->u.welcome.sealed_len);
+}
+
+static int decode_welcome(const msgpack_object *f, mc_msg *m) {
+  if (get_bin32(&f[0], m->u.welcome.ephemeral) != 0 ||
+      get_bin32(&f[1], m->u.welcome.challenge) != 0)
+    return MC_EDECODE;
+  return get_sealed(&f[2], &m->u.welcome.sealed, &m->u.welcome.sealed_len);
 }
 
 static int encode_auth(msgpack_packer *pk, const mc_msg *m) {
-  pack_bin(pk, m->u.auth.sig, MC_SIG_LEN);
-  return 0;
+  return pack_sealed(pk, m->u.auth.sealed, m->u.auth.sealed_len);
 }
 
 static int decode_auth(const msgpack_object *f, mc_msg *m) {
-  if (f[0].type != MSGPACK_OBJECT_BIN || f[0].via.bin.size != MC_SIG_LEN)
-    return MC_EDECODE;
-  memcpy(m->u.auth.sig, f[0].via.bin.ptr, MC_SIG_LEN);
-  return 0;
+  return get_sealed(&f[0], &m->u.auth.sealed, &m->u.auth.sealed_len);
 }
 
 static int encode_heartbeat(msgpack_packer *pk, const mc_msg *m) {
@@ -624,6 +536,79 @@ static int decode_blocks(const msgpack_object *f, mc_msg *m) {
   return 0;
 }
 
+static int encode_get_headers(msgpack_packer *pk, const mc_msg *m) {
+  if (m->u.get_headers.count > MC_PEER_MAX_HEADERS)
+    return MC_EINVAL;
+  msgpack_pack_uint64(pk, m->u.get_headers.from);
+  msgpack_pack_uint32(pk, m->u.get_headers.count);
+  return 0;
+}
+
+static int decode_get_headers(const msgpack_object *f, mc_msg *m) {
+  if (get_u64(&f[0], &m->u.get_headers.from) != 0 ||
+      get_u32(&f[1], &m->u.get_headers.count) != 0 ||
+      m->u.get_headers.count > MC_PEER_MAX_HEADERS)
+    return MC_EDECODE;
+  return 0;
+}
+
+/* [header, signature, cert]: a block as sync proves it before its body. */
+static int encode_headers(msgpack_packer *pk, const mc_msg *m) {
+  if (m->u.blocks.n > MC_PEER_MAX_HEADERS)
+    return MC_EINVAL;
+  msgpack_pack_array(pk, m->u.blocks.n);
+  for (size_t i = 0; i < m->u.blocks.n; i++) {
+    const mc_block *b = m->u.blocks.blocks[i];
+    msgpack_pack_array(pk, 3);
+    mc_header_pack(pk, &b->header);
+    pack_bin(pk, b->signature, MC_SIG_LEN);
+    msgpack_pack_bin(pk, b->cert_len);
+    if (b->cert_len > 0)
+      msgpack_pack_bin_body(pk, b->cert, b->cert_len);
+  }
+  return 0;
+}
+
+static int unpack_header_only(const msgpack_object *o, mc_block **out) {
+  mc_block_header h;
+  const msgpack_object *f = o->via.array.ptr;
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3 ||
+      mc_header_unpack(&f[0], &h) != 0 || f[1].type != MSGPACK_OBJECT_BIN ||
+      f[1].via.bin.size != MC_SIG_LEN || f[2].type != MSGPACK_OBJECT_BIN ||
+      f[2].via.bin.size > MC_CERT_MAX_BYTES)
+    return MC_EDECODE;
+  mc_block *b = mc_block_new(0);
+  if (b == NULL)
+    return MC_ENOMEM;
+  b->header = h; /* tx_count as the header says; the body comes later */
+  memcpy(b->signature, f[1].via.bin.ptr, MC_SIG_LEN);
+  if (mc_block_set_cert(b, (const uint8_t *)f[2].via.bin.ptr,
+                        f[2].via.bin.size) != 0) {
+    mc_block_free(b);
+    return MC_ENOMEM;
+  }
+  mc_header_hash(&b->header, b->hash);
+  *out = b;
+  return 0;
+}
+
+static int decode_headers(const msgpack_object *f, mc_msg *m) {
+  if (f[0].type != MSGPACK_OBJECT_ARRAY ||
+      f[0].via.array.size > MC_PEER_MAX_HEADERS)
+    return MC_EDECODE;
+  size_t n = f[0].via.array.size;
+  m->u.blocks.blocks = calloc(n ? n : 1, sizeof *m->u.blocks.blocks);
+  if (m->u.blocks.blocks == NULL)
+    return MC_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    int rc = unpack_header_only(&f[0].via.array.ptr[i], &m->u.blocks.blocks[i]);
+    if (rc != 0)
+      return rc;
+    m->u.blocks.n = i + 1;
+  }
+  return 0;
+}
+
 /* ---- the message table ---- */
 
 typedef struct msg_desc {
@@ -634,8 +619,11 @@ typedef struct msg_desc {
 } msg_desc;
 
 static const msg_desc messages[] = {
-    {MC_MSG_HELLO, 6, encode_hello, decode_hello},
+    {MC_MSG_HELLO, 4, encode_hello, decode_hello},
+    {MC_MSG_WELCOME, 3, encode_welcome, decode_welcome},
     {MC_MSG_AUTH, 1, encode_auth, decode_auth},
+    {MC_MSG_GET_HEADERS, 2, encode_get_headers, decode_get_headers},
+    {MC_MSG_HEADERS, 1, encode_headers, decode_headers},
     {MC_MSG_HEARTBEAT, 2, encode_heartbeat, decode_heartbeat},
     {MC_MSG_TX, 1, encode_submit_tx, decode_submit_tx},
     {MC_MSG_GET_BLOCKS, 2, encode_get_blocks, decode_get_blocks},
@@ -671,6 +659,12 @@ static int decode_object(const msgpack_object *o, mc_msg *out) {
   if (get_u64(&a[0], &type) != 0 || get_u64(&a[1], &out->rid) != 0)
     return MC_EDECODE;
   const msg_desc *d = find_desc(type);
+  if (d != NULL && d->type == MC_MSG_HELLO && o->via.array.size >= 3 &&
+      get_u32(&a[2], &out->u.hello.version) == 0 &&
+      out->u.hello.version != MC_PEER_PROTOCOL_VERSION) {
+    out->type = MC_MSG_HELLO; /* another version's HELLO: say so */
+    return 0;
+  }
   if (d == NULL || o->via.array.size != 2 + d->arity)
     return MC_EDECODE;
   out->type = d->type;
@@ -681,18 +675,10 @@ int mc_msg_decode(const uint8_t *p, size_t n, mc_msg *out) {
   memset(out, 0, sizeof *out);
   if (p == NULL || n == 0)
     return MC_EDECODE;
-  int rc = check_structure(p, n);
-  if (rc != 0)
-    return rc;
   msgpack_unpacked u;
   msgpack_unpacked_init(&u);
-  size_t off = 0;
-  msgpack_unpack_return r = msgpack_unpack_next(&u, (const char *)p, n, &off);
-  if (r == MSGPACK_UNPACK_NOMEM_ERROR)
-    rc = MC_ENOMEM;
-  else if (r != MSGPACK_UNPACK_SUCCESS || off != n)
-    rc = MC_EDECODE;
-  else
+  int rc = mc_msgpack_unpack_one(p, n, &u);
+  if (rc == 0)
     rc = decode_object(&u.data, out);
   msgpack_unpacked_destroy(&u);
   if (rc != 0) {
@@ -706,7 +692,7 @@ void mc_msg_clear(mc_msg *m) {
   if (m->type == MC_MSG_BLOCK) {
     mc_block_free(m->u.block.block);
     m->u.block.block = NULL;
-  } else if (m->type == MC_MSG_BLOCKS) {
+  } else if (m->type == MC_MSG_BLOCKS || m->type == MC_MSG_HEADERS) {
     for (size_t i = 0; i < m->u.blocks.n; i++)
       mc_block_free(m->u.blocks.blocks[i]);
     free(m->u.blocks.blocks);
@@ -762,7 +748,11 @@ int mc_msg_encode_frame(const mc_msg *m, uint8_t **out, size_t *out_len) {
   size_t size = fb.sb.size;
   mc_frame_header((uint8_t *)fb.sb.data,
                   (uint32_t)(size - MC_FRAME_HEADER_LEN));
-  *out = (uint8_t *)msgpack_sbuffer_release(&fb.sb);
+  uint8_t *buf = (uint8_t *)msgpack_sbuffer_release(&fb.sb);
+  /* msgpack's buffer starts at 8 KiB: a queued 40-byte answer must not
+   * hold that much (send queues count what is allocated). */
+  uint8_t *fit = realloc(buf, size);
+  *out = fit != NULL ? fit : buf;
   *out_len = size;
   return 0;
 }

@@ -7,13 +7,16 @@
  * are MC_EDECODE) and never trusts a length it has not checked.
  *
  *   type                  fields after [type, rid]
- *    1 HELLO              version, genesis_hash (bin 32), node key (bin 32),
- *                         challenge (bin 32), height, head_hash (bin 32)
- *    2 AUTH               signature (bin 64) answering the other's challenge
- *    3 HEARTBEAT          height, head_hash (bin 32)
+ *    1 HELLO              version, genesis_hash (bin 32), ephemeral key
+ *                         (bin 32), challenge (bin 32)   - plain
+ *    7 WELCOME            ephemeral key, challenge, sealed (bin) - plain
+ *    2 AUTH               sealed (bin)                   - plain
+ *    3 HEARTBEAT          height, head_hash (bin 32)     - encrypted from here
  *    4 TX                 tx (wire form): gossip between nodes
  *    5 GET_BLOCKS         from height, count (at most MC_PEER_MAX_BLOCKS)
  *    6 BLOCKS             [block (wire form, with certificate), ...]
+ *    8 GET_HEADERS        from height, count (at most MC_PEER_MAX_HEADERS)
+ *    9 HEADERS            [[header, signature (bin 64), cert (bin)], ...]
  *   16 SUBMIT_TX          tx (wire form)
  *   17 SUBMIT_RESULT      code (int, 0 = admitted), txid (bin 32)
  *   18 GET_STATUS         -
@@ -35,10 +38,14 @@
 
 #include "minichain/types.h"
 
-/* Version of the peer messages (1..6) a node speaks, sent in HELLO. */
-#define MC_PEER_PROTOCOL_VERSION 1
+/* Version of the peer protocol a node speaks, sent in HELLO. */
+#define MC_PEER_PROTOCOL_VERSION 2
 /* The most blocks one GET_BLOCKS may ask for and one BLOCKS may carry. */
 #define MC_PEER_MAX_BLOCKS 64
+/* The most headers one GET_HEADERS may ask for and one HEADERS carry. */
+#define MC_PEER_MAX_HEADERS 256
+/* Largest sealed part of WELCOME and AUTH. */
+#define MC_PEER_SEALED_MAX 512
 
 typedef enum mc_msg_type {
   MC_MSG_HELLO = 1,
@@ -47,6 +54,9 @@ typedef enum mc_msg_type {
   MC_MSG_TX = 4,
   MC_MSG_GET_BLOCKS = 5,
   MC_MSG_BLOCKS = 6,
+  MC_MSG_WELCOME = 7,
+  MC_MSG_GET_HEADERS = 8,
+  MC_MSG_HEADERS = 9,
   MC_MSG_SUBMIT_TX = 16,
   MC_MSG_SUBMIT_RESULT = 17,
   MC_MSG_GET_STATUS = 18,
@@ -99,15 +109,22 @@ typedef struct mc_msg {
   uint64_t rid;  /* request id */
   union {
     struct {
+      /* A HELLO of another version decodes with only this field set, so
+       * the node can say why it refuses rather than "malformed". */
       uint32_t version;
       uint8_t genesis_hash[MC_HASH_LEN];
-      uint8_t pk[MC_PUBKEY_LEN];
+      uint8_t ephemeral[MC_HASH_LEN];
       uint8_t challenge[MC_HASH_LEN];
-      uint64_t height;
-      uint8_t head_hash[MC_HASH_LEN];
     } hello;
     struct {
-      uint8_t sig[MC_SIG_LEN];
+      uint8_t ephemeral[MC_HASH_LEN];
+      uint8_t challenge[MC_HASH_LEN];
+      const uint8_t *sealed; /* decode: points into the input buffer */
+      size_t sealed_len;
+    } welcome;
+    struct {
+      const uint8_t *sealed; /* decode: points into the input buffer */
+      size_t sealed_len;
     } auth;
     struct {
       uint64_t height;
@@ -120,7 +137,12 @@ typedef struct mc_msg {
     struct {
       mc_block **blocks; /* decode: owned by the message; encode: borrowed */
       size_t n;
-    } blocks;
+    } blocks; /* BLOCKS; HEADERS too, whose blocks have no transactions
+                 (txs NULL, header.tx_count as the header says) */
+    struct {
+      uint64_t from;
+      uint32_t count;
+    } get_headers;
     mc_tx tx; /* SUBMIT_TX, TX */
     struct {
       int32_t code;
@@ -168,12 +190,13 @@ typedef struct mc_msg {
 /*
  * Decodes one payload (without the frame header) into *out.  On success the
  * caller must call mc_msg_clear.  Returns 0, MC_EDECODE (malformed or an
- * unknown type) or MC_ENOMEM.  A CONSENSUS payload pointer refers into p.
+ * unknown type) or MC_ENOMEM.  CONSENSUS payloads and the sealed parts of
+ * WELCOME and AUTH point into p.
  */
 int mc_msg_decode(const uint8_t *p, size_t n, mc_msg *out);
 
-/* Frees what decoding allocated (BLOCK's block, BLOCKS' blocks).  Safe on
- * a zeroed msg. */
+/* Frees what decoding allocated (BLOCK's block, BLOCKS' and HEADERS'
+ * blocks).  Safe on a zeroed msg. */
 void mc_msg_clear(mc_msg *m);
 
 /*

@@ -22,7 +22,7 @@ typedef struct got {
   int stop_after; /* 0: never */
 } got;
 
-static int on_frame(void *arg, const uint8_t *p, size_t n) {
+static int on_frame(void *arg, uint8_t *p, size_t n) {
   got *g = arg;
   g->frames++;
   g->total += n;
@@ -136,11 +136,12 @@ static void test_empty_frame_refused(void **state) {
   mc_frame_reader_free(&r);
 }
 
-/* A big stream of small frames never grows the buffer past one maximal
- * frame and its header. */
+/* A big stream of small frames fed in reads of 1000 bytes never grows the
+ * buffer past one maximal frame, its header and one read (rounded up to a
+ * power of two). */
 static void test_buffer_stays_bounded(void **state) {
   (void)state;
-  enum { MAX = 5000, N = 3000 };
+  enum { MAX = 5000, N = 3000, READ = 1000 };
   static uint8_t stream[N * 7];
   mc_frame_reader r;
   got g = {0};
@@ -149,9 +150,68 @@ static void test_buffer_stays_bounded(void **state) {
     memcpy(stream + 7 * i + 4, "xyz", 3);
   }
   mc_frame_reader_init(&r, MAX);
-  assert_int_equal(mc_frame_feed(&r, stream, sizeof stream, on_frame, &g), 0);
+  for (size_t off = 0; off < sizeof stream; off += READ) {
+    size_t n = sizeof stream - off < READ ? sizeof stream - off : READ;
+    assert_int_equal(mc_frame_feed(&r, stream + off, n, on_frame, &g), 0);
+    assert_true(mc_frame_reader_capacity(&r) <= 8192);
+  }
   assert_int_equal(g.frames, N);
-  assert_true(r.cap <= 2 * (MAX + 4));
+  mc_frame_reader_free(&r);
+}
+
+/* Frames are taken one at a time, so a paused connection keeps the rest
+ * buffered; the payload is writable (encrypted links open it in place). */
+static void test_next_one_at_a_time(void **state) {
+  (void)state;
+  uint8_t buf[16], *p;
+  size_t n = two_frames(buf), len;
+  mc_frame_reader r;
+  mc_frame_reader_init(&r, 1024);
+  assert_int_equal(mc_frame_reader_append(&r, buf, n), 0);
+  assert_int_equal(mc_frame_reader_next(&r, &p, &len), 1);
+  assert_int_equal(len, 3);
+  assert_memory_equal(p, "abc", 3);
+  p[0] = 'A';
+  assert_int_equal(mc_frame_reader_next(&r, &p, &len), 1);
+  assert_memory_equal(p, "hello", 5);
+  assert_int_equal(mc_frame_reader_next(&r, &p, &len), 0);
+  mc_frame_reader_free(&r);
+}
+
+/* The buffer grows with the bytes that arrive, never with the length a
+ * header announces: 8 MiB announced and 10 bytes sent hold 4 KiB.  need()
+ * tells a caller with a budget what an append would take. */
+static void test_grows_with_bytes_not_announcement(void **state) {
+  (void)state;
+  uint8_t hdr[14] = {0}, *p;
+  size_t len;
+  mc_frame_reader r;
+  mc_frame_reader_init(&r, 8u << 20);
+  mc_frame_header(hdr, 8u << 20);
+  assert_int_equal(mc_frame_reader_append(&r, hdr, sizeof hdr), 0);
+  assert_int_equal(mc_frame_reader_next(&r, &p, &len), 0);
+  assert_int_equal(mc_frame_reader_capacity(&r), 4096);
+  assert_int_equal(mc_frame_reader_need(&r, 100), 4096);
+  assert_int_equal(mc_frame_reader_need(&r, 5000), 8192);
+  mc_frame_reader_free(&r);
+}
+
+/* A link that authenticates may raise the limit for frames to come. */
+static void test_set_max(void **state) {
+  (void)state;
+  static uint8_t buf[4 + 500];
+  uint8_t *p;
+  size_t len;
+  mc_frame_reader r;
+  mc_frame_header(buf, 500);
+  mc_frame_reader_init(&r, 100);
+  mc_frame_reader_set_max(&r, 1000);
+  assert_int_equal(mc_frame_reader_append(&r, buf, sizeof buf), 0);
+  assert_int_equal(mc_frame_reader_next(&r, &p, &len), 1);
+  assert_int_equal(len, 500);
+  mc_frame_reader_set_max(&r, 100);
+  assert_int_equal(mc_frame_reader_append(&r, buf, sizeof buf), 0);
+  assert_int_equal(mc_frame_reader_next(&r, &p, &len), MC_ETOOBIG);
   mc_frame_reader_free(&r);
 }
 
@@ -177,6 +237,9 @@ int main(void) {
       cmocka_unit_test(test_empty_frame_refused),
       cmocka_unit_test(test_buffer_stays_bounded),
       cmocka_unit_test(test_callback_error_stops),
+      cmocka_unit_test(test_next_one_at_a_time),
+      cmocka_unit_test(test_grows_with_bytes_not_announcement),
+      cmocka_unit_test(test_set_max),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -312,16 +312,35 @@ static void test_peer_handshake_messages(void **state) {
   mc_msg m = {.type = MC_MSG_HELLO}, out;
   m.u.hello.version = MC_PEER_PROTOCOL_VERSION;
   memset(m.u.hello.genesis_hash, 0x01, MC_HASH_LEN);
-  memset(m.u.hello.pk, 0x02, MC_PUBKEY_LEN);
+  memset(m.u.hello.ephemeral, 0x02, MC_HASH_LEN);
   memset(m.u.hello.challenge, 0x03, MC_HASH_LEN);
-  m.u.hello.height = UINT64_MAX;
-  memset(m.u.hello.head_hash, 0x04, MC_HASH_LEN);
   round_trip(&m, &out);
   assert_memory_equal(&out.u.hello, &m.u.hello, sizeof m.u.hello);
+  uint8_t sealed[100];
+  memset(sealed, 0x5a, sizeof sealed);
+  mc_msg w = {.type = MC_MSG_WELCOME};
+  memset(w.u.welcome.ephemeral, 0x06, MC_HASH_LEN);
+  memset(w.u.welcome.challenge, 0x07, MC_HASH_LEN);
+  w.u.welcome.sealed = sealed;
+  w.u.welcome.sealed_len = sizeof sealed;
+  uint8_t *frame;
+  size_t len;
+  assert_int_equal(mc_msg_encode_frame(&w, &frame, &len), 0);
+  assert_int_equal(mc_msg_decode(frame + 4, len - 4, &out), 0);
+  assert_memory_equal(out.u.welcome.ephemeral, w.u.welcome.ephemeral, 32);
+  assert_memory_equal(out.u.welcome.challenge, w.u.welcome.challenge, 32);
+  assert_int_equal(out.u.welcome.sealed_len, sizeof sealed);
+  assert_memory_equal(out.u.welcome.sealed, sealed, sizeof sealed);
+  free(frame);
   mc_msg a = {.type = MC_MSG_AUTH, .rid = 0};
-  memset(a.u.auth.sig, 0x5a, MC_SIG_LEN);
-  round_trip(&a, &out);
-  assert_memory_equal(out.u.auth.sig, a.u.auth.sig, MC_SIG_LEN);
+  a.u.auth.sealed = sealed;
+  a.u.auth.sealed_len = 80;
+  assert_int_equal(mc_msg_encode_frame(&a, &frame, &len), 0);
+  assert_int_equal(mc_msg_decode(frame + 4, len - 4, &out), 0);
+  assert_int_equal(out.u.auth.sealed_len, 80);
+  free(frame);
+  a.u.auth.sealed_len = MC_PEER_SEALED_MAX + 1;
+  assert_int_equal(mc_msg_encode_frame(&a, &frame, &len), MC_EINVAL);
   mc_msg hb = {.type = MC_MSG_HEARTBEAT};
   hb.u.heartbeat.height = 77;
   memset(hb.u.heartbeat.head_hash, 0x77, MC_HASH_LEN);
@@ -333,6 +352,61 @@ static void test_peer_handshake_messages(void **state) {
   tx.u.tx = make_tx(9);
   round_trip(&tx, &out);
   assert_tx_equal(&out.u.tx, &tx.u.tx);
+}
+
+/* A HELLO of another protocol version decodes to just its version, so
+ * the node can refuse it by name: version 1's HELLO had six fields. */
+static void test_hello_of_another_version(void **state) {
+  (void)state;
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 8);
+  msgpack_pack_uint32(&pk, MC_MSG_HELLO);
+  msgpack_pack_uint32(&pk, 0);
+  msgpack_pack_uint32(&pk, 1);
+  for (int i = 0; i < 5; i++)
+    msgpack_pack_uint32(&pk, 0);
+  mc_msg out;
+  assert_int_equal(mc_msg_decode((const uint8_t *)sb.data, sb.size, &out), 0);
+  assert_int_equal(out.type, MC_MSG_HELLO);
+  assert_int_equal(out.u.hello.version, 1);
+  msgpack_sbuffer_destroy(&sb);
+}
+
+/* HEADERS carry header, signature and certificate only; decoded blocks
+ * have no transactions but keep the header's tx_count and their hash. */
+static void test_headers(void **state) {
+  (void)state;
+  mc_msg g = {.type = MC_MSG_GET_HEADERS, .rid = 5}, out;
+  g.u.get_headers.from = 7;
+  g.u.get_headers.count = MC_PEER_MAX_HEADERS;
+  round_trip(&g, &out);
+  assert_int_equal(out.u.get_headers.from, 7);
+  assert_int_equal(out.u.get_headers.count, MC_PEER_MAX_HEADERS);
+  uint8_t *frame;
+  size_t len;
+  g.u.get_headers.count = MC_PEER_MAX_HEADERS + 1;
+  assert_int_equal(mc_msg_encode_frame(&g, &frame, &len), MC_EINVAL);
+
+  mc_block *bs[2] = {make_block(2), make_block(0)};
+  mc_msg m = {.type = MC_MSG_HEADERS, .rid = 5};
+  m.u.blocks.blocks = bs;
+  m.u.blocks.n = 2;
+  round_trip(&m, &out);
+  assert_int_equal(out.u.blocks.n, 2);
+  for (size_t i = 0; i < 2; i++) {
+    const mc_block *b = out.u.blocks.blocks[i];
+    assert_memory_equal(b->hash, bs[i]->hash, MC_HASH_LEN);
+    assert_memory_equal(b->signature, bs[i]->signature, MC_SIG_LEN);
+    assert_int_equal(b->header.tx_count, bs[i]->header.tx_count);
+    assert_null(b->txs);
+    assert_int_equal(b->cert_len, 4);
+  }
+  mc_msg_clear(&out);
+  mc_block_free(bs[0]);
+  mc_block_free(bs[1]);
 }
 
 static void test_peer_block_messages(void **state) {
@@ -588,17 +662,32 @@ static void bad_consensus_str(msgpack_packer *pk) {
   pk_str(pk, "opaque");
 }
 static void bad_hello_short_challenge(msgpack_packer *pk) {
-  pk_head(pk, MC_MSG_HELLO, 6);
-  msgpack_pack_uint32(pk, 1);
+  pk_head(pk, MC_MSG_HELLO, 4);
+  msgpack_pack_uint32(pk, MC_PEER_PROTOCOL_VERSION);
   pk_bin(pk, 1, 32);
   pk_bin(pk, 2, 32);
   pk_bin(pk, 3, 31);
-  msgpack_pack_uint32(pk, 0);
-  pk_bin(pk, 4, 32);
 }
-static void bad_auth_short_sig(msgpack_packer *pk) {
+static void bad_auth_empty(msgpack_packer *pk) {
   pk_head(pk, MC_MSG_AUTH, 1);
-  pk_bin(pk, 5, 63);
+  pk_bin(pk, 5, 0);
+}
+static void bad_welcome_sealed_too_big(msgpack_packer *pk) {
+  pk_head(pk, MC_MSG_WELCOME, 3);
+  pk_bin(pk, 1, 32);
+  pk_bin(pk, 2, 32);
+  uint8_t big[MC_PEER_SEALED_MAX + 1];
+  memset(big, 3, sizeof big);
+  msgpack_pack_bin_with_body(pk, big, sizeof big);
+}
+static void bad_headers_with_txs(msgpack_packer *pk) {
+  pk_head(pk, MC_MSG_HEADERS, 1);
+  msgpack_pack_array(pk, 1);
+  msgpack_pack_array(pk, 4); /* a whole block where a header belongs */
+  msgpack_pack_nil(pk);
+  msgpack_pack_nil(pk);
+  msgpack_pack_nil(pk);
+  msgpack_pack_nil(pk);
 }
 static void bad_get_blocks_too_many(msgpack_packer *pk) {
   pk_head(pk, MC_MSG_GET_BLOCKS, 2);
@@ -655,7 +744,9 @@ static const bad_case bad_cases[] = {
     BAD(bad_error_message_long),
     BAD(bad_consensus_str),
     BAD(bad_hello_short_challenge),
-    BAD(bad_auth_short_sig),
+    BAD(bad_auth_empty),
+    BAD(bad_welcome_sealed_too_big),
+    BAD(bad_headers_with_txs),
     BAD(bad_get_blocks_too_many),
     BAD(bad_blocks_not_array),
     BAD(bad_blocks_bad_block),
@@ -763,6 +854,8 @@ int main(void) {
       cmocka_unit_test(test_get_tx_and_error_and_consensus),
       cmocka_unit_test(test_peer_handshake_messages),
       cmocka_unit_test(test_peer_block_messages),
+      cmocka_unit_test(test_hello_of_another_version),
+      cmocka_unit_test(test_headers),
       cmocka_unit_test(test_encode_refuses_unknown_type),
       cmocka_unit_test(test_worked_example),
       cmocka_unit_test(test_malformed_fields),
