@@ -101,10 +101,15 @@ while [ $i -lt "$NODES" ]; do
 #!/bin/sh
 exec "$MCHOST" --consensus poa.so --store json.so --data-dir "$DIR/node-$i" \\
   --genesis "$DIR/genesis.json" --key "$DIR/validator-$i.key" \\
-  --listen "127.0.0.1:$port" --name "node-$i"$peers 2>>"$DIR/node-$i.log"
+  --listen "127.0.0.1:$port" --name "node-$i"$peers "\$@" 2>>"$DIR/node-$i.log"
 CMD
   chmod +x "$DIR/node-$i.sh"
-  "$DIR/node-$i.sh" &
+  # Its keys were made with this devnet and have never signed anything:
+  # say so on the first start (docs/CONSENSUS.md, "Signing without a
+  # record"); from then on the node's saved state speaks for itself.
+  first=""
+  [ -d "$DIR/node-$i" ] || first="--new-validator"
+  "$DIR/node-$i.sh" $first &
   PIDS="$PIDS $!"
   i=$((i + 1))
 done

@@ -174,6 +174,9 @@ class Node:
                 "--name", self.name]
         for p in self.peers:
             argv += ["--peer", p]
+        if not os.path.exists(self.data):
+            # a key made for this test: it has never signed anything
+            argv.append("--new-validator")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(argv, stdout=log,
                                          stderr=subprocess.STDOUT,

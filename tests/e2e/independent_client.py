@@ -238,7 +238,8 @@ def run(args, tmp):
     proc = subprocess.Popen([args.mchost, "--plugin-dir", args.plugin_dir,
                              "--data-dir", os.path.join(tmp, "D"),
                              "--genesis", gen, "--key", key, "--listen",
-                             f"127.0.0.1:{port}"], stdout=log,
+                             f"127.0.0.1:{port}", "--new-validator"],
+                            stdout=log,
                             stderr=subprocess.STDOUT)
     try:
         conn, status = wait_for_node(port, proc)

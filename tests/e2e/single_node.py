@@ -61,10 +61,12 @@ class Env:
 
     def start(self):
         self.log = open(self.path("node.log"), "ab")
+        # a key made for this test: it has never signed anything
+        first = [] if os.path.exists(self.path("D")) else ["--new-validator"]
         self.proc = subprocess.Popen(
             [self.mchost, "--plugin-dir", self.plugin_dir, "--data-dir",
              self.path("D"), "--genesis", self.path("genesis.json"), "--key",
-             self.path("validator.key"), "--listen", self.addr],
+             self.path("validator.key"), "--listen", self.addr, *first],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while time.time() < deadline:
