@@ -473,6 +473,30 @@ typedef enum verdict {
   V_SIGNED,   /* a state rule, met by a copy whose signature verified */
 } verdict;
 
+/* Puts tx, fully checked, into the pool: makes room in a full pool (see
+ * mempool.h) or refuses it with MC_EFULL.  MC_ENOMEM leaves all as it was. */
+static int enter(mc_mempool *mp, const mc_tx *tx, int queued,
+                 uint64_t balance) {
+  sender *s = NULL;
+  pool_tx *t = calloc(1, sizeof *t);
+  if (t == NULL || mc_keymap_reserve(&mp->by_id, 1) != 0 ||
+      (s = sender_make(mp, tx->from)) == NULL || sender_reserve(s) != 0) {
+    free(t);
+    if (s != NULL)
+      sender_gc(mp, s);
+    return MC_ENOMEM;
+  }
+  t->tx = *tx;
+  int rc = mp->size >= mp->lim.max_total ? make_room(mp, s, queued) : 0;
+  if (rc != 0) {
+    free(t);
+    sender_gc(mp, s);
+    return rc;
+  }
+  insert(mp, s, t, queued, balance);
+  return 0;
+}
+
 /* The signature is checked after the state rules, as the costliest check,
  * but before a state refusal is reported: the id does not cover the
  * signature, so a refusal of a forged copy says nothing about the real
@@ -489,32 +513,13 @@ static int admit(mc_mempool *mp, const mc_tx *tx, verdict *v) {
   mc_account a;
   if ((rc = read_account(mp, tx->from, &a)) != 0)
     return rc; /* the node's trouble, not the transfer's */
-  sender *s = sender_get(mp, tx->from);
   int queued = 0;
-  int state_rc = check_state(mp, s, &a, tx, &queued);
+  int state_rc = check_state(mp, sender_get(mp, tx->from), &a, tx, &queued);
   if ((rc = check_sig(mp, tx)) != 0)
     return rc;
-  *v = V_SIGNED;
-  if (state_rc != 0)
-    return state_rc;
-  *v = V_NONE;
-  pool_tx *t = calloc(1, sizeof *t);
-  if (t == NULL || mc_keymap_reserve(&mp->by_id, 1) != 0 ||
-      (s = sender_make(mp, tx->from)) == NULL || sender_reserve(s) != 0) {
-    free(t);
-    if (s != NULL)
-      sender_gc(mp, s);
-    return MC_ENOMEM;
-  }
-  t->tx = *tx;
-  if (mp->size >= mp->lim.max_total && (rc = make_room(mp, s, queued)) != 0) {
-    free(t);
-    sender_gc(mp, s);
-    *v = V_SIGNED;
-    return rc;
-  }
-  insert(mp, s, t, queued, a.balance);
-  return 0;
+  rc = state_rc != 0 ? state_rc : enter(mp, tx, queued, a.balance);
+  *v = rc == MC_ENOMEM ? V_NONE : V_SIGNED;
+  return rc;
 }
 
 int mc_mempool_add(mc_mempool *mp, const mc_tx *tx) {
