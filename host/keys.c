@@ -3,7 +3,10 @@
  *
  * Key files hold the 32-byte seed, from which libsodium derives the key
  * pair; the public key is stored too so that a damaged or edited file is
- * caught on load (the derived key must match it).
+ * caught on load (the derived key must match it).  A key file that anyone
+ * but its owner may read or write is refused on load, as ssh refuses such
+ * an identity file: the key may already be exposed, and starting anyway
+ * would hide that.
  */
 #include "keys.h"
 
@@ -87,26 +90,74 @@ int mc_key_save(const char *path, const mc_keypair *kp, char *err,
   return 0;
 }
 
-static char *read_small_file(const char *path, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
+/* The file behind fd must be a regular file with no access for group or
+ * others.  Checked on the open descriptor, so what is read is what was
+ * checked.  Returns 0 or MC_EINVAL with the reason and the fix in err. */
+static int check_key_file(int fd, const char *path, char *err, size_t errlen) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    return NULL;
+    return MC_EIO;
   }
+  if (!S_ISREG(st.st_mode)) {
+    snprintf(err, errlen, "%s: not a regular file%s", path,
+             S_ISDIR(st.st_mode) ? " (a directory)" : "");
+    return MC_EINVAL;
+  }
+  if ((st.st_mode & 077) != 0) {
+    snprintf(err, errlen,
+             "%s: mode %04o lets group or others access the secret key; "
+             "run: chmod 600 %s",
+             path, (unsigned)(st.st_mode & 07777), path);
+    return MC_EINVAL;
+  }
+  return 0;
+}
+
+/* Reads all of fd (at most KEY_FILE_MAX bytes) into a NUL-terminated
+ * buffer the caller frees.  NULL with the reason in err. */
+static char *read_all(int fd, const char *path, char *err, size_t errlen) {
   char *buf = malloc(KEY_FILE_MAX + 1);
-  size_t n = buf ? fread(buf, 1, KEY_FILE_MAX + 1, f) : 0;
-  int bad = ferror(f);
-  fclose(f);
-  if (buf == NULL || bad || n > KEY_FILE_MAX) {
+  size_t n = 0;
+  ssize_t r = 1;
+  while (buf != NULL && n <= KEY_FILE_MAX && r > 0) {
+    r = read(fd, buf + n, KEY_FILE_MAX + 1 - n);
+    if (r < 0 && errno == EINTR)
+      r = 1;
+    else if (r > 0)
+      n += (size_t)r;
+  }
+  if (buf == NULL || r < 0 || n > KEY_FILE_MAX) {
     snprintf(err, errlen, "%s: %s", path,
              buf == NULL ? "out of memory"
-             : bad       ? "read error"
+             : r < 0     ? "read error"
                          : "too large for a key file");
+    if (buf != NULL)
+      sodium_memzero(buf, KEY_FILE_MAX + 1);
     free(buf);
     return NULL;
   }
   buf[n] = '\0';
   return buf;
+}
+
+/* Opens, checks (check_key_file) and reads a key file.  *rc is MC_EIO when
+ * it cannot be read, MC_EINVAL when it must not be. */
+static char *read_key_file(const char *path, int *rc, char *err,
+                           size_t errlen) {
+  /* O_NONBLOCK: a FIFO at the path must be refused, not waited on. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    *rc = MC_EIO;
+    return NULL;
+  }
+  char *txt = NULL;
+  *rc = check_key_file(fd, path, err, errlen);
+  if (*rc == 0 && (txt = read_all(fd, path, err, errlen)) == NULL)
+    *rc = MC_EIO;
+  close(fd);
+  return txt;
 }
 
 static int key_from_json(const cJSON *doc, const char *path, mc_keypair *kp,
@@ -140,9 +191,10 @@ static int key_from_json(const cJSON *doc, const char *path, mc_keypair *kp,
 }
 
 int mc_key_load(const char *path, mc_keypair *kp, char *err, size_t errlen) {
-  char *txt = read_small_file(path, err, errlen);
+  int rc;
+  char *txt = read_key_file(path, &rc, err, errlen);
   if (txt == NULL)
-    return MC_EIO;
+    return rc;
   cJSON *doc = cJSON_Parse(txt);
   sodium_memzero(txt, strlen(txt));
   free(txt);
@@ -151,7 +203,7 @@ int mc_key_load(const char *path, mc_keypair *kp, char *err, size_t errlen) {
     snprintf(err, errlen, "%s: not a key file (expected a JSON object)", path);
     return MC_EINVAL;
   }
-  int rc = key_from_json(doc, path, kp, err, errlen);
+  rc = key_from_json(doc, path, kp, err, errlen);
   cJSON_Delete(doc);
   return rc;
 }

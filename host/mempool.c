@@ -16,7 +16,15 @@
  *     so the eviction victim (highest nonce of the sender with the most
  *     queued) is found without scanning the pool;
  *   - a ring of recent rejections, indexed by id, answers "why was it
- *     refused" without growing.
+ *     refused" without growing.  A rejection is filed under the id only
+ *     when it holds for every copy with that id (the id does not cover the
+ *     signature): a stateless rule, or a state rule met by a copy whose
+ *     signature verified, whose signature is kept so that the same bytes
+ *     are not verified again;
+ *   - a second ring, indexed by SHA-256 of the whole wire form, holds the
+ *     copies whose signature failed, so the same bad bytes (a peer's
+ *     gossip, a client's retry) cost one verification, and are never
+ *     held against the id.
  * The tables are keymap.h's (SipHash under a random key: ids and public
  * keys are chosen by whoever signs).
  */
@@ -56,7 +64,14 @@ typedef struct rejection {
   uint8_t id[MC_HASH_LEN];
   int reason;
   int live;
+  int sig_ok;              /* sig below was verified for this id */
+  uint8_t sig[MC_SIG_LEN];
 } rejection;
+
+typedef struct bad_copy {
+  uint8_t wire_hash[MC_HASH_LEN];
+  int live;
+} bad_copy;
 
 struct mc_mempool {
   mc_mempool_limits lim;
@@ -72,6 +87,10 @@ struct mc_mempool {
   rejection *rej;   /* ring of MC_MEMPOOL_REJECTIONS_KEPT */
   size_t rej_next;
   mc_keymap by_rej; /* id -> rejection */
+  bad_copy *bad;    /* ring of MC_MEMPOOL_BAD_SIGS_KEPT */
+  size_t bad_next;
+  mc_keymap by_bad; /* wire hash -> bad_copy */
+  uint64_t verifies;
   uint64_t epoch;
 };
 
@@ -79,20 +98,26 @@ static size_t queued_of(const sender *s) { return s->len - s->nready; }
 
 /* ---- rejection memory ---- */
 
-static void remember(mc_mempool *mp, const uint8_t id[MC_HASH_LEN], int reason) {
+/* Files reason under id.  The caller vouches that it holds for every copy
+ * with this id: sig is the signature it verified for a state rule, NULL
+ * for a stateless one (which needs none). */
+static void remember(mc_mempool *mp, const uint8_t id[MC_HASH_LEN], int reason,
+                     const uint8_t *sig) {
+  assert(reason != 0);
   rejection *r = mc_keymap_get(&mp->by_rej, id);
-  if (r != NULL) {
-    r->reason = reason;
-    return;
+  if (r == NULL) {
+    r = &mp->rej[mp->rej_next];
+    if (r->live)
+      mc_keymap_del(&mp->by_rej, r->id);
+    memcpy(r->id, id, MC_HASH_LEN);
+    r->live = 1;
+    mc_keymap_put(&mp->by_rej, r->id, r); /* sized for the ring at creation */
+    mp->rej_next = (mp->rej_next + 1) % MC_MEMPOOL_REJECTIONS_KEPT;
   }
-  r = &mp->rej[mp->rej_next];
-  if (r->live)
-    mc_keymap_del(&mp->by_rej, r->id);
-  memcpy(r->id, id, MC_HASH_LEN);
   r->reason = reason;
-  r->live = 1;
-  mc_keymap_put(&mp->by_rej, r->id, r); /* sized for the whole ring at creation */
-  mp->rej_next = (mp->rej_next + 1) % MC_MEMPOOL_REJECTIONS_KEPT;
+  r->sig_ok = sig != NULL;
+  if (sig != NULL)
+    memcpy(r->sig, sig, MC_SIG_LEN);
 }
 
 /* A transfer admitted after an earlier refusal is no longer "rejected". */
@@ -102,6 +127,42 @@ static void forget(mc_mempool *mp, const uint8_t id[MC_HASH_LEN]) {
     return;
   mc_keymap_del(&mp->by_rej, r->id);
   r->live = 0;
+}
+
+/* ---- signatures ---- */
+
+static void remember_bad(mc_mempool *mp, const uint8_t wire_hash[MC_HASH_LEN]) {
+  assert(mc_keymap_get(&mp->by_bad, wire_hash) == NULL);
+  bad_copy *b = &mp->bad[mp->bad_next];
+  if (b->live)
+    mc_keymap_del(&mp->by_bad, b->wire_hash);
+  memcpy(b->wire_hash, wire_hash, MC_HASH_LEN);
+  b->live = 1;
+  mc_keymap_put(&mp->by_bad, b->wire_hash, b); /* sized at creation */
+  mp->bad_next = (mp->bad_next + 1) % MC_MEMPOOL_BAD_SIGS_KEPT;
+}
+
+/* 1 if these very bytes were refused before with their signature verified
+ * (a state rule), so the signature is known good. */
+static int sig_known_good(const mc_mempool *mp, const mc_tx *tx) {
+  const rejection *r = mc_keymap_get(&mp->by_rej, tx->id);
+  return r != NULL && r->sig_ok && memcmp(r->sig, tx->sig, MC_SIG_LEN) == 0;
+}
+
+/* 0 if tx->sig is from's signature, else MC_ESIG.  Each distinct copy is
+ * verified at most once while the rings remember it. */
+static int check_sig(mc_mempool *mp, const mc_tx *tx) {
+  uint8_t wire_hash[MC_HASH_LEN];
+  if (sig_known_good(mp, tx))
+    return 0;
+  mc_tx_wire_hash(tx, wire_hash);
+  if (mc_keymap_get(&mp->by_bad, wire_hash) != NULL)
+    return MC_ESIG;
+  mp->verifies++;
+  if (mc_tx_verify(tx) == 0)
+    return 0;
+  remember_bad(mp, wire_hash);
+  return MC_ESIG;
 }
 
 /* ---- queued-count buckets ---- */
@@ -246,7 +307,7 @@ static void drop_at(mc_mempool *mp, sender *s, size_t i, int reason) {
   mc_keymap_del(&mp->by_id, t->tx.id);
   mp->size--;
   if (reason != 0)
-    remember(mp, t->tx.id, reason);
+    remember(mp, t->tx.id, reason, t->tx.sig); /* verified on admission */
   free(t);
   bucket_update(mp, s);
 }
@@ -293,10 +354,13 @@ mc_mempool *mc_mempool_new(const mc_mempool_limits *lim, const char *chain_id,
   mc_keymap_init(&mp->by_id);
   mc_keymap_init(&mp->by_sender);
   mc_keymap_init(&mp->by_rej);
+  mc_keymap_init(&mp->by_bad);
   mp->buckets = calloc(lim->max_per_sender + 1, sizeof *mp->buckets);
   mp->rej = calloc(MC_MEMPOOL_REJECTIONS_KEPT, sizeof *mp->rej);
-  if (mp->buckets == NULL || mp->rej == NULL ||
-      mc_keymap_reserve(&mp->by_rej, MC_MEMPOOL_REJECTIONS_KEPT) != 0) {
+  mp->bad = calloc(MC_MEMPOOL_BAD_SIGS_KEPT, sizeof *mp->bad);
+  if (mp->buckets == NULL || mp->rej == NULL || mp->bad == NULL ||
+      mc_keymap_reserve(&mp->by_rej, MC_MEMPOOL_REJECTIONS_KEPT) != 0 ||
+      mc_keymap_reserve(&mp->by_bad, MC_MEMPOOL_BAD_SIGS_KEPT) != 0) {
     mc_mempool_free(mp);
     return NULL;
   }
@@ -318,8 +382,10 @@ void mc_mempool_free(mc_mempool *mp) {
   mc_keymap_free(&mp->by_id);
   mc_keymap_free(&mp->by_sender);
   mc_keymap_free(&mp->by_rej);
+  mc_keymap_free(&mp->by_bad);
   free(mp->buckets);
   free(mp->rej);
+  free(mp->bad);
   free(mp);
 }
 
@@ -400,28 +466,18 @@ static void insert(mc_mempool *mp, sender *s, pool_tx *t, int queued,
   promote(mp, s, balance);
 }
 
-static int admit(mc_mempool *mp, const mc_tx *tx, int *remembered) {
-  *remembered = 1;
-  if (mc_keymap_get(&mp->by_id, tx->id) != NULL) {
-    *remembered = 0;
-    return MC_EDUP;
-  }
-  int rc = mc_tx_check_static(tx, mp->chain_id);
-  if (rc != 0)
-    return rc;
-  mc_account a;
-  if ((rc = read_account(mp, tx->from, &a)) != 0) {
-    *remembered = 0; /* the node's trouble, not the transfer's */
-    return rc;
-  }
-  sender *s = sender_get(mp, tx->from);
-  int queued = 0;
-  if ((rc = check_state(mp, s, &a, tx, &queued)) != 0)
-    return rc;
-  /* Last, as the costliest check. */
-  if ((rc = mc_tx_verify(tx)) != 0)
-    return rc;
-  *remembered = 0;
+/* What a refusal says about the transfer's id (see remember). */
+typedef enum verdict {
+  V_NONE,     /* nothing: not the id's fault, or only this copy's */
+  V_ANY_COPY, /* a stateless rule: every copy breaks it */
+  V_SIGNED,   /* a state rule, met by a copy whose signature verified */
+} verdict;
+
+/* Puts tx, fully checked, into the pool: makes room in a full pool (see
+ * mempool.h) or refuses it with MC_EFULL.  MC_ENOMEM leaves all as it was. */
+static int enter(mc_mempool *mp, const mc_tx *tx, int queued,
+                 uint64_t balance) {
+  sender *s = NULL;
   pool_tx *t = calloc(1, sizeof *t);
   if (t == NULL || mc_keymap_reserve(&mp->by_id, 1) != 0 ||
       (s = sender_make(mp, tx->from)) == NULL || sender_reserve(s) != 0) {
@@ -431,14 +487,39 @@ static int admit(mc_mempool *mp, const mc_tx *tx, int *remembered) {
     return MC_ENOMEM;
   }
   t->tx = *tx;
-  if (mp->size >= mp->lim.max_total && (rc = make_room(mp, s, queued)) != 0) {
+  int rc = mp->size >= mp->lim.max_total ? make_room(mp, s, queued) : 0;
+  if (rc != 0) {
     free(t);
     sender_gc(mp, s);
-    *remembered = 1;
     return rc;
   }
-  insert(mp, s, t, queued, a.balance);
+  insert(mp, s, t, queued, balance);
   return 0;
+}
+
+/* The signature is checked after the state rules, as the costliest check,
+ * but before a state refusal is reported: the id does not cover the
+ * signature, so a refusal of a forged copy says nothing about the real
+ * transfer and must not be filed under its id. */
+static int admit(mc_mempool *mp, const mc_tx *tx, verdict *v) {
+  *v = V_NONE;
+  if (mc_keymap_get(&mp->by_id, tx->id) != NULL)
+    return MC_EDUP;
+  int rc = mc_tx_check_static(tx, mp->chain_id);
+  if (rc != 0) {
+    *v = V_ANY_COPY;
+    return rc;
+  }
+  mc_account a;
+  if ((rc = read_account(mp, tx->from, &a)) != 0)
+    return rc; /* the node's trouble, not the transfer's */
+  int queued = 0;
+  int state_rc = check_state(mp, sender_get(mp, tx->from), &a, tx, &queued);
+  if ((rc = check_sig(mp, tx)) != 0)
+    return rc;
+  rc = state_rc != 0 ? state_rc : enter(mp, tx, queued, a.balance);
+  *v = rc == MC_ENOMEM ? V_NONE : V_SIGNED;
+  return rc;
 }
 
 int mc_mempool_add(mc_mempool *mp, const mc_tx *tx) {
@@ -447,10 +528,10 @@ int mc_mempool_add(mc_mempool *mp, const mc_tx *tx) {
    * dedup and the signature cache key on what was really signed. */
   mc_tx t = *tx;
   mc_tx_compute_id(&t);
-  int remembered;
-  int rc = admit(mp, &t, &remembered);
-  if (rc != 0 && remembered)
-    remember(mp, t.id, rc);
+  verdict v;
+  int rc = admit(mp, &t, &v);
+  if (rc != 0 && v != V_NONE)
+    remember(mp, t.id, rc, v == V_SIGNED ? t.sig : NULL);
   return rc;
 }
 
@@ -503,6 +584,8 @@ int mc_mempool_rejection(const mc_mempool *mp, const uint8_t id[MC_HASH_LEN],
   *reason = r->reason;
   return 1;
 }
+
+uint64_t mc_mempool_verify_count(const mc_mempool *mp) { return mp->verifies; }
 
 size_t mc_mempool_size(const mc_mempool *mp) { return mp->size; }
 size_t mc_mempool_ready_count(const mc_mempool *mp) { return mp->nready; }

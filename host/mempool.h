@@ -6,6 +6,18 @@
  * transfers already pending, and last (as the costliest) its signature.
  * Members' signatures are never verified again (mc_mempool_tx_verified).
  *
+ * Rejections are remembered by transaction id (for GET_TX), but the id
+ * covers everything except the signature, so a refusal is filed under it
+ * only when it holds for every copy with that id: a stateless rule
+ * (chain id, zero amount, self-transfer), or a state rule (nonce, gap,
+ * balance, caps) met by a copy whose signature verified.  A copy whose
+ * signature fails is refused with MC_ESIG whatever else is wrong with it,
+ * and nothing is filed under its id; instead SHA-256 of its whole wire
+ * form goes into a small ring (MC_MEMPOOL_BAD_SIGS_KEPT), so the same bad
+ * bytes are refused again without another verification.  A well-signed
+ * copy refused by a state rule keeps its signature in the rejection, so
+ * resubmitting those bytes is not verified again either.
+ *
  * Per sender, transfers are "ready" (nonces committed+1, +2, ... without a
  * gap, each affordable after the ones before it) or "queued" (a future
  * nonce within max_nonce_gap of the next expected one, waiting for the gap
@@ -62,6 +74,8 @@ typedef struct mc_mempool_limits {
 #define MC_MEMPOOL_DEFAULT_LIMITS {20000, 256, 64}
 /* Rejections remembered for mc_mempool_rejection (oldest forgotten). */
 #define MC_MEMPOOL_REJECTIONS_KEPT 4096
+/* Copies with a bad signature remembered by wire hash (oldest forgotten). */
+#define MC_MEMPOOL_BAD_SIGS_KEPT 1024
 
 typedef struct mc_mempool mc_mempool;
 
@@ -77,14 +91,15 @@ mc_mempool *mc_mempool_new(const mc_mempool_limits *lim, const char *chain_id,
 void mc_mempool_free(mc_mempool *mp);
 
 /*
- * Admits tx (ready or queued).  Returns 0, or the reason it was refused:
- * MC_EDUP (already pending), MC_ECHAINID, MC_EZERO, MC_ESELF, MC_ESIG,
- * MC_ENONCE (nonce used or already pending), MC_ENONCEGAP, MC_EBALANCE,
- * MC_EFULL, MC_ENOMEM, or an error from the account getter.  tx is
- * copied; its id is recomputed, not trusted.  Refusals for the transfer's
- * own sake (all but MC_EDUP, MC_ENOMEM and getter errors) are remembered
- * for mc_mempool_rejection; an admitted transfer's old refusal is
- * forgotten.
+ * Admits tx (ready or queued).  Returns 0, or the reason it was refused,
+ * in this order: MC_EDUP (already pending); MC_ECHAINID, MC_EZERO,
+ * MC_ESELF (stateless); an error from the account getter; MC_ESIG (bad
+ * signature, checked before any state rule is reported); MC_ENONCE (nonce
+ * used or already pending), MC_ENONCEGAP, MC_EBALANCE, MC_EFULL; MC_ENOMEM.
+ * tx is copied; its id is recomputed, not trusted.  The stateless and
+ * state refusals are remembered under the id for mc_mempool_rejection;
+ * MC_ESIG, MC_EDUP, MC_ENOMEM and getter errors are not (see above).  An
+ * admitted transfer's old refusal is forgotten.
  */
 int mc_mempool_add(mc_mempool *mp, const mc_tx *tx);
 
@@ -124,11 +139,16 @@ void mc_mempool_on_commit(mc_mempool *mp, const mc_block *b);
 int mc_mempool_next_nonce(mc_mempool *mp, const uint8_t pk[MC_PUBKEY_LEN],
                           uint64_t *next);
 
-/* If tx id was refused or dropped recently (the last
+/* If tx id was refused (for a reason that holds for every copy with this
+ * id, see above), evicted or dropped after a commit recently (the last
  * MC_MEMPOOL_REJECTIONS_KEPT distinct ids), returns 1 and sets *reason to
- * its latest reason code (negative MC_E*); else 0. */
+ * its latest reason code (negative MC_E*); else 0.  Never MC_ESIG. */
 int mc_mempool_rejection(const mc_mempool *mp, const uint8_t id[MC_HASH_LEN],
                          int *reason);
+
+/* How many signatures the pool has verified since it was made (for
+ * metrics, and to check that no copy is verified twice). */
+uint64_t mc_mempool_verify_count(const mc_mempool *mp);
 
 size_t mc_mempool_size(const mc_mempool *mp);   /* ready + queued */
 size_t mc_mempool_ready_count(const mc_mempool *mp);

@@ -304,18 +304,23 @@ static int check_link(const mc_chain *c, const mc_block_header *h) {
 }
 
 /* Timestamps strictly increase, as mc_chain_build makes them (parent + 1
- * at least): a block stamped with its parent's time is refused too. */
+ * at least): a block stamped with its parent's time is refused too.
+ * now_ms is NULL for a committed block, which no local clock judges (see
+ * MC_MAX_CLOCK_DRIFT_MS); a proposal may not run too far ahead of it. */
 static int check_time(const mc_chain *c, const mc_block_header *h,
-                      uint64_t now_ms) {
-  uint64_t limit = now_ms > UINT64_MAX - MC_MAX_CLOCK_DRIFT_MS
-                       ? UINT64_MAX
-                       : now_ms + MC_MAX_CLOCK_DRIFT_MS;
-  if (h->timestamp_ms <= c->head.timestamp_ms || h->timestamp_ms > limit)
+                      const uint64_t *now_ms) {
+  if (h->timestamp_ms <= c->head.timestamp_ms)
     return MC_ETIME;
-  return 0;
+  if (now_ms == NULL)
+    return 0;
+  uint64_t limit = *now_ms > UINT64_MAX - MC_MAX_CLOCK_DRIFT_MS
+                       ? UINT64_MAX
+                       : *now_ms + MC_MAX_CLOCK_DRIFT_MS;
+  return h->timestamp_ms > limit ? MC_ETIME : 0;
 }
 
-static int check_header(const mc_chain *c, const mc_block *b, uint64_t now_ms) {
+static int check_header(const mc_chain *c, const mc_block *b,
+                        const uint64_t *now_ms) {
   uint8_t hash[MC_HASH_LEN];
   uint32_t idx;
   int rc = check_link(c, &b->header);
@@ -347,9 +352,9 @@ static int apply_txs(mc_chain *c, const mc_block *b, mc_overlay *o,
   return 0;
 }
 
-/* Everything validate checks; on success hands back the block's overlay
- * and the accumulator after it. */
-static int check_block(mc_chain *c, const mc_block *b, uint64_t now_ms,
+/* Everything validate checks (now_ms NULL: no clock, see check_time); on
+ * success hands back the block's overlay and the accumulator after it. */
+static int check_block(mc_chain *c, const mc_block *b, const uint64_t *now_ms,
                        mc_sig_known_fn sig_known, void *ctx,
                        mc_overlay **ov_out, mc_lthash *acc_out) {
   uint8_t root[MC_HASH_LEN];
@@ -383,7 +388,7 @@ int mc_chain_validate(mc_chain *c, const mc_block *b, uint64_t now_ms,
                       mc_sig_known_fn sig_known, void *ctx) {
   mc_overlay *o = NULL;
   mc_lthash acc;
-  int rc = check_block(c, b, now_ms, sig_known, ctx, &o, &acc);
+  int rc = check_block(c, b, &now_ms, sig_known, ctx, &o, &acc);
   mc_overlay_free(o);
   return rc;
 }
@@ -442,15 +447,14 @@ static int store_append(mc_chain *c, const mc_block *b, const uint8_t *cert,
 }
 
 int mc_chain_commit(mc_chain *c, const mc_block *b, const uint8_t *cert,
-                    size_t cert_len, uint64_t now_ms, mc_sig_known_fn sig_known,
-                    void *ctx) {
+                    size_t cert_len, mc_sig_known_fn sig_known, void *ctx) {
   mc_overlay *o = NULL;
   mc_lthash acc;
   if (cert_len > MC_CERT_MAX_BYTES)
     return MC_ETOOBIG;
   if (cert_len > 0 && cert == NULL)
     return MC_EINVAL;
-  int rc = check_block(c, b, now_ms, sig_known, ctx, &o, &acc);
+  int rc = check_block(c, b, NULL, sig_known, ctx, &o, &acc);
   if (rc == 0)
     rc = store_append(c, b, cert, cert_len, o);
   mc_overlay_free(o);

@@ -17,7 +17,12 @@
 #include "minichain/store.h"
 #include "minichain/types.h"
 
-/* How far a block's timestamp may run ahead of the validator's clock. */
+/*
+ * How far a proposed block's timestamp may run ahead of this node's clock
+ * (mc_chain_validate only).  A committed block is never judged by the
+ * local clock: its certificate shows a quorum accepted its time, and a
+ * validator whose clock is behind must still follow the chain.
+ */
 #define MC_MAX_CLOCK_DRIFT_MS 15000
 
 typedef struct mc_chain mc_chain;
@@ -66,20 +71,26 @@ int mc_chain_build(mc_chain *c, const mc_tx *const *cands, size_t ncands,
                    uint64_t now_ms, const uint8_t sk[64], mc_block **out);
 
 /*
- * Validates b against the head (see mc_host_api.validate_block).
- * Transactions for which sig_known returns 1 are not verified again.
- * `now_ms` bounds the timestamp (MC_MAX_CLOCK_DRIFT_MS ahead).
+ * Validates a proposal b against the head (see mc_host_api.validate_block):
+ * link, timestamp above the parent's and at most MC_MAX_CLOCK_DRIFT_MS
+ * ahead of now_ms (else MC_ETIME), size, proposer and its signature,
+ * transfers in order, tx_root, state_root.  Transactions for which
+ * sig_known returns 1 are not verified again.  Returns 0 or the first
+ * failure.
  */
 int mc_chain_validate(mc_chain *c, const mc_block *b, uint64_t now_ms,
                       mc_sig_known_fn sig_known, void *ctx);
 
 /*
- * Validates b, then appends it (with cert) and its state changes through
- * the store and moves the head.  On error nothing changed.
+ * Checks a block that carries a commit certificate (from consensus or from
+ * sync) as mc_chain_validate does, except against any clock: its timestamp
+ * must only be above its parent's.  Then appends it (with cert) and its
+ * state changes through the store and moves the head.  The certificate
+ * itself is the consensus plugin's to verify, before this call.  On error
+ * nothing changed.
  */
 int mc_chain_commit(mc_chain *c, const mc_block *b, const uint8_t *cert,
-                    size_t cert_len, uint64_t now_ms, mc_sig_known_fn sig_known,
-                    void *ctx);
+                    size_t cert_len, mc_sig_known_fn sig_known, void *ctx);
 
 /* Reads committed blocks through the store; free with mc_block_free. */
 int mc_chain_get_block(mc_chain *c, uint64_t height, mc_block **out);

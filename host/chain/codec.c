@@ -218,6 +218,16 @@ void mc_tx_compute_id(mc_tx *tx) {
   mc_sha256(b.data, b.len, tx->id);
 }
 
+void mc_tx_wire_hash(const mc_tx *tx, uint8_t out[MC_HASH_LEN]) {
+  small_buf b;
+  msgpack_packer pk;
+  assert(strlen(tx->chain_id) <= MC_CHAIN_ID_MAX);
+  b.len = 0;
+  msgpack_packer_init(&pk, &b, small_buf_write);
+  mc_tx_pack(&pk, tx);
+  mc_sha256(b.data, b.len, out);
+}
+
 void mc_tx_sign(mc_tx *tx, const uint8_t sk[64]) {
   small_buf b;
   tx_signing_bytes(tx, &b);

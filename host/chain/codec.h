@@ -56,6 +56,9 @@ void mc_tx_pack_signing(msgpack_packer *pk, const mc_tx *tx);
 void mc_tx_pack(msgpack_packer *pk, const mc_tx *tx);
 /* tx->id = SHA-256(signing encoding). */
 void mc_tx_compute_id(mc_tx *tx);
+/* out = SHA-256(wire encoding), signature included: names these exact
+ * bytes, where the id names every copy of the transfer whatever its sig. */
+void mc_tx_wire_hash(const mc_tx *tx, uint8_t out[MC_HASH_LEN]);
 /* Sets tx->sig with sk and tx->id.  The other fields must be set. */
 void mc_tx_sign(mc_tx *tx, const uint8_t sk[64]);
 /* 0 if tx->sig is tx->from's signature of the signing encoding, else

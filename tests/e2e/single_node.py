@@ -5,7 +5,8 @@ Makes keys and a one-validator genesis with mcli in a temporary folder,
 starts mchost as a process, sends transfers with mcli (explicit and fetched
 nonces, a nonce gap that waits in the queue, --wait), reads back balances,
 blocks and transaction states, checks D/chain.json, refuses bad input
-(wrong chain id, overdraft, bad arguments), stops the node with SIGTERM
+(a key file others may read, wrong chain id, overdraft, bad arguments),
+stops the node with SIGTERM
 (exit 0), restarts it on the same data dir and checks that it resumed where
 it stopped and keeps committing.
 
@@ -133,6 +134,27 @@ def make_genesis(env, alice, val):
             expect=2)
 
 
+def check_open_key_refused(env):
+    """A key file group or others may read is refused by mcli and mchost,
+    naming the file, its mode and the fix; mchost exits 2, writing
+    nothing."""
+    key = env.path("open.key")
+    with open(env.path("validator.key")) as src, open(key, "w") as dst:
+        dst.write(src.read())
+    os.chmod(key, 0o644)
+    _, err = env.cli("pubkey", "--key", key, expect=1)
+    check(f"chmod 600 {key}" in err and "0644" in err,
+          f"mcli: no mode and fix in {err!r}")
+    data = env.path("D-open-key")
+    r = subprocess.run(
+        [env.mchost, "--plugin-dir", env.plugin_dir, "--data-dir", data,
+         "--genesis", env.path("genesis.json"), "--key", key, "--listen",
+         env.addr], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 2, f"mchost exit {r.returncode}, expected 2")
+    check(f"chmod 600 {key}" in r.stderr, f"mchost: no fix in {r.stderr!r}")
+    check(not os.path.exists(data), "mchost created the data dir")
+
+
 def send(env, *extra, expect=0):
     return env.query("send", "--key", env.path("alice.key"), *extra,
                      expect=expect)
@@ -236,6 +258,7 @@ def main():
 def run(env):
     alice, bob, val = make_keys(env)
     make_genesis(env, alice, val)
+    check_open_key_refused(env)
     st = env.start()
     check(st["chain_id"] == "e2e-single" and st["validators"] == 1, f"{st}")
     ids, sent = transfers(env, bob)

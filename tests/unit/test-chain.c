@@ -242,8 +242,7 @@ static void test_build_validate_commit(void **state) {
   assert_memory_equal(b->header.proposer, f->val.pk, MC_PUBKEY_LEN);
   assert_int_equal(mc_chain_validate(f->c, b, f->now, NULL, NULL), 0);
   assert_int_equal(
-      mc_chain_commit(f->c, b, (const uint8_t *)"cert", 4, f->now, NULL, NULL),
-      0);
+      mc_chain_commit(f->c, b, (const uint8_t *)"cert", 4, NULL, NULL), 0);
   assert_int_equal(mc_chain_height(f->c), 1);
   assert_memory_equal(mc_chain_head_hash(f->c), b->hash, MC_HASH_LEN);
   mc_account a;
@@ -314,9 +313,6 @@ static void m_stateroot(fixture *f, mc_block *b) {
   (void)f;
   b->header.state_root[31] ^= 1;
 }
-static void m_future(fixture *f, mc_block *b) {
-  b->header.timestamp_ms = f->now + MC_MAX_CLOCK_DRIFT_MS + 1;
-}
 static void m_before_parent(fixture *f, mc_block *b) {
   b->header.timestamp_ms = f->g.genesis_time_ms - 1;
 }
@@ -360,8 +356,7 @@ static void check_mutation(fixture *f, mutate_fn m, const mc_keypair *signer,
   assert_int_equal(mc_chain_validate(f->c, b, f->now, known, NULL), want);
   /* A refused block is not committed and changes nothing. */
   int appends = f->s.appends;
-  assert_int_equal(mc_chain_commit(f->c, b, NULL, 0, f->now, known, NULL),
-                   want);
+  assert_int_equal(mc_chain_commit(f->c, b, NULL, 0, known, NULL), want);
   assert_int_equal(f->s.appends, appends);
   assert_int_equal(mc_chain_height(f->c), 0);
   mc_block_free(b);
@@ -373,7 +368,6 @@ static void test_validate_header_rejections(void **state) {
   check_mutation(f, m_prev, &f->val, NULL, MC_ELINK);
   check_mutation(f, m_txroot, &f->val, NULL, MC_ETXROOT);
   check_mutation(f, m_stateroot, &f->val, NULL, MC_ESTATEROOT);
-  check_mutation(f, m_future, &f->val, NULL, MC_ETIME);
   check_mutation(f, m_before_parent, &f->val, NULL, MC_ETIME);
   check_mutation(f, m_same_as_parent, &f->val, NULL, MC_ETIME);
   check_mutation(f, m_too_many, &f->val, NULL, MC_ETOOBIG);
@@ -416,6 +410,65 @@ static void test_validate_tx_rejections(void **state) {
   check_mutation(f, m_tx_chain, NULL, always_known, MC_ECHAINID);
   /* Without the cache the changed transfers fail their signatures. */
   check_mutation(f, m_tx_amount, NULL, NULL, MC_ESIG);
+}
+
+/* ---- the clock judges proposals, never committed blocks ---- */
+
+#define TEN_MINUTES_MS (10u * 60u * 1000u)
+
+/* A block on the head built by val0 with its clock at now_ms (stamped
+ * max(now_ms, parent + 1)), carrying alice's transfer `nonce`. */
+static mc_block *block_at(fixture *f, uint64_t nonce, uint64_t now_ms) {
+  mc_tx t = transfer(f, &f->alice, f->bob.pk, 1, nonce);
+  const mc_tx *cands[] = {&t};
+  mc_block *b = NULL;
+  assert_int_equal(mc_chain_build(f->c, cands, 1, now_ms, f->val.sk, &b), 0);
+  assert_int_equal(b->header.tx_count, 1);
+  return b;
+}
+
+static void test_validate_clock_bound(void **state) {
+  fixture *f = *state;
+  mc_block *edge = block_at(f, 1, f->now + MC_MAX_CLOCK_DRIFT_MS);
+  mc_block *past = block_at(f, 1, f->now + MC_MAX_CLOCK_DRIFT_MS + 1);
+  assert_int_equal(mc_chain_validate(f->c, edge, f->now, NULL, NULL), 0);
+  assert_int_equal(mc_chain_validate(f->c, past, f->now, NULL, NULL), MC_ETIME);
+  /* A clock near the top of u64 does not wrap the bound. */
+  assert_int_equal(mc_chain_validate(f->c, past, UINT64_MAX, NULL, NULL), 0);
+  mc_block_free(edge);
+  mc_block_free(past);
+}
+
+/* A validator whose clock is 10 minutes behind the others: it will not
+ * vote for their proposals, but it commits their certified blocks. */
+static void test_commit_ignores_clock(void **state) {
+  fixture *f = *state;
+  uint64_t ahead = f->now + TEN_MINUTES_MS;
+  mc_block *b1 = block_at(f, 1, ahead);
+  assert_int_equal(mc_chain_validate(f->c, b1, f->now, NULL, NULL), MC_ETIME);
+  assert_int_equal(
+      mc_chain_commit(f->c, b1, (const uint8_t *)"cert", 4, NULL, NULL), 0);
+  assert_int_equal(mc_chain_height(f->c), 1);
+  assert_true(mc_chain_head(f->c)->timestamp_ms == ahead);
+
+  /* Its own proposal follows the parent, not its clock. */
+  mc_block *b2 = block_at(f, 2, f->now);
+  assert_true(b2->header.timestamp_ms == ahead + 1);
+  mc_block_free(b2);
+
+  /* At or below the parent's time is refused by both, whatever the
+   * clock says. */
+  uint64_t stamps[] = {ahead, ahead - 1, f->g.genesis_time_ms};
+  for (size_t i = 0; i < sizeof stamps / sizeof stamps[0]; i++) {
+    mc_block *b = block_at(f, 2, ahead + 1);
+    b->header.timestamp_ms = stamps[i];
+    mc_block_sign(b, f->val.sk);
+    assert_int_equal(mc_chain_validate(f->c, b, ahead, NULL, NULL), MC_ETIME);
+    assert_int_equal(mc_chain_commit(f->c, b, NULL, 0, NULL, NULL), MC_ETIME);
+    assert_int_equal(mc_chain_height(f->c), 1);
+    mc_block_free(b);
+  }
+  mc_block_free(b1);
 }
 
 /* ---- opening a store that is not ours ---- */
@@ -465,6 +518,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_validate_proposer_rejections, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_validate_tx_rejections, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_validate_clock_bound, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_commit_ignores_clock, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_open_foreign_and_corrupt, setup,
                                       teardown),

@@ -148,6 +148,12 @@ static void assert_rejected(const mc_mempool *mp, const mc_tx *tx, int reason) {
   assert_int_equal(r, reason);
 }
 
+/* Nothing is filed under tx's id (GET_TX would not say "rejected"). */
+static void assert_not_recorded(const mc_mempool *mp, const mc_tx *tx) {
+  int r = 0;
+  assert_int_equal(mc_mempool_rejection(mp, tx->id, &r), 0);
+}
+
 static void assert_state(const mc_mempool *mp, const mc_tx *tx, int ready) {
   const mc_tx *found = NULL;
   int is_ready = -1;
@@ -185,25 +191,120 @@ static void test_recomputes_id(void **state) {
   mc_mempool_free(mp);
 }
 
+/* The id does not cover the signature: a copy with a bad one says nothing
+ * about the genuine transfer, so nothing is filed under the id. */
 static void test_bad_signature(void **state) {
   (void)state;
   mc_mempool *mp = pool();
   mc_tx t = make_tx(&alice, &bob, 10, 1);
   t.sig[5] ^= 0x01;
   assert_int_equal(mc_mempool_add(mp, &t), MC_ESIG);
-  assert_rejected(mp, &t, MC_ESIG);
+  assert_not_recorded(mp, &t);
   /* Signed by someone else than `from`. */
   mc_tx forged = make_tx(&carol, &bob, 10, 1);
   memcpy(forged.from, alice.pk, MC_PUBKEY_LEN);
   mc_tx_compute_id(&forged);
   assert_int_equal(mc_mempool_add(mp, &forged), MC_ESIG);
-  assert_rejected(mp, &forged, MC_ESIG);
+  assert_not_recorded(mp, &forged);
   assert_int_equal(mc_mempool_size(mp), 0);
-  /* A forged copy does not block the genuine transfer with the same id. */
+  /* The genuine transfer with the same id is admitted and found. */
   mc_tx good = make_tx(&alice, &bob, 10, 1);
   assert_memory_equal(good.id, t.id, MC_HASH_LEN);
   assert_int_equal(mc_mempool_add(mp, &good), 0);
-  assert_int_equal(mc_mempool_rejection(mp, good.id, &(int){0}), 0);
+  assert_state(mp, &good, 1);
+  assert_not_recorded(mp, &good);
+  mc_mempool_free(mp);
+}
+
+/* A state refusal is filed under the id only for a copy whose signature
+ * verified; a badly signed copy gets MC_ESIG and leaves no trace. */
+static void test_state_refusal_needs_good_signature(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_with(100, 2, 4);
+  set_account(alice.pk, 100, 5);
+  mc_tx b1 = make_tx(&bob, &carol, 1, 1), b2 = make_tx(&bob, &carol, 1, 2);
+  assert_int_equal(mc_mempool_add(mp, &b1), 0);
+  assert_int_equal(mc_mempool_add(mp, &b2), 0);
+  const struct {
+    mc_tx tx;
+    int reason;
+  } cases[] = {
+      {make_tx(&alice, &bob, 10, 5), MC_ENONCE},
+      {make_tx(&alice, &bob, 10, 11), MC_ENONCEGAP},
+      {make_tx(&alice, &bob, 101, 6), MC_EBALANCE},
+      {make_tx(&bob, &carol, 1, 3), MC_EFULL}, /* bob's share is 2 */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    mc_tx bad = cases[i].tx;
+    bad.sig[i] ^= 0x40;
+    assert_int_equal(mc_mempool_add(mp, &bad), MC_ESIG);
+    assert_not_recorded(mp, &bad);
+    assert_int_equal(mc_mempool_add(mp, &cases[i].tx), cases[i].reason);
+    assert_rejected(mp, &cases[i].tx, cases[i].reason);
+    /* Another bad copy later leaves the good copy's reason in place. */
+    bad.sig[i + 1] ^= 0x40;
+    assert_int_equal(mc_mempool_add(mp, &bad), MC_ESIG);
+    assert_rejected(mp, &cases[i].tx, cases[i].reason);
+  }
+  assert_int_equal(mc_mempool_size(mp), 2);
+  mc_mempool_free(mp);
+}
+
+/* Each distinct copy costs at most one verification: bad bytes are known
+ * by their wire hash, a refused good copy by the signature kept with its
+ * rejection, a member by the pool. */
+static void test_copies_verified_once(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  set_account(bob.pk, 1000, 3);
+  mc_tx good = make_tx(&alice, &bob, 10, 1);
+  mc_tx bad = good, bad2 = good;
+  bad.sig[3] ^= 0x01;
+  bad2.sig[4] ^= 0x01;
+  mc_tx used = make_tx(&bob, &alice, 10, 3);
+  uint64_t n = mc_mempool_verify_count(mp);
+  assert_int_equal(mc_mempool_add(mp, &bad), MC_ESIG);
+  assert_int_equal(mc_mempool_verify_count(mp), n + 1);
+  assert_int_equal(mc_mempool_add(mp, &bad), MC_ESIG);
+  assert_int_equal(mc_mempool_verify_count(mp), n + 1);
+  assert_int_equal(mc_mempool_add(mp, &bad2), MC_ESIG); /* other bytes */
+  assert_int_equal(mc_mempool_verify_count(mp), n + 2);
+  assert_int_equal(mc_mempool_add(mp, &used), MC_ENONCE);
+  assert_int_equal(mc_mempool_add(mp, &used), MC_ENONCE);
+  assert_int_equal(mc_mempool_verify_count(mp), n + 3);
+  /* The good copy is not taken for the bad bytes it shares an id with. */
+  assert_int_equal(mc_mempool_add(mp, &good), 0);
+  assert_int_equal(mc_mempool_verify_count(mp), n + 4);
+  assert_int_equal(mc_mempool_add(mp, &good), MC_EDUP);
+  assert_int_equal(mc_mempool_verify_count(mp), n + 4);
+  mc_mempool_free(mp);
+}
+
+/* The bad-copy memory is bounded: the oldest is forgotten (and would be
+ * verified again), the newest are still known. */
+static void test_bad_copies_bounded(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  mc_tx good = make_tx(&alice, &bob, 10, 1);
+  mc_tx first = good, last = good;
+  uint64_t n = mc_mempool_verify_count(mp);
+  for (uint32_t i = 0; i <= MC_MEMPOOL_BAD_SIGS_KEPT; i++) {
+    mc_tx bad = good;
+    memcpy(bad.sig, &i, sizeof i); /* i-th distinct bad signature */
+    bad.sig[MC_SIG_LEN - 1] ^= 0x01;
+    assert_int_equal(mc_mempool_add(mp, &bad), MC_ESIG);
+    if (i == 0)
+      first = bad;
+    last = bad;
+  }
+  n += MC_MEMPOOL_BAD_SIGS_KEPT + 1;
+  assert_int_equal(mc_mempool_verify_count(mp), n);
+  assert_int_equal(mc_mempool_add(mp, &last), MC_ESIG);
+  assert_int_equal(mc_mempool_verify_count(mp), n);
+  assert_int_equal(mc_mempool_add(mp, &first), MC_ESIG);
+  assert_int_equal(mc_mempool_verify_count(mp), n + 1);
+  assert_not_recorded(mp, &good);
+  assert_int_equal(mc_mempool_add(mp, &good), 0);
   mc_mempool_free(mp);
 }
 
@@ -719,6 +820,9 @@ int main(void) {
       cmocka_unit_test_setup(test_admit_ready, setup),
       cmocka_unit_test_setup(test_recomputes_id, setup),
       cmocka_unit_test_setup(test_bad_signature, setup),
+      cmocka_unit_test_setup(test_state_refusal_needs_good_signature, setup),
+      cmocka_unit_test_setup(test_copies_verified_once, setup),
+      cmocka_unit_test_setup(test_bad_copies_bounded, setup),
       cmocka_unit_test_setup(test_static_rules, setup),
       cmocka_unit_test_setup(test_nonce_used_or_pending, setup),
       cmocka_unit_test_setup(test_duplicate_id, setup),
