@@ -178,7 +178,8 @@ typedef struct mc_host_api {
 
   /*
    * Checks that b extends the current head: height and prev_hash link,
-   * timestamp, proposer is a validator and signed the header, every
+   * timestamp (above the parent's and at most 15 s ahead of this node's
+   * clock), proposer is a validator and signed the header, every
    * transaction is valid in order, tx_root and state_root match.  Does not
    * look at b->cert.  Returns 0 or the first failure (MC_ELINK, MC_ESIG,
    * MC_ETXROOT, MC_ESTATEROOT, MC_ETIME, MC_EPROPOSER, MC_ENONCE, ...).
@@ -186,7 +187,10 @@ typedef struct mc_host_api {
   int (*validate_block)(mc_host *h, const mc_block *b);
 
   /*
-   * Validates b as validate_block does, then appends it with its commit
+   * Validates b as validate_block does except against the local clock (a
+   * block with a commit certificate only needs a timestamp above its
+   * parent's: a node whose clock lags still follows the chain), then
+   * appends it with its commit
    * certificate (cert_len bytes, copied) and its state changes atomically
    * through the store, removes its transactions from the mempool and
    * notifies the consensus plugin's on_commit.  Returns 0 or an error; on
