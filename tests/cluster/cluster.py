@@ -159,6 +159,7 @@ class Node:
         self.proc = None
         self.conn = None
         self.started = []  # times of every start
+        self.env = {}  # added to the environment mchost runs in
 
     def _enter(self):
         """Runs in the child between fork and exec (a subclass may move it
@@ -180,6 +181,7 @@ class Node:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(argv, stdout=log,
                                          stderr=subprocess.STDOUT,
+                                         env={**os.environ, **self.env},
                                          preexec_fn=self._enter)
         self.started.append(time.time())
         if wait:
