@@ -42,19 +42,22 @@ uint32_t mc_frame_length(const uint8_t hdr[MC_FRAME_HEADER_LEN]) {
          ((uint32_t)hdr[2] << 8) | (uint32_t)hdr[3];
 }
 
-/* The capacity that holds `need` bytes: doubling from MIN_CAPACITY. */
-static size_t grown(size_t cap, size_t need) {
-  if (need <= cap)
-    return cap;
-  size_t c = cap ? cap : MIN_CAPACITY;
+/* The capacity that holds `need` bytes: doubling from MIN_CAPACITY, but
+ * never past what a maximal frame and one read take (so an 8 MiB frame
+ * holds 8 MiB and a little, not 16). */
+static size_t grown(const mc_frame_reader *r, size_t need) {
+  if (need <= r->cap)
+    return r->cap;
+  size_t c = r->cap ? r->cap : MIN_CAPACITY;
   while (c < need)
     c *= 2;
-  return c;
+  size_t most = r->max_frame + MC_FRAME_HEADER_LEN + MC_FRAME_READ_MAX;
+  return c > most && need <= most ? most : c;
 }
 
 size_t mc_frame_reader_need(const mc_frame_reader *r, size_t n) {
   /* append drops the consumed prefix before it grows the buffer */
-  return grown(r->cap, r->len + n);
+  return grown(r, r->len + n);
 }
 
 size_t mc_frame_reader_capacity(const mc_frame_reader *r) { return r->cap; }
@@ -66,7 +69,7 @@ int mc_frame_reader_append(mc_frame_reader *r, const uint8_t *data, size_t n) {
     memmove(r->buf, r->buf + r->start, r->len);
     r->start = 0;
   }
-  size_t cap = grown(r->cap, r->len + n);
+  size_t cap = grown(r, r->len + n);
   if (cap != r->cap) {
     uint8_t *p = realloc(r->buf, cap);
     if (p == NULL)

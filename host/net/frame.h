@@ -18,6 +18,10 @@
 
 #define MC_FRAME_HEADER_LEN 4
 #define MC_DEFAULT_MAX_FRAME (8u << 20)
+/* The most one read from the socket appends (net.c reads 64 KiB at a
+ * time): a reader never needs more than a maximal frame, its header and
+ * this much, and never grows its buffer past that. */
+#define MC_FRAME_READ_MAX (64u << 10)
 
 typedef struct mc_frame_reader {
   uint8_t *buf;

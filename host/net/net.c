@@ -199,7 +199,7 @@ void mc_conn_close_after_flush(mc_conn *c, const char *reason) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)h;
   (void)suggested;
-  static char slab[64 * 1024]; /* one loop thread: reads never overlap */
+  static char slab[MC_FRAME_READ_MAX]; /* one loop thread: no overlap */
   *buf = uv_buf_init(slab, sizeof slab);
 }
 

@@ -18,9 +18,10 @@
  * nobody's fault: sync pauses with a doubling delay, keeping what it
  * fetched, and no peer is dropped for it.
  *
- * Memory: at most SYNC_WINDOW proven headers, and bodies waiting to be
+ * Memory: at most SYNC_WINDOW proven headers holding at most
+ * SYNC_HEADER_BUDGET bytes (plus one answer), and bodies waiting to be
  * applied up to SYNC_BODY_BUDGET bytes plus what the requests in flight
- * bring (SYNC_MAX_BODY_REQS frames).
+ * bring (SYNC_MAX_BODY_REQS answers of SYNC_CHUNK blocks).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 #define SYNC_MAX_BODY_REQS 6   /* GET_BLOCKS in flight, all peers */
 #define SYNC_PER_PEER 2        /* requests in flight to one peer */
 #define SYNC_BODY_BUDGET (32u << 20)
+#define SYNC_HEADER_BUDGET (8u << 20) /* certificates may be large */
 #define SYNC_HEADERS_TIMEOUT_MS 3000
 #define SYNC_BLOCKS_TIMEOUT_MS 5000
 #define SYNC_APPLY_BATCH 64    /* blocks applied before the loop runs again */
@@ -76,7 +78,7 @@ struct mc_sync {
   size_t body_mem[SYNC_WINDOW];
   uint8_t server[SYNC_WINDOW][MC_PUBKEY_LEN]; /* who sent each body */
   uint8_t asked[SYNC_WINDOW];
-  size_t body_bytes;
+  size_t body_bytes, header_bytes;
   request req[SYNC_REQS];
   uint64_t next_rid;
   uint32_t rr;                   /* round-robin start among peers */
@@ -95,11 +97,17 @@ static uint64_t tip(const mc_sync *y) { return y->base + y->nhdr - 1; }
 
 /* ---- the window of proven headers ---- */
 
+static size_t header_memory(const mc_block *b) {
+  return sizeof *b + b->cert_len;
+}
+
 /* Drops the first k heights (committed now) from the window. */
 static void shift(mc_sync *y, size_t k) {
   if (k > y->nhdr)
     k = y->nhdr;
   for (size_t i = 0; i < k; i++) {
+    if (y->hdr[i] != NULL)
+      y->header_bytes -= header_memory(y->hdr[i]);
     mc_block_free(y->hdr[i]);
     mc_block_free(y->body[i]);
     y->body_bytes -= y->body_mem[i];
@@ -286,6 +294,7 @@ static int apply_one(mc_sync *y) {
   y->body_bytes -= mem;
   int rc = mc_node_commit(node_of(y), b, h->cert, h->cert_len);
   if (rc == 0) {
+    y->header_bytes -= header_memory(h);
     mc_block_free(b);
     mc_block_free(h);
     y->applied_unlogged++;
@@ -324,7 +333,8 @@ static void apply_ready(mc_sync *y) {
 /* ---- asking ---- */
 
 static void request_headers(mc_sync *y) {
-  if (reqs_of(y, REQ_HEADERS) > 0 || y->nhdr >= SYNC_WINDOW)
+  if (reqs_of(y, REQ_HEADERS) > 0 || y->nhdr >= SYNC_WINDOW ||
+      y->header_bytes >= SYNC_HEADER_BUDGET)
     return;
   uint64_t from = tip(y) + 1;
   mc_session *s = pick(y, from);
@@ -500,6 +510,7 @@ static void take_headers(mc_sync *y, mc_session *s, mc_msg *m) {
       return;
     }
     y->hdr[y->nhdr++] = b;
+    y->header_bytes += header_memory(b);
     m->u.blocks.blocks[i] = NULL;
     added++;
   }
