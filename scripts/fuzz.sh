@@ -1,6 +1,6 @@
 #!/bin/sh
 # fuzz.sh - a fuzzing campaign with libFuzzer over the parsers of outside
-# input (tests/fuzz/fuzz_<area>.c: proto, block, genesis, frame).
+# input (tests/fuzz/fuzz_<area>.c: proto, block, genesis, frame, handshake).
 #
 # Usage: scripts/fuzz.sh [--seconds N] [AREA...]
 #   --seconds N  how long each target runs (default 60)
@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     *) AREAS="$AREAS $1"; shift ;;
   esac
 done
-[ -n "$AREAS" ] || AREAS="proto block genesis frame"
+[ -n "$AREAS" ] || AREAS="proto block genesis frame handshake"
 
 "$ROOT/scripts/deps.sh" clang
 B="$ROOT/build-fuzz"
