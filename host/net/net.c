@@ -462,8 +462,8 @@ static void on_sweep(uv_timer_t *t) {
   mc_conn *next;
   for (mc_conn *c = l->conns; c != NULL; c = next) {
     next = c->next; /* closing c unlinks it; freeing waits for its callback */
-    if (!c->connected)
-      continue;
+    /* a dial still connecting counts too: a black-holed address must not
+     * hold its dialler for the kernel's two minutes */
     const char *why = overdue(c, now);
     if (why != NULL) {
       if (c->cls == MC_CONN_NEW || c->cls == MC_CONN_HANDSHAKE)
