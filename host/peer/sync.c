@@ -236,19 +236,23 @@ static mc_session *session_by_key(mc_sync *y, const uint8_t pk[MC_PUBKEY_LEN]) {
 }
 
 /* A peer we may ask now, claiming at least `height`: the best score,
- * ties broken round-robin. */
+ * ties broken round-robin (the list position counted from a start that
+ * moves on with every pick). */
 static mc_session *pick(mc_sync *y, uint64_t height) {
   mc_session *best = NULL;
-  uint32_t i = 0, start = y->rr++;
+  uint32_t i = 0, start = y->rr++ % 64, best_rank = 0;
   uint64_t t = now(y);
   for (mc_session *s = y->p->sessions; s != NULL; s = s->next, i++) {
     const mc_sync_peer *sp = &s->sync;
     if (!session_live(s) || sp->resting_until > t ||
         sp->inflight >= SYNC_PER_PEER || sp->claimed < height)
       continue;
+    uint32_t rank = i >= start ? i - start : i + 64;
     if (best == NULL || sp->score > best->sync.score ||
-        (sp->score == best->sync.score && i <= start))
+        (sp->score == best->sync.score && rank < best_rank)) {
       best = s;
+      best_rank = rank;
+    }
   }
   return best;
 }
