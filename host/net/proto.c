@@ -492,20 +492,31 @@ static int decode_heartbeat(const msgpack_object *f, mc_msg *m) {
   return get_bin32(&f[1], m->u.heartbeat.head_hash);
 }
 
-static int encode_get_blocks(msgpack_packer *pk, const mc_msg *m) {
-  if (m->u.get_blocks.count > MC_PEER_MAX_BLOCKS)
+/* GET_BLOCKS and GET_HEADERS: [from, count], count at most `max`. */
+static int encode_range(msgpack_packer *pk, uint64_t from, uint32_t count,
+                        uint32_t max) {
+  if (count > max)
     return MC_EINVAL;
-  msgpack_pack_uint64(pk, m->u.get_blocks.from);
-  msgpack_pack_uint32(pk, m->u.get_blocks.count);
+  msgpack_pack_uint64(pk, from);
+  msgpack_pack_uint32(pk, count);
   return 0;
 }
 
-static int decode_get_blocks(const msgpack_object *f, mc_msg *m) {
-  if (get_u64(&f[0], &m->u.get_blocks.from) != 0 ||
-      get_u32(&f[1], &m->u.get_blocks.count) != 0 ||
-      m->u.get_blocks.count > MC_PEER_MAX_BLOCKS)
+static int decode_range(const msgpack_object *f, uint64_t *from,
+                        uint32_t *count, uint32_t max) {
+  if (get_u64(&f[0], from) != 0 || get_u32(&f[1], count) != 0 || *count > max)
     return MC_EDECODE;
   return 0;
+}
+
+static int encode_get_blocks(msgpack_packer *pk, const mc_msg *m) {
+  return encode_range(pk, m->u.get_blocks.from, m->u.get_blocks.count,
+                      MC_PEER_MAX_BLOCKS);
+}
+
+static int decode_get_blocks(const msgpack_object *f, mc_msg *m) {
+  return decode_range(f, &m->u.get_blocks.from, &m->u.get_blocks.count,
+                      MC_PEER_MAX_BLOCKS);
 }
 
 static int encode_blocks(msgpack_packer *pk, const mc_msg *m) {
@@ -517,16 +528,19 @@ static int encode_blocks(msgpack_packer *pk, const mc_msg *m) {
   return 0;
 }
 
-static int decode_blocks(const msgpack_object *f, mc_msg *m) {
-  if (f[0].type != MSGPACK_OBJECT_ARRAY ||
-      f[0].via.array.size > MC_PEER_MAX_BLOCKS)
+/* BLOCKS and HEADERS: an array of at most `max` items, each unpacked into
+ * a block by `unpack`; the message owns what was unpacked so far. */
+static int decode_block_list(const msgpack_object *f, mc_msg *m, size_t max,
+                             int (*unpack)(const msgpack_object *,
+                                           mc_block **)) {
+  if (f[0].type != MSGPACK_OBJECT_ARRAY || f[0].via.array.size > max)
     return MC_EDECODE;
   size_t n = f[0].via.array.size;
   m->u.blocks.blocks = calloc(n ? n : 1, sizeof *m->u.blocks.blocks);
   if (m->u.blocks.blocks == NULL)
     return MC_ENOMEM;
   for (size_t i = 0; i < n; i++) {
-    int rc = mc_block_unpack(&f[0].via.array.ptr[i], &m->u.blocks.blocks[i]);
+    int rc = unpack(&f[0].via.array.ptr[i], &m->u.blocks.blocks[i]);
     if (rc != 0) {
       m->u.blocks.blocks[i] = NULL;
       return rc == MC_ENOMEM ? MC_ENOMEM : MC_EDECODE;
@@ -536,20 +550,18 @@ static int decode_blocks(const msgpack_object *f, mc_msg *m) {
   return 0;
 }
 
+static int decode_blocks(const msgpack_object *f, mc_msg *m) {
+  return decode_block_list(f, m, MC_PEER_MAX_BLOCKS, mc_block_unpack);
+}
+
 static int encode_get_headers(msgpack_packer *pk, const mc_msg *m) {
-  if (m->u.get_headers.count > MC_PEER_MAX_HEADERS)
-    return MC_EINVAL;
-  msgpack_pack_uint64(pk, m->u.get_headers.from);
-  msgpack_pack_uint32(pk, m->u.get_headers.count);
-  return 0;
+  return encode_range(pk, m->u.get_headers.from, m->u.get_headers.count,
+                      MC_PEER_MAX_HEADERS);
 }
 
 static int decode_get_headers(const msgpack_object *f, mc_msg *m) {
-  if (get_u64(&f[0], &m->u.get_headers.from) != 0 ||
-      get_u32(&f[1], &m->u.get_headers.count) != 0 ||
-      m->u.get_headers.count > MC_PEER_MAX_HEADERS)
-    return MC_EDECODE;
-  return 0;
+  return decode_range(f, &m->u.get_headers.from, &m->u.get_headers.count,
+                      MC_PEER_MAX_HEADERS);
 }
 
 /* [header, signature, cert]: a block as sync proves it before its body. */
@@ -593,20 +605,7 @@ static int unpack_header_only(const msgpack_object *o, mc_block **out) {
 }
 
 static int decode_headers(const msgpack_object *f, mc_msg *m) {
-  if (f[0].type != MSGPACK_OBJECT_ARRAY ||
-      f[0].via.array.size > MC_PEER_MAX_HEADERS)
-    return MC_EDECODE;
-  size_t n = f[0].via.array.size;
-  m->u.blocks.blocks = calloc(n ? n : 1, sizeof *m->u.blocks.blocks);
-  if (m->u.blocks.blocks == NULL)
-    return MC_ENOMEM;
-  for (size_t i = 0; i < n; i++) {
-    int rc = unpack_header_only(&f[0].via.array.ptr[i], &m->u.blocks.blocks[i]);
-    if (rc != 0)
-      return rc;
-    m->u.blocks.n = i + 1;
-  }
-  return 0;
+  return decode_block_list(f, m, MC_PEER_MAX_HEADERS, unpack_header_only);
 }
 
 /* ---- the message table ---- */
