@@ -269,6 +269,7 @@ class Peer:
         self.remote_height = self.remote_head = None
         self.rid = 0
         self.heartbeats = []     # (height, head) of every HEARTBEAT read
+        self.heartbeat_times = []  # time.time() each arrived
         self.txs = []            # TX wire forms read
         self.consensus = []      # CONSENSUS payloads read
         self.on_request = None   # f(peer, msg): answer GET_HEADERS etc.
@@ -524,6 +525,7 @@ class Peer:
             raise ProtocolError(f"not a message: {msg!r:.200}")
         if msg[0] == HEARTBEAT:
             self.heartbeats.append((msg[2], msg[3]))
+            self.heartbeat_times.append(time.time())
         elif msg[0] == TX:
             self.txs.append(msg[2])
         elif msg[0] == CONSENSUS:
