@@ -177,3 +177,39 @@ def status_within(port, secs, host="127.0.0.1", src=None):
 
 def main(run, prefix):
     cl.main(run, prefix)
+
+
+class Burst:
+    """Transfers signed ahead and submitted pipelined, many per round trip:
+    enough to fill blocks (and the gossip to every session) faster than
+    cluster.Load, which asks for each sender's nonce first.  Each sender
+    sends to the next one, 1 unit, nonces counted here from 1."""
+
+    def __init__(self, c):
+        self.c = c
+        self.nonce = {bytes(k.verify_key): 0 for k in c.senders}
+        self.admitted = 0
+        self.refused = {}
+
+    def submit(self, node, per_sender):
+        """Submits per_sender transfers of every sender to `node` (at most
+        the mempool's per-sender share, 256, at once); returns how many
+        were admitted."""
+        reqs = []
+        keys = self.c.senders
+        for i, k in enumerate(keys):
+            frm = bytes(k.verify_key)
+            to = bytes(keys[(i + 1) % len(keys)].verify_key)
+            for _ in range(per_sender):
+                self.nonce[frm] += 1
+                wire, _ = cl.make_tx(k, self.c.chain_id, to, 1,
+                                     self.nonce[frm])
+                reqs.append((cl.SUBMIT_TX, wire))
+        ok = 0
+        for code, _ in node.client().batch(reqs, want=cl.SUBMIT_RESULT):
+            if code == 0:
+                ok += 1
+            else:
+                self.refused[code] = self.refused.get(code, 0) + 1
+        self.admitted += ok
+        return ok
