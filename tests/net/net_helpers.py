@@ -213,3 +213,31 @@ class Burst:
                 self.refused[code] = self.refused.get(code, 0) + 1
         self.admitted += ok
         return ok
+
+
+def small_quarantine():
+    """For memory measurements of an ASan mchost: ASan keeps freed memory
+    in a quarantine of up to 256 MiB to catch late uses, so RSS would grow
+    with the node's ordinary allocation churn (a JSON store rewriting the
+    chain, say) whatever the limit under test does.  A 4 MiB quarantine
+    keeps the figures about the node.  Takes effect for nodes started
+    after the call; options already set (abort_on_error...) are kept."""
+    old = os.environ.get("ASAN_OPTIONS", "")
+    os.environ["ASAN_OPTIONS"] = (old + ":" if old else "") + \
+        "quarantine_size_mb=4"
+
+
+def kernel_send_queue(port):
+    """Bytes the kernel holds unsent or unacknowledged on the established
+    TCP connections of local port `port` (the node's side of its client
+    connections): memory a non-reader costs outside the node's RSS."""
+    import subprocess
+    r = subprocess.run(["ss", "-Htn", "state", "established",
+                        f"( sport = :{port} )"], capture_output=True,
+                       text=True, timeout=10)
+    total = 0
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1].isdigit():
+            total += int(parts[1])
+    return total
