@@ -26,7 +26,6 @@ node-side limit counts).
 
     client_no_read.py --mchost PATH --mcli PATH --plugin-dir DIR
 """
-import socket
 import threading
 import time
 

@@ -22,7 +22,6 @@ peer.py shares no code with the node.  Against a one-validator chain V
 
     independent_peer.py --mchost PATH --mcli PATH --plugin-dir DIR
 """
-import struct
 import threading
 import time
 

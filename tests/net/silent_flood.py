@@ -13,7 +13,8 @@ commits in 20 s.
    -0.2 s / +SLACK_S): the handshake deadline, not eviction.
 2. Flood: FLOOD_PER_NODE sockets to each node (4x --max-conns, from 32
    addresses per node, 8 each: the per-address limit), every one the
-   node closes reopened (up to REOPEN_PER_S a second in all).  Asserts, while it runs:
+   node closes reopened (up to REOPEN_PER_S a second in all).  Asserts,
+   while it runs:
    - a new client (another address) that sends its request at once gets
      GET_STATUS answered within SERVE_S, every half second (connecting
      again if its connection is closed first: under this flood one is,
@@ -292,8 +293,9 @@ def run(args, tmp, made):
           f"(--max-conns {MAX_CONNS}): {base_rate:.1f} blocks/s before, "
           f"{flood_rate:.1f} during; GET_STATUS served within "
           f"{stats['worst'] * 1000:.0f} ms, {stats['retried']} of "
-          f"{stats['checks']} after a reconnect; clients served that wait 5 ms / 50 ms before their "
-          f"request: {delayed[0.005]} / {delayed[0.05]} of {DELAYED}; B "
+          f"{stats['checks']} after a reconnect; clients served that wait "
+          f"5 ms / 50 ms before their request: {delayed[0.005]} / "
+          f"{delayed[0.05]} of {DELAYED}; B "
           f"restarted: ready in {ready_s:.2f} s, {RECOVER_BLOCKS} blocks "
           f"after {recover_s:.2f} s; flood sockets: {len(flives)} closed "
           f"after 0.3 s or more, {refused} sooner ({flood.opened} opened), "
