@@ -156,6 +156,7 @@ class Node:
         self.log_path = cluster.path(f"node-{idx}.log")
         self.genesis = cluster.path("genesis.json")
         self.peers = []
+        self.extra_args = []  # more mchost flags (edge limits, say)
         self.proc = None
         self.conn = None
         self.started = []  # times of every start
@@ -178,6 +179,7 @@ class Node:
         if not os.path.exists(self.data):
             # a key made for this test: it has never signed anything
             argv.append("--new-validator")
+        argv += self.extra_args
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(argv, stdout=log,
                                          stderr=subprocess.STDOUT,
