@@ -11,10 +11,17 @@
  * connection's rate also pause its reading rather than being dropped.
  *
  * Slots: validator sessions keep `reserved` of max_conns; the rest are
- * shared.  When they are all taken, a new connection takes the slot of the
- * oldest one that has not shown itself yet (NEW or HANDSHAKE, inbound), so
- * silent sockets can delay a newcomer by at most the handshake deadline
- * and cannot lock it out.  The same rule applies per address.
+ * shared.  When they are all taken, a new connection takes the slot of a
+ * connection that has not shown itself yet (NEW or HANDSHAKE, inbound):
+ * the oldest of the address that holds the most of them, so a flood from
+ * a few addresses evicts its own sockets, not a client's; a newcomer from
+ * the most crowded address is refused instead.  Per address the oldest
+ * unproven connection of that address gives way.  When the memory budget
+ * runs out, the connection holding the most of it is closed, not the one
+ * that happened to ask next.  A connection that stops reading what it is
+ * sent is closed once its queue has stayed congested past its deadline,
+ * and clients and observers get small kernel socket buffers, so neither
+ * side of a stalled socket holds much outside these counts.
  */
 #include "net/net.h"
 
@@ -29,6 +36,12 @@
 #include "net/frame.h"
 
 enum { PAUSE_RATE = 1, PAUSE_BACKPRESSURE = 2 };
+
+/* Buckets of the count of unproven connections per address (addresses
+ * hashed: two that collide share a count, which only blurs eviction). */
+#define CROWD_BUCKETS 1024
+/* Kernel buffers of client and observer sockets (Linux doubles it). */
+#define SMALL_SOCKET_BUFFER (64 * 1024)
 
 struct mc_listener {
   uv_tcp_t tcp;
@@ -46,6 +59,7 @@ struct mc_listener {
   int closing;
   mc_net_stats stats;
   uint64_t refusals_unlogged, last_refusal_log_ms;
+  uint16_t crowd[CROWD_BUCKETS]; /* unproven inbound connections per bucket */
 };
 
 struct mc_conn {
@@ -58,8 +72,11 @@ struct mc_conn {
   size_t queued;       /* memory of frames handed to uv_write, not written */
   size_t budgeted;     /* what this connection adds to owner->memory */
   int closing, outbound, connected, delivering;
+  int crowded;         /* counted in owner->crowd[bucket] */
+  unsigned bucket;
   unsigned paused;     /* PAUSE_* reasons; reading runs when 0 */
   uint64_t opened_ms, last_frame_ms;
+  uint64_t stalled_ms; /* since when its queue is congested; 0: it is not */
   double tokens;       /* frames it may still send now (rate limit) */
   uint64_t tokens_ms;
   void *data;          /* the owner's per-connection state */
@@ -98,6 +115,29 @@ static uint64_t now_ms(const mc_listener *l) { return uv_now(l->loop); }
 
 static int is_validator(const mc_conn *c) { return c->cls == MC_CONN_VALIDATOR; }
 
+static int unproven(const mc_conn *c) {
+  return !c->outbound && (c->cls == MC_CONN_NEW || c->cls == MC_CONN_HANDSHAKE);
+}
+
+static unsigned bucket_of(const char *ip) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const char *p = ip; *p; p++)
+    h = (h ^ (uint8_t)*p) * 16777619u;
+  return h % CROWD_BUCKETS;
+}
+
+/* Keeps owner->crowd in line with whether c is unproven and open. */
+static void recount(mc_conn *c) {
+  int now = unproven(c) && !c->closing;
+  if (now == c->crowded)
+    return;
+  c->crowded = now;
+  if (now)
+    c->owner->crowd[c->bucket]++;
+  else
+    c->owner->crowd[c->bucket]--;
+}
+
 /* ---- the memory budget ---- */
 
 /* What the connection holds now, as the budget counts it. */
@@ -117,6 +157,26 @@ static void rebudget(mc_conn *c) {
 static int budget_allows(const mc_conn *c, size_t extra) {
   const mc_listener *l = c->owner;
   return is_validator(c) || l->memory + extra <= l->lim.memory;
+}
+
+static void begin_close_budget(mc_conn *c);
+
+/* Makes room in the budget for c to hold `extra` more bytes by closing
+ * the connections that hold the most, as long as c is not the largest.
+ * Returns 1 if c may go ahead, 0 if c itself was the one to go (it is
+ * being closed). */
+static int budget_room(mc_conn *c, size_t extra) {
+  mc_listener *l = c->owner;
+  while (!budget_allows(c, extra)) {
+    mc_conn *big = c;
+    for (mc_conn *o = l->conns; o != NULL; o = o->next)
+      if (o->budgeted > big->budgeted)
+        big = o;
+    begin_close_budget(big);
+    if (big == c)
+      return 0;
+  }
+  return 1;
 }
 
 /* ---- closing ---- */
@@ -165,6 +225,7 @@ static int begin_close(mc_conn *c, const char *reason) {
   unlink_conn(c);
   c->closing = 1;
   rebudget(c);
+  recount(c);
   uv_read_stop((uv_stream_t *)&c->tcp);
   return 1;
 }
@@ -172,6 +233,11 @@ static int begin_close(mc_conn *c, const char *reason) {
 void mc_conn_close(mc_conn *c, const char *reason) {
   if (begin_close(c, reason))
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void begin_close_budget(mc_conn *c) {
+  c->owner->stats.closed_memory++;
+  mc_conn_close(c, "connection memory budget exhausted");
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
@@ -299,11 +365,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   size_t need = mc_frame_reader_need(&c->reader, (size_t)nread);
   size_t cap = mc_frame_reader_capacity(&c->reader);
-  if (need > cap && !budget_allows(c, need - cap)) {
-    c->owner->stats.closed_memory++;
-    mc_conn_close(c, "connection memory budget exhausted");
+  if (need > cap && !budget_room(c, need - cap))
     return;
-  }
   if (mc_frame_reader_append(&c->reader, (const uint8_t *)buf->base,
                              (size_t)nread) != 0) {
     mc_conn_close(c, "out of memory");
@@ -328,8 +391,10 @@ static void on_write(uv_write_t *req, int status) {
     mc_conn_close(c, uv_strerror(status));
     return;
   }
-  if (c->queued <= MC_NET_HIGH_WATER / 2)
+  if (c->queued <= MC_NET_HIGH_WATER / 2) {
+    c->stalled_ms = 0;
     resume_reading(c, PAUSE_BACKPRESSURE);
+  }
 }
 
 /* Seals the frame in place when the link is encrypted (it grows by the
@@ -361,12 +426,7 @@ static int admit_frame(mc_conn *c, size_t mem) {
     mc_conn_close(c, "send queue full");
     return MC_EFULL;
   }
-  if (!budget_allows(c, mem)) {
-    l->stats.closed_memory++;
-    mc_conn_close(c, "connection memory budget exhausted");
-    return MC_EFULL;
-  }
-  return 0;
+  return budget_room(c, mem) ? 0 : MC_EFULL;
 }
 
 int mc_conn_send(mc_conn *c, uint8_t *frame, size_t len) {
@@ -400,6 +460,8 @@ int mc_conn_send(mc_conn *c, uint8_t *frame, size_t len) {
   }
   c->queued += w->mem;
   rebudget(c);
+  if (c->stalled_ms == 0 && mc_conn_congested(c))
+    c->stalled_ms = now_ms(c->owner);
   if (c->queued > MC_NET_HIGH_WATER && !is_validator(c)) {
     c->owner->stats.paused_backpressure++;
     pause_reading(c, PAUSE_BACKPRESSURE);
@@ -428,6 +490,15 @@ void mc_conn_set_class(mc_conn *c, mc_conn_class cls) {
   c->last_frame_ms = now_ms(l);
   mc_frame_reader_set_max(&c->reader, frame_limit(c));
   rebudget(c);
+  recount(c);
+  if (cls == MC_CONN_CLIENT || cls == MC_CONN_OBSERVER) {
+    /* what the kernel holds for a stalled socket stays small too;
+     * validator sessions keep the kernel's own sizing */
+    int size = SMALL_SOCKET_BUFFER;
+    uv_send_buffer_size((uv_handle_t *)&c->tcp, &size);
+    size = SMALL_SOCKET_BUFFER;
+    uv_recv_buffer_size((uv_handle_t *)&c->tcp, &size);
+  }
   if (is_validator(c))
     resume_reading(c, PAUSE_RATE | PAUSE_BACKPRESSURE);
 }
@@ -442,18 +513,31 @@ int mc_conn_set_channel(mc_conn *c, const mc_channel *ch) {
 
 /* ---- deadlines, rates, slots ---- */
 
-/* The deadline c has missed at `now`, or NULL. */
-static const char *overdue(const mc_conn *c, uint64_t now) {
+/* How long c may go without a complete frame (or with a congested
+ * queue) before it is closed. */
+static uint64_t deadline_of(const mc_conn *c) {
   const mc_net_limits *lim = &c->owner->lim;
   switch (c->cls) {
   case MC_CONN_NEW:
   case MC_CONN_HANDSHAKE:
-    return now - c->opened_ms > lim->handshake_ms ? "handshake timeout" : NULL;
+    return lim->handshake_ms;
   case MC_CONN_CLIENT:
-    return now - c->last_frame_ms > lim->idle_ms ? "idle" : NULL;
+    return lim->idle_ms;
   default:
-    return now - c->last_frame_ms > lim->silence_ms ? "peer silent" : NULL;
+    return lim->silence_ms;
   }
+}
+
+/* The deadline c has missed at `now`, or NULL. */
+static const char *overdue(const mc_conn *c, uint64_t now) {
+  uint64_t limit = deadline_of(c);
+  if (c->stalled_ms != 0 && now - c->stalled_ms > limit)
+    return "not reading";
+  if (unproven(c) || (c->outbound && c->cls == MC_CONN_HANDSHAKE))
+    return now - c->opened_ms > limit ? "handshake timeout" : NULL;
+  if (now - c->last_frame_ms <= limit)
+    return NULL;
+  return c->cls == MC_CONN_CLIENT ? "idle" : "peer silent";
 }
 
 static void on_sweep(uv_timer_t *t) {
@@ -481,15 +565,14 @@ static void on_sweep(uv_timer_t *t) {
   }
 }
 
-static int unproven(const mc_conn *c) {
-  return !c->outbound && (c->cls == MC_CONN_NEW || c->cls == MC_CONN_HANDSHAKE);
-}
-
-/* The oldest unproven inbound connection (from `ip` if not NULL). */
-static mc_conn *oldest_unproven(mc_listener *l, const char *ip) {
+/* The oldest unproven inbound connection from `ip`, or (ip NULL) in
+ * `bucket`. */
+static mc_conn *oldest_unproven(mc_listener *l, const char *ip,
+                                unsigned bucket) {
   mc_conn *found = NULL;
   for (mc_conn *c = l->conns; c != NULL; c = c->next)
-    if (unproven(c) && (ip == NULL || strcmp(c->ip, ip) == 0))
+    if (unproven(c) &&
+        (ip != NULL ? strcmp(c->ip, ip) == 0 : c->bucket == bucket))
       found = c; /* the list is newest first */
   return found;
 }
@@ -501,24 +584,33 @@ static size_t from_ip(const mc_listener *l, const char *ip) {
   return k;
 }
 
+/* The bucket of the addresses holding the most unproven connections. */
+static unsigned most_crowded(const mc_listener *l) {
+  unsigned best = 0;
+  for (unsigned b = 1; b < CROWD_BUCKETS; b++)
+    if (l->crowd[b] > l->crowd[best])
+      best = b;
+  return best;
+}
+
 /* Makes room for a new inbound connection from ip: returns NULL if it may
- * come in (evicting the oldest unproven one if that is what it takes), or
- * why it is refused. */
+ * come in (evicting an unproven one if that is what it takes), or why it
+ * is refused. */
 static const char *make_room(mc_listener *l, const char *ip) {
   size_t shared = l->lim.max_conns > l->lim.reserved
                       ? l->lim.max_conns - l->lim.reserved
                       : 0;
-  const char *why = NULL;
   mc_conn *victim = NULL;
   if (from_ip(l, ip) >= l->lim.max_conns_per_ip) {
-    victim = oldest_unproven(l, ip);
-    why = "too many connections from this address";
+    victim = oldest_unproven(l, ip, 0);
+    if (victim == NULL)
+      return "too many connections from this address";
   } else if (l->nonval >= shared) {
-    victim = oldest_unproven(l, NULL);
-    why = "too many connections";
+    unsigned mine = bucket_of(ip), top = most_crowded(l);
+    if (l->crowd[top] == 0 || l->crowd[mine] + 1u > l->crowd[top])
+      return "too many connections"; /* the newcomer's address is the crowd */
+    victim = oldest_unproven(l, NULL, top);
   }
-  if (why != NULL && victim == NULL)
-    return why;
   if (victim != NULL) {
     l->stats.evicted++;
     mc_conn_close(victim, "evicted for a newer connection");
@@ -577,6 +669,8 @@ static void link_conn(mc_listener *l, mc_conn *c) {
   l->nconns++;
   l->nonval++;
   l->alive++;
+  c->bucket = bucket_of(c->ip);
+  recount(c);
 }
 
 static void start_reading(mc_conn *c) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "chain/codec.h"
+#include "config.h"
 #include "log.h"
 #include "minichain/error.h"
 #include "node.h"
@@ -229,14 +230,26 @@ static void schedule_redial(mc_dial *d, uint64_t delay) {
   uv_timer_start(&d->retry, on_retry, delay, 0);
 }
 
-/* The next redial delay: doubling up to MAX; a ban on the peer's key is
- * waited out first. */
+/* The host part of a dial's "HOST:PORT", as bans name addresses. */
+static void dial_host(const mc_dial *d, char *host, size_t len) {
+  uint16_t port;
+  if (mc_parse_hostport(d->addr, host, len, &port, 0) != 0)
+    host[0] = '\0';
+}
+
+/* The next redial delay: doubling up to MAX; a ban on the peer's key or
+ * address is waited out first (a redial before it ends would only be
+ * refused again). */
 static uint64_t next_backoff(mc_dial *d) {
   uint64_t delay = d->backoff_ms;
   d->backoff_ms *= 2;
   if (d->backoff_ms > MC_PEER_BACKOFF_MAX_MS)
     d->backoff_ms = MC_PEER_BACKOFF_MAX_MS;
-  uint64_t banned = d->known ? banned_for(d->p, d->pk, NULL) : 0;
+  char host[256];
+  dial_host(d, host, sizeof host);
+  uint64_t key = d->known ? banned_for(d->p, d->pk, NULL) : 0;
+  uint64_t ip = host[0] ? banned_for(d->p, NULL, host) : 0;
+  uint64_t banned = key > ip ? key : ip;
   return banned > delay ? banned : delay;
 }
 
@@ -314,10 +327,11 @@ void session_punish(mc_session *s, const char *reason, uint64_t rest_ms) {
     return;
   }
   uint64_t key_ms = ban(p, s->pk, NULL);
-  ban(p, NULL, mc_conn_ip(s->conn));
+  uint64_t ip_ms = ban(p, NULL, mc_conn_ip(s->conn));
   MC_LOG(MC_LOG_WARN, "peer_banned", MC_LOG_F_S("peer", session_name(s)),
          MC_LOG_F_HEX("key", s->pk, MC_PUBKEY_LEN),
-         MC_LOG_F_S("reason", reason), MC_LOG_F_U("ban_ms", key_ms));
+         MC_LOG_F_S("reason", reason), MC_LOG_F_U("ban_ms", key_ms),
+         MC_LOG_F_U("address_ban_ms", ip_ms));
   mc_conn_close(s->conn, reason);
 }
 

@@ -14,7 +14,9 @@
  * claimed more, or answers in part is rested for a doubling time and its
  * range goes to another peer; one that serves anything that fails a check
  * is punished (session_punish: an observer is banned, a validator rested
- * long).  A failure of our own (the store cannot write: a full disk) is
+ * long).  The range holding the next block to apply, once it has waited
+ * SYNC_HEDGE_MS, is asked of a second peer too, so a peer that stays
+ * silent delays the chain by about that, not by its whole timeout.  A failure of our own (the store cannot write: a full disk) is
  * nobody's fault: sync pauses with a doubling delay, keeping what it
  * fetched, and no peer is dropped for it.
  *
@@ -42,6 +44,9 @@
 #define SYNC_HEADER_BUDGET (8u << 20) /* certificates may be large */
 #define SYNC_HEADERS_TIMEOUT_MS 3000
 #define SYNC_BLOCKS_TIMEOUT_MS 5000
+/* The range the next block to apply is in, unanswered this long, is asked
+ * of a second peer too: one silent peer must not hold up the rest. */
+#define SYNC_HEDGE_MS 1000
 #define SYNC_APPLY_BATCH 64    /* blocks applied before the loop runs again */
 #define SYNC_REST_MIN_MS 1000
 #define SYNC_REST_MAX_MS 60000
@@ -61,7 +66,8 @@ typedef struct request {
   mc_session *s;
   uint64_t from;
   uint32_t count;
-  uint64_t deadline;
+  uint64_t sent, deadline;
+  int hedged;                  /* REQ_BLOCKS: asked of another peer too */
   uint8_t expect[MC_HASH_LEN]; /* REQ_PROBE: our hash at `from` */
 } request;
 
@@ -145,7 +151,9 @@ static request *req_new(mc_sync *y, req_kind kind, mc_session *s,
     request *r = &y->req[i];
     if (r->kind != 0)
       continue;
-    *r = (request){kind, ++y->next_rid, s, from, count, now(y) + timeout, {0}};
+    uint64_t t = now(y);
+    *r = (request){kind, ++y->next_rid, s, from, count, t, t + timeout, 0,
+                   {0}};
     return r;
   }
   return NULL;
@@ -238,13 +246,13 @@ static mc_session *session_by_key(mc_sync *y, const uint8_t pk[MC_PUBKEY_LEN]) {
 /* A peer we may ask now, claiming at least `height`: the best score,
  * ties broken round-robin (the list position counted from a start that
  * moves on with every pick). */
-static mc_session *pick(mc_sync *y, uint64_t height) {
+static mc_session *pick(mc_sync *y, uint64_t height, const mc_session *avoid) {
   mc_session *best = NULL;
   uint32_t i = 0, start = y->rr++ % 64, best_rank = 0;
   uint64_t t = now(y);
   for (mc_session *s = y->p->sessions; s != NULL; s = s->next, i++) {
     const mc_sync_peer *sp = &s->sync;
-    if (!session_live(s) || sp->resting_until > t ||
+    if (!session_live(s) || s == avoid || sp->resting_until > t ||
         sp->inflight >= SYNC_PER_PEER || sp->claimed < height)
       continue;
     uint32_t rank = i >= start ? i - start : i + 64;
@@ -341,7 +349,7 @@ static void request_headers(mc_sync *y) {
       y->header_bytes >= SYNC_HEADER_BUDGET)
     return;
   uint64_t from = tip(y) + 1;
-  mc_session *s = pick(y, from);
+  mc_session *s = pick(y, from, NULL);
   if (s == NULL)
     return;
   uint64_t want = s->sync.claimed - tip(y), room = SYNC_WINDOW - y->nhdr;
@@ -376,7 +384,7 @@ static void request_bodies(mc_sync *y) {
     if (n == 0)
       return;
     uint64_t from = y->base + i;
-    mc_session *s = pick(y, from + n - 1);
+    mc_session *s = pick(y, from + n - 1, NULL);
     if (s == NULL)
       return;
     request *r = req_new(y, REQ_BLOCKS, s, from, n, SYNC_BLOCKS_TIMEOUT_MS);
@@ -384,6 +392,28 @@ static void request_bodies(mc_sync *y) {
       return;
     memset(y->asked + i, 1, n);
     i += n;
+  }
+}
+
+/* The request for the next block to apply, if it has waited too long,
+ * goes to a second peer as well; whichever answers first fills it. */
+static void hedge(mc_sync *y) {
+  if (y->nhdr == 0 || y->body[0] != NULL || !y->asked[0])
+    return;
+  for (int i = 0; i < SYNC_REQS; i++) {
+    request *r = &y->req[i];
+    if (r->kind != REQ_BLOCKS || r->from != y->base || r->hedged ||
+        now(y) - r->sent < SYNC_HEDGE_MS)
+      continue;
+    mc_session *s = pick(y, r->from + r->count - 1, r->s);
+    request *h = s != NULL ? req_new(y, REQ_BLOCKS, s, r->from, r->count,
+                                     SYNC_BLOCKS_TIMEOUT_MS)
+                           : NULL;
+    if (h == NULL)
+      return;
+    r->hedged = h->hedged = 1;
+    send_get(y, s, h);
+    return;
   }
 }
 
@@ -395,6 +425,7 @@ static void schedule(mc_sync *y) {
     return;
   request_headers(y);
   request_bodies(y);
+  hedge(y);
 }
 
 static void expire(mc_sync *y) {
@@ -548,7 +579,8 @@ static size_t body_memory(const mc_block *b) {
 }
 
 /* Keeps the bodies of an answer that match their proven headers (taking
- * them from the message).  Returns how many, or -1 after punishing s. */
+ * them from the message; one already fetched, by a hedged request, still
+ * counts for s).  Returns how many matched, or -1 after punishing s. */
 static int take_bodies(mc_sync *y, mc_session *s, const request *r,
                        mc_msg *m) {
   int got = 0;
@@ -568,6 +600,7 @@ static int take_bodies(mc_sync *y, mc_session *s, const request *r,
       punish(s, "block does not match its certified header");
       return -1;
     }
+    got++;
     if (y->body[i] != NULL)
       continue;
     y->body[i] = b;
@@ -575,7 +608,6 @@ static int take_bodies(mc_sync *y, mc_session *s, const request *r,
     y->body_bytes += y->body_mem[i];
     memcpy(y->server[i], s->pk, MC_PUBKEY_LEN);
     m->u.blocks.blocks[j] = NULL;
-    got++;
   }
   return got;
 }
