@@ -248,14 +248,17 @@ static mc_session *session_by_key(mc_sync *y, const uint8_t pk[MC_PUBKEY_LEN]) {
  * moves on with every pick). */
 static mc_session *pick(mc_sync *y, uint64_t height, const mc_session *avoid) {
   mc_session *best = NULL;
-  uint32_t i = 0, start = y->rr++ % 64, best_rank = 0;
+  uint32_t n = 0, i = 0, best_rank = 0;
+  for (const mc_session *s = y->p->sessions; s != NULL; s = s->next)
+    n++;
+  uint32_t start = n ? y->rr++ % n : 0;
   uint64_t t = now(y);
   for (mc_session *s = y->p->sessions; s != NULL; s = s->next, i++) {
     const mc_sync_peer *sp = &s->sync;
     if (!session_live(s) || s == avoid || sp->resting_until > t ||
         sp->inflight >= SYNC_PER_PEER || sp->claimed < height)
       continue;
-    uint32_t rank = i >= start ? i - start : i + 64;
+    uint32_t rank = (i + n - start) % n;
     if (best == NULL || sp->score > best->sync.score ||
         (sp->score == best->sync.score && rank < best_rank)) {
       best = s;
@@ -449,19 +452,13 @@ static void on_tick(uv_timer_t *t) {
 
 /* ---- answers ---- */
 
-/* The checks a header passes before it joins the window: it follows the
- * one before it, a validator proposed and signed it, and the consensus
+/* What a header proves on its own: a validator proposed and signed it,
+ * it holds no more transactions than a block may, and the consensus
  * plugin accepts its commit certificate.  (The body, when it comes, must
  * hash to this header; full validation happens when it is applied.) */
-static int check_header(mc_sync *y, const mc_block *b, uint64_t height,
-                        const uint8_t prev[MC_HASH_LEN], uint64_t prev_time) {
+static int check_header(mc_sync *y, const mc_block *b) {
   mc_node *n = node_of(y);
   uint32_t idx;
-  if (b->header.height != height ||
-      memcmp(b->header.prev_hash, prev, MC_HASH_LEN) != 0)
-    return MC_ELINK;
-  if (b->header.timestamp_ms <= prev_time)
-    return MC_ETIME;
   if (b->header.tx_count > n->genesis.max_txs_per_block)
     return MC_ETOOBIG;
   if (!mc_genesis_validator_index(&n->genesis, b->header.proposer, &idx))
@@ -470,6 +467,15 @@ static int check_header(mc_sync *y, const mc_block *b, uint64_t height,
   if (rc == 0)
     rc = n->cvt->verify_certificate(n->consensus, b, b->cert, b->cert_len);
   return rc;
+}
+
+/* ... and that it follows the one before it. */
+static int check_link(const mc_block *b, uint64_t height,
+                      const uint8_t prev[MC_HASH_LEN], uint64_t prev_time) {
+  if (b->header.height != height ||
+      memcmp(b->header.prev_hash, prev, MC_HASH_LEN) != 0)
+    return MC_ELINK;
+  return b->header.timestamp_ms > prev_time ? 0 : MC_ETIME;
 }
 
 static void prev_of_tip(const mc_sync *y, const uint8_t **hash,
@@ -499,16 +505,12 @@ static void probe(mc_sync *y, mc_session *s, uint64_t height) {
 
 static void on_probe(mc_sync *y, mc_session *s, const request *r,
                      const mc_msg *m) {
-  mc_node *n = node_of(y);
   if (m->u.blocks.n != 1 || m->u.blocks.blocks[0]->header.height != r->from) {
     fault(y, s, "no header at the height it reported");
     return;
   }
   const mc_block *b = m->u.blocks.blocks[0];
-  uint32_t idx;
-  if (!mc_genesis_validator_index(&n->genesis, b->header.proposer, &idx) ||
-      mc_block_verify_sig(b) != 0 ||
-      n->cvt->verify_certificate(n->consensus, b, b->cert, b->cert_len) != 0) {
+  if (check_header(y, b) != 0) {
     punish(s, "invalid header");
     return;
   }
@@ -531,17 +533,22 @@ static void take_headers(mc_sync *y, mc_session *s, mc_msg *m) {
     mc_block *b = m->u.blocks.blocks[i];
     if (b->header.height <= tip(y))
       continue; /* committed or proven meanwhile */
+    if (check_header(y, b) != 0) {
+      punish(s, "invalid header");
+      return;
+    }
     const uint8_t *prev;
     uint64_t prev_time;
     prev_of_tip(y, &prev, &prev_time);
-    int rc = check_header(y, b, tip(y) + 1, prev, prev_time);
+    int rc = check_link(b, tip(y) + 1, prev, prev_time);
     if (rc == MC_ELINK && b->header.height == tip(y) + 1 && added == 0) {
-      probe(y, s, tip(y)); /* another branch, or a lie: find out which */
+      /* certified, yet not on our chain: another branch; find out */
+      probe(y, s, tip(y));
       s->sync.resting_until = now(y) + SYNC_REST_MAX_MS;
       return;
     }
     if (rc != 0) {
-      punish(s, "invalid header");
+      punish(s, "headers do not link");
       return;
     }
     y->hdr[y->nhdr++] = b;
