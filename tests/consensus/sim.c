@@ -190,11 +190,18 @@ static msgpack_object uint_obj(uint64_t v) {
   return o;
 }
 
-/* Signs the signing bytes [tag, h, v, a, (b)] with sk; `b` only for
- * VIEWCHANGE (a = pview or nil, b = hash or nil). */
+/* Whose key a liar signs with: its validator's, on the cluster's chain. */
+typedef struct signer {
+  th_cluster *cl;
+  uint32_t val;
+} signer;
+
+/* Signs the signing bytes [tag, h, v, a, (b)] as sk's validator would (in
+ * the consensus domain of the chain); `b` only for VIEWCHANGE (a = pview
+ * or nil, b = hash or nil). */
 static void sign_parts(const char *tag, uint64_t h, uint64_t v,
                        const msgpack_object *a, const msgpack_object *b,
-                       const uint8_t *sk, uint8_t sig[MC_SIG_LEN]) {
+                       const signer *sk, uint8_t sig[MC_SIG_LEN]) {
   msgpack_sbuffer sb;
   msgpack_packer pk;
   msgpack_sbuffer_init(&sb);
@@ -206,7 +213,7 @@ static void sign_parts(const char *tag, uint64_t h, uint64_t v,
   msgpack_pack_object(&pk, *a);
   if (b)
     msgpack_pack_object(&pk, *b);
-  crypto_sign_detached(sig, NULL, (const uint8_t *)sb.data, sb.size, sk);
+  th_sign_as(sk->cl, sk->val, (const uint8_t *)sb.data, sb.size, sig);
   msgpack_sbuffer_destroy(&sb);
 }
 
@@ -452,7 +459,7 @@ static const msgpack_object *forge_keep(forge *f, const uint8_t *p, size_t len) 
 static const msgpack_object *liar_vc(forge *f, uint32_t val,
                                      uint64_t h, uint64_t v,
                                      msgpack_object prepared,
-                                     msgpack_object block, const uint8_t *sk) {
+                                     msgpack_object block, const signer *sk) {
   msgpack_object a[7];
   a[0].type = MSGPACK_OBJECT_STR;
   a[0].via.str.ptr = TAG_VC;
@@ -601,7 +608,7 @@ static int forge_just(sim *s, uint32_t from, uint32_t to,
                       const msgpack_object *a, int lead) {
   uint64_t h = a[1].via.u64, v = a[2].via.u64;
   uint32_t val = th_validator_of(s->cl, from);
-  const uint8_t *sk = th_seckey(s->cl, val);
+  const signer key = {s->cl, val}, *sk = &key;
   if (a[7].type != MSGPACK_OBJECT_ARRAY || a[7].via.array.size == 0 ||
       a[7].via.array.size > SIM_MAX_NODES || a[3].type != MSGPACK_OBJECT_BIN ||
       a[3].via.bin.size != MC_HASH_LEN)
@@ -809,7 +816,7 @@ static void maybe_relay(sim *s, uint32_t from, uint32_t to,
 /* A vote for another block: ACK or COMMIT with a random hash, or with
  * the hash of a block another leader could propose. */
 static void lie_vote(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
-                     const uint8_t *sk) {
+                     const signer *sk) {
   uint8_t hash[MC_HASH_LEN], sig[MC_SIG_LEN];
   for (size_t i = 0; i < sizeof hash; i++)
     hash[i] = (uint8_t)rnd(s);
@@ -825,7 +832,7 @@ static void lie_vote(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
 /* An equivocating proposal: another block for the same (h, v), the
  * justification kept. */
 static int lie_propose(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
-                       const uint8_t *sk) {
+                       const signer *sk) {
   uint32_t val = th_validator_of(s->cl, from);
   if (th_height(s->cl, from) + 1 != a[1].via.u64)
     return 0;
@@ -863,7 +870,7 @@ static int lie_propose(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
 /* Signs a VIEWCHANGE whose prepared part is a[3] (nil or a cert) and
  * sends it. */
 static void send_vc(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
-                    const uint8_t *sk, const char *what) {
+                    const signer *sk, const char *what) {
   msgpack_object nil = {.type = MSGPACK_OBJECT_NIL}, pv = nil, ph = nil;
   uint8_t sig[MC_SIG_LEN];
   if (a[3].type == MSGPACK_OBJECT_ARRAY && a[3].via.array.size == 3) {
@@ -882,7 +889,7 @@ static void send_vc(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
  * another view or block, or a view not below the new one), claims a lock
  * without its block, or asks for a view far ahead. */
 static void lie_viewchange(sim *s, uint32_t from, uint32_t to,
-                           msgpack_object *a, const uint8_t *sk) {
+                           msgpack_object *a, const signer *sk) {
   msgpack_object nil = {.type = MSGPACK_OBJECT_NIL}, cert[3];
   uint8_t hash[MC_HASH_LEN];
   uint64_t h = a[1].via.u64, v = a[2].via.u64;
@@ -990,7 +997,7 @@ static int lie(sim *s, uint32_t from, uint32_t to, const uint8_t *msg,
     nitems = u.data.via.array.size;
     memcpy(a, u.data.via.array.ptr, nitems * sizeof a[0]);
   }
-  const uint8_t *sk = th_seckey(s->cl, th_validator_of(s->cl, from));
+  const signer key = {s->cl, th_validator_of(s->cl, from)}, *sk = &key;
   int keep = 0;
   uint64_t r = rnd(s) % 4;
   if (nitems == 0) {

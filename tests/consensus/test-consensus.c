@@ -20,6 +20,7 @@
 
 #include "minichain/error.h"
 #include "testhost.h"
+#include "testmsg.h"
 
 static const char *plugin_path;
 
@@ -45,73 +46,6 @@ static void assert_agree(th_cluster *cl, uint32_t ref, uint64_t upto) {
         assert_memory_equal(a->hash, b->hash, MC_HASH_LEN);
     }
   }
-}
-
-/* ---- message helpers (the bytes of docs/CONSENSUS.md, built here
- * independently of the plugin) ---- */
-
-typedef struct out_buf {
-  msgpack_sbuffer sb;
-  msgpack_packer pk;
-} out_buf;
-
-static void out_init(out_buf *o) {
-  msgpack_sbuffer_init(&o->sb);
-  msgpack_packer_init(&o->pk, &o->sb, msgpack_sbuffer_write);
-}
-
-static void pack_str(msgpack_packer *pk, const char *s) {
-  msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-/* [tag, h, v, hash] signed with sk. */
-static void sign_vote(const char *tag, uint64_t h, uint64_t v,
-                      const uint8_t *hash, const uint8_t *sk, uint8_t *sig) {
-  out_buf o;
-  out_init(&o);
-  msgpack_pack_array(&o.pk, 4);
-  pack_str(&o.pk, tag);
-  msgpack_pack_uint64(&o.pk, h);
-  msgpack_pack_uint64(&o.pk, v);
-  msgpack_pack_bin_with_body(&o.pk, hash, MC_HASH_LEN);
-  crypto_sign_detached(sig, NULL, (const uint8_t *)o.sb.data, o.sb.size, sk);
-  msgpack_sbuffer_destroy(&o.sb);
-}
-
-/* An ACK or COMMIT on the wire: [tag, h, v, hash, signer, sig]. */
-static void pack_vote(out_buf *o, const char *tag, uint64_t h, uint64_t v,
-                      const uint8_t *hash, uint32_t signer,
-                      const uint8_t *sig) {
-  out_init(o);
-  msgpack_pack_array(&o->pk, 6);
-  pack_str(&o->pk, tag);
-  msgpack_pack_uint64(&o->pk, h);
-  msgpack_pack_uint64(&o->pk, v);
-  msgpack_pack_bin_with_body(&o->pk, hash, MC_HASH_LEN);
-  msgpack_pack_uint32(&o->pk, signer);
-  msgpack_pack_bin_with_body(&o->pk, sig, MC_SIG_LEN);
-}
-
-/* The tag, height and view of a plugin message (0 if not one). */
-static int peek(const uint8_t *msg, size_t len, char *tag, size_t taglen,
-                uint64_t *h, uint64_t *v) {
-  msgpack_unpacked u;
-  msgpack_unpacked_init(&u);
-  size_t off = 0;
-  int ok = msgpack_unpack_next(&u, (const char *)msg, len, &off) ==
-               MSGPACK_UNPACK_SUCCESS &&
-           u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size >= 3 &&
-           u.data.via.array.ptr[0].type == MSGPACK_OBJECT_STR &&
-           u.data.via.array.ptr[0].via.str.size < taglen;
-  if (ok) {
-    const msgpack_object *a = u.data.via.array.ptr;
-    memcpy(tag, a[0].via.str.ptr, a[0].via.str.size);
-    tag[a[0].via.str.size] = 0;
-    *h = a[1].via.u64;
-    *v = a[2].via.u64;
-  }
-  msgpack_unpacked_destroy(&u);
-  return ok;
 }
 
 /* ---- liveness on a good network ---- */
@@ -272,27 +206,6 @@ typedef struct ack_goal {
 static int acked(void *arg) {
   ack_goal *g = arg;
   return th_events(g->cl, g->node, TH_EV_ACKED) > g->acks;
-}
-
-/* A PROPOSE for (h, 0) of block b by validator `leader`, no justification. */
-static void pack_propose(th_cluster *cl, out_buf *o, uint32_t leader,
-                         const mc_block *b) {
-  uint8_t sig[MC_SIG_LEN], *bytes;
-  size_t len;
-  sign_vote("mc-poa-propose-v1", b->header.height, 0, b->hash,
-            th_seckey(cl, leader), sig);
-  assert_int_equal(th_api()->encode_block(th_host(cl, 0), b, &bytes, &len), 0);
-  out_init(o);
-  msgpack_pack_array(&o->pk, 8);
-  pack_str(&o->pk, "mc-poa-propose-v1");
-  msgpack_pack_uint64(&o->pk, b->header.height);
-  msgpack_pack_uint64(&o->pk, 0);
-  msgpack_pack_bin_with_body(&o->pk, b->hash, MC_HASH_LEN);
-  msgpack_pack_uint32(&o->pk, leader);
-  msgpack_pack_bin_with_body(&o->pk, sig, MC_SIG_LEN);
-  msgpack_pack_bin_with_body(&o->pk, bytes, len);
-  msgpack_pack_array(&o->pk, 0);
-  free(bytes);
 }
 
 /* Crashes node v, starts it again, and hands it leader's second
@@ -480,7 +393,7 @@ static void hostile_messages_rejected(void **state) {
   assert_int_equal(vt->on_message(e, 1, huge_array, sizeof huge_array),
                    MC_EDECODE);
   assert_int_equal(vt->on_message(e, 1, bad_byte, 1), MC_EDECODE);
-  sign_vote("mc-poa-ack-v1", 1, 0, hash, th_seckey(cl, 1), sig);
+  sign_vote(cl, 1, "mc-poa-ack-v1", 1, 0, hash, sig);
   out_buf o;
   pack_vote(&o, "mc-poa-ack-v1", 1, 0, hash, 1, sig);
   const uint8_t *m = (const uint8_t *)o.sb.data;
@@ -575,8 +488,7 @@ static void pack_prepared(just_env *e, msgpack_packer *pk, const vc_spec *s) {
   msgpack_pack_array(pk, nacks);
   for (uint32_t i = 0; i < nacks; i++) {
     uint8_t sig[MC_SIG_LEN];
-    sign_vote("mc-poa-ack-v1", 1, signed_view, signed_hash,
-              th_seckey(e->cl, i), sig);
+    sign_vote(e->cl, i, "mc-poa-ack-v1", 1, signed_view, signed_hash, sig);
     msgpack_pack_array(pk, 2);
     msgpack_pack_uint32(pk, i);
     msgpack_pack_bin_with_body(pk, sig, MC_SIG_LEN);
@@ -602,8 +514,7 @@ static void pack_vc(just_env *e, msgpack_packer *pk, const vc_spec *s,
     msgpack_pack_nil(&sb.pk);
     msgpack_pack_nil(&sb.pk);
   }
-  crypto_sign_detached(sig, NULL, (const uint8_t *)sb.sb.data, sb.sb.size,
-                       th_seckey(e->cl, key));
+  th_sign_as(e->cl, key, (const uint8_t *)sb.sb.data, sb.sb.size, sig);
   msgpack_sbuffer_destroy(&sb.sb);
   if (s->bad_sig)
     sig[7] ^= 0x10;
@@ -636,8 +547,7 @@ static void pack_just_propose(just_env *e, out_buf *o, const just_case *jc) {
   uint32_t leader = (uint32_t)((1 + jc->view) % 4);
   uint8_t sig[MC_SIG_LEN], *bytes;
   size_t len;
-  sign_vote("mc-poa-propose-v1", 1, jc->view, b->hash,
-            th_seckey(e->cl, leader), sig);
+  sign_vote(e->cl, leader, "mc-poa-propose-v1", 1, jc->view, b->hash, sig);
   assert_int_equal(th_api()->encode_block(th_host(e->cl, 0), b, &bytes, &len),
                    0);
   out_init(o);
@@ -799,8 +709,7 @@ static void own_lock_no_veto(void **state) {
   for (uint32_t i = 1; i <= 2; i++) { /* with its own: q = 3 ACKs */
     uint8_t sig[MC_SIG_LEN];
     out_buf o;
-    sign_vote("mc-poa-ack-v1", 1, 0, e.blk[BLK_W]->hash, th_seckey(e.cl, i),
-              sig);
+    sign_vote(e.cl, i, "mc-poa-ack-v1", 1, 0, e.blk[BLK_W]->hash, sig);
     pack_vote(&o, "mc-poa-ack-v1", 1, 0, e.blk[BLK_W]->hash, i, sig);
     assert_int_equal(th_vtable(e.cl)->on_message(th_engine(e.cl, 0), i,
                                                  (const uint8_t *)o.sb.data,

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "chain/codec.h"
+#include "chain/crypto.h"
 #include "minichain/error.h"
 #include "minichain/plugin.h"
 
@@ -185,11 +186,13 @@ static void record_signature(mc_host *h, const uint8_t *msg, size_t len) {
   nd->sigs[nd->nsigs++] = r;
 }
 
+/* As the real host: the plugin's bytes are signed inside the consensus
+ * domain of this cluster's chain (mc_consensus_sign), while the double
+ * vote bookkeeping reads the plugin's own bytes. */
 static int svc_sign(mc_host *h, const uint8_t *msg, size_t len,
                     uint8_t sig[MC_SIG_LEN]) {
   record_signature(h, msg, len);
-  crypto_sign_detached(sig, NULL, msg, len, node_of(h)->sk);
-  return 0;
+  return mc_consensus_sign(node_of(h)->sk, h->cl->genesis, msg, len, sig);
 }
 
 /* Looks up (domain, pk, sig, digest); on a miss runs check() and
@@ -216,21 +219,25 @@ static int cached_check(th_cluster *cl, uint8_t domain, const uint8_t *pk,
 }
 
 typedef struct verify_args {
-  const uint8_t *pk, *msg, *sig;
+  const uint8_t *pk, *genesis, *msg, *sig;
   size_t len;
 } verify_args;
 
 static int check_sig(const void *arg) {
   const verify_args *a = arg;
-  return crypto_sign_verify_detached(a->sig, a->msg, a->len, a->pk);
+  return mc_consensus_verify(a->pk, a->genesis, a->msg, a->len, a->sig);
 }
 
 static int svc_verify(mc_host *h, const uint8_t pk[MC_PUBKEY_LEN],
                       const uint8_t *msg, size_t len,
                       const uint8_t sig[MC_SIG_LEN]) {
   uint8_t digest[32];
-  crypto_hash_sha256(digest, msg, len);
-  verify_args a = {pk, msg, sig, len};
+  crypto_hash_sha256_state st; /* the chain is part of what is checked */
+  crypto_hash_sha256_init(&st);
+  crypto_hash_sha256_update(&st, h->cl->genesis, MC_HASH_LEN);
+  crypto_hash_sha256_update(&st, msg, len);
+  crypto_hash_sha256_final(&st, digest);
+  verify_args a = {pk, h->cl->genesis, msg, sig, len};
   return cached_check(h->cl, 'm', pk, sig, digest, check_sig, &a);
 }
 
@@ -479,7 +486,7 @@ th_cluster *th_new_twins(const char *plugin, uint32_t n, const uint32_t *twin_of
   cl->vt = vt;
   cl->params = (mc_consensus_params){sizeof cl->params, block_interval_ms,
                                      view_timeout_ms, 100, 0};
-  crypto_hash_sha256(cl->genesis, (const uint8_t *)"testhost-genesis", 16);
+  th_set_chain(cl, "testhost-genesis");
   for (uint32_t i = 0; i < cl->nn; i++) {
     th_node *nd = &cl->nodes[i];
     uint8_t kseed[32] = {0};
@@ -522,6 +529,18 @@ mc_consensus *th_engine(th_cluster *cl, uint32_t i) { return cl->nodes[i].eng; }
 mc_host *th_host(th_cluster *cl, uint32_t i) { return &cl->nodes[i].host; }
 const uint8_t *th_pubkey(th_cluster *cl, uint32_t i) { return cl->nodes[i].pk; }
 const uint8_t *th_seckey(th_cluster *cl, uint32_t i) { return cl->nodes[i].sk; }
+
+void th_set_chain(th_cluster *cl, const char *name) {
+  crypto_hash_sha256(cl->genesis, (const uint8_t *)name, strlen(name));
+}
+
+void th_sign_as(th_cluster *cl, uint32_t validator, const uint8_t *msg,
+                size_t len, uint8_t sig[MC_SIG_LEN]) {
+  if (validator >= cl->n ||
+      mc_consensus_sign(cl->nodes[validator].sk, cl->genesis, msg, len, sig) !=
+          0)
+    abort();
+}
 
 int th_start(th_cluster *cl, uint32_t i) {
   th_node *nd = &cl->nodes[i];

@@ -107,6 +107,15 @@ uint64_t th_events(th_cluster *cl, uint32_t i, th_event ev);
  * th_api()->block_free. */
 const uint8_t *th_pubkey(th_cluster *cl, uint32_t i);
 const uint8_t *th_seckey(th_cluster *cl, uint32_t i);
+/* Names the cluster's chain: its genesis hash becomes SHA-256(name)
+ * ("testhost-genesis" unless set).  Call before any engine starts: the
+ * host's sign and verify work in the consensus domain of this chain. */
+void th_set_chain(th_cluster *cl, const char *name);
+/* What the host's sign service of `validator` makes for msg on this
+ * cluster's chain (mc_consensus_sign), without counting it as that
+ * node's vote: for tests that forge or hand-build messages. */
+void th_sign_as(th_cluster *cl, uint32_t validator, const uint8_t *msg,
+                size_t len, uint8_t sig[MC_SIG_LEN]);
 mc_block *th_make_block(th_cluster *cl, uint32_t on, uint32_t proposer,
                         uint64_t salt);
 
