@@ -6,6 +6,7 @@
  *              parsing, signing bytes and message encoding
  * poa_cert.c   signature lists: prepared and commit certificates
  * poa_store.c  the persisted votes and lock (state_save / state_load)
+ * poa_sign.c   when we may sign; a vote is saved before it is sent
  * poa_round.c  the state machine: PROPOSE -> ACK -> COMMIT, VIEWCHANGE
  *
  * The protocol and its byte formats are specified in docs/CONSENSUS.md.
@@ -157,13 +158,31 @@ typedef struct poa_saved {
   size_t lock_block_len;
 } poa_saved;
 
-/* Saves c->saved durably.  0 or the host's error (logged). */
+/* Saves c->saved durably.  0 or the host's error (not logged: a failed
+ * save is reported by the signing_stopped it causes). */
 int poa_state_save(mc_consensus *c);
 /* Loads into c->saved; MC_ENOTFOUND when nothing was saved, MC_ECORRUPT or
  * MC_EVERSION (logged) for bytes this engine cannot trust. */
 int poa_state_load(mc_consensus *c);
 /* Forgets the lock (frees its buffers). */
 void poa_saved_clear_lock(poa_saved *s);
+
+/* ---- poa_sign.c: a signature is saved before it is sent ---- */
+
+/* 1 if this validator may sign (and send) anything now. */
+int poa_may_sign(const mc_consensus *c);
+/* Begins a change to c->saved that will hold a new signature or lock;
+ * *before keeps the record as it is (its lock buffers stay shared: a
+ * change replaces them, it never frees them). */
+void poa_record_begin(mc_consensus *c, poa_saved *before);
+/* Ends it: if rc (the signing step's result) is 0, saves c->saved.  On
+ * any failure puts *before back and returns the error; a failed save also
+ * stops signing.  Returns 0 when the new record is on disk. */
+int poa_record_end(mc_consensus *c, poa_saved *before, int rc);
+/* A save failed: sign nothing until one works (logged once). */
+void poa_signing_stop(mc_consensus *c, int rc);
+/* Stopped: tries to save the current state; success resumes signing. */
+void poa_signing_retry(mc_consensus *c);
 
 /* ---- poa_round.c ---- */
 
@@ -202,6 +221,7 @@ struct mc_consensus {
   uint8_t (*keys)[MC_PUBKEY_LEN]; /* validator keys, genesis order */
 
   int running;
+  int signing_stopped;    /* a save failed (poa_sign.c) */
   uint64_t height, view;  /* the round being decided (= saved's) */
   uint64_t round_timer, propose_timer;
   /* View v > 0 is "synced" once q validators are known to have reached it

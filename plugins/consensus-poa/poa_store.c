@@ -74,9 +74,6 @@ int poa_state_save(mc_consensus *c) {
     rc = c->api->state_save(c->host, data, len);
     free(data);
   }
-  if (rc != 0)
-    poa_log(c, MC_LOG_ERROR, "state_save_failed",
-            (mc_log_field[]){MC_LOG_F_S("reason", mc_strerror(rc))}, 1);
   return rc;
 }
 

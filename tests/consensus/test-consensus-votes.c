@@ -1,7 +1,9 @@
 /*
  * test-consensus-votes.c - votes are never unsafe (docs/CONSENSUS.md,
  * "Durable state" and "The watch rule"): a signature names its chain, so
- * a vote of one chain is refused by another with the same keys.
+ * a vote of one chain is refused by another with the same keys; a vote
+ * whose save failed is neither sent nor kept, and a validator whose saves
+ * fail signs nothing until one works again.
  *
  * Usage: test-consensus-votes PATH/TO/poa.so
  */
@@ -31,6 +33,22 @@ static th_cluster *cluster_on(const char *chain, uint32_t n, uint64_t seed) {
   for (uint32_t i = 0; i < n; i++)
     assert_int_equal(th_start(cl, i), 0);
   return cl;
+}
+
+static th_cluster *cluster(uint32_t n, uint64_t seed) {
+  return cluster_on("testhost-genesis", n, seed);
+}
+
+/* Node 0 of four, the only one running: what it does is all there is. */
+static th_cluster *alone(uint64_t seed) {
+  th_cluster *cl = th_new(plugin_path, 4, seed, INTERVAL_MS, TIMEOUT_MS);
+  assert_non_null(cl);
+  assert_int_equal(th_start(cl, 0), 0);
+  return cl;
+}
+
+static void run_for(th_cluster *cl, uint64_t ms) {
+  simnet_run_to(th_net(cl), simnet_now(th_net(cl)) + ms);
 }
 
 static uint64_t view_of(th_cluster *cl, uint32_t i) {
@@ -102,6 +120,133 @@ static void votes_of_another_chain_refused(void **state) {
   th_free(b);
 }
 
+/* ---- a vote whose save failed is neither sent nor kept ---- */
+
+/* 1 if `node` sent one of the signatures its engines asked for as
+ * signatures [from, to) (th_sig). */
+static int sent_any_of(th_cluster *cl, uint32_t node, const sent_log *l,
+                       size_t from, size_t to) {
+  for (size_t i = 0; i < l->n; i++)
+    for (size_t k = from; k < to; k++)
+      if (memcmp(l->m[i].sig, th_sig(cl, node, k)->sig, MC_SIG_LEN) == 0)
+        return 1;
+  return 0;
+}
+
+static void assert_agree(th_cluster *cl, uint32_t nodes, uint64_t upto) {
+  for (uint64_t h = 1; h <= upto; h++)
+    for (uint32_t i = 1; i < nodes; i++)
+      assert_memory_equal(th_block(cl, 0, h)->hash, th_block(cl, i, h)->hash,
+                          MC_HASH_LEN);
+}
+
+/*
+ * Validator 1's disk fails for twelve heights (three of which it leads):
+ * it signs one vote, cannot save it, and from then on signs and sends
+ * nothing at all while the other three keep committing and it follows
+ * them.  When its disk works again it resumes at the next height, and the
+ * vote it signed but could not save never reaches the wire.
+ */
+static void failing_saves_silence_a_validator(void **state) {
+  (void)state;
+  th_cluster *cl = cluster(4, 50);
+  assert_true(th_run_until_height(cl, 3, 10000));
+  sent_log sent = {.node = 1};
+  simnet_set_filter(th_net(cl), sent_log_filter, &sent);
+  th_fail_saves(cl, 1, TH_FAIL_ALWAYS);
+  size_t before = th_sig_count(cl, 1);
+  uint64_t h = th_height(cl, 0);
+  assert_true(th_run_until_height(cl, h + 12, 120000));
+  assert_int_equal(sent_total(&sent), 0);
+  size_t failed = th_sig_count(cl, 1);
+  assert_int_equal(failed - before, 1); /* one vote tried, then none */
+  assert_true(th_height(cl, 1) >= h + 12);
+  assert_int_equal(th_events(cl, 1, TH_EV_SIGNING_STOPPED), 1);
+  th_fail_saves(cl, 1, 0);
+  h = th_height(cl, 0);
+  assert_true(th_run_until_height(cl, h + 12, 120000));
+  assert_int_equal(th_events(cl, 1, TH_EV_SIGNING_RESUMED), 1);
+  assert_true(sent.count[K_PROPOSE] > 0);
+  assert_true(sent.count[K_ACK] > 0);
+  assert_true(sent.count[K_COMMIT] > 0);
+  assert_false(sent_any_of(cl, 1, &sent, before, failed));
+  assert_agree(cl, 4, h + 12);
+  assert_false(th_forked(cl));
+  assert_false(th_double_signed(cl));
+  sent_log_free(&sent);
+  th_free(cl);
+}
+
+/* Validator `val`'s ACK for (1, 0, hash) on cl's chain, to node 0. */
+static int deliver_own_chain_ack(th_cluster *cl, uint32_t val,
+                                 const uint8_t *hash) {
+  return deliver_ack(cl, cl, val, hash);
+}
+
+/*
+ * Node 0 ACKs W, then gets the two ACKs that prepare it; its lock and
+ * COMMIT cannot be saved.  Nothing is sent, and nothing is kept: at the
+ * round timeout the save works again, and node 0 asks for view 1 without
+ * a lock and never sends that COMMIT (the engine used to keep both in
+ * memory, re-send the COMMIT at the timeout and carry the lock).
+ */
+static void unsaved_commit_never_sent(void **state) {
+  (void)state;
+  th_cluster *cl = alone(51);
+  sent_log sent = {.node = 0};
+  simnet_set_filter(th_net(cl), sent_log_filter, &sent);
+  mc_block *w = th_make_block(cl, 0, 1, 0);
+  out_buf o;
+  pack_propose(cl, &o, 1, w);
+  assert_int_equal(deliver_out(cl, 0, 1, &o), 0);
+  assert_int_equal(sent.count[K_ACK], 3);
+  th_fail_saves(cl, 0, 1); /* the next save: the lock and the COMMIT */
+  size_t before = th_sig_count(cl, 0);
+  for (uint32_t v = 1; v <= 2; v++)
+    assert_int_equal(deliver_own_chain_ack(cl, v, w->hash), 0);
+  assert_int_equal(th_sig_count(cl, 0), before + 1);
+  assert_int_equal(th_sig(cl, 0, before)->kind, TH_SIG_COMMIT);
+  assert_int_equal(sent.count[K_COMMIT], 0);
+  run_for(cl, TIMEOUT_MS + INTERVAL_MS + 1); /* view 0's round timeout */
+  assert_true(sent.count[K_VIEWCHANGE] > 0);
+  assert_int_equal(sent.count[K_COMMIT], 0);
+  assert_false(sent_any_of(cl, 0, &sent, before, before + 1));
+  for (size_t i = 0; i < sent.n; i++)
+    assert_false(sent.m[i].kind == K_VIEWCHANGE && sent.m[i].locked);
+  assert_int_equal(th_events(cl, 0, TH_EV_SIGNING_STOPPED), 1);
+  assert_int_equal(th_events(cl, 0, TH_EV_SIGNING_RESUMED), 1);
+  assert_false(th_double_signed(cl));
+  th_api()->block_free(th_host(cl, 0), w);
+  sent_log_free(&sent);
+  th_free(cl);
+}
+
+/*
+ * Node 0 times out alone with a failing disk: its VIEWCHANGE for view 1
+ * cannot be saved, so it is never signed, and the resend ticks send
+ * nothing either (the engine used to keep it marked as sent and re-send
+ * it).  When the disk works, the next resend tick saves and sends it.
+ */
+static void unsaved_viewchange_never_sent(void **state) {
+  (void)state;
+  th_cluster *cl = alone(52);
+  sent_log sent = {.node = 0};
+  simnet_set_filter(th_net(cl), sent_log_filter, &sent);
+  th_fail_saves(cl, 0, TH_FAIL_ALWAYS);
+  run_for(cl, 10 * TIMEOUT_MS);
+  assert_int_equal(view_of(cl, 0), 1);
+  assert_int_equal(sent_total(&sent), 0);
+  assert_int_equal(th_sig_count(cl, 0), 0);
+  assert_int_equal(th_events(cl, 0, TH_EV_SIGNING_STOPPED), 1);
+  th_fail_saves(cl, 0, 0);
+  run_for(cl, TIMEOUT_MS + 1);
+  assert_int_equal(th_events(cl, 0, TH_EV_SIGNING_RESUMED), 1);
+  assert_true(sent.count[K_VIEWCHANGE] > 0);
+  assert_int_equal(sent.m[0].v, 1);
+  sent_log_free(&sent);
+  th_free(cl);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s PATH/TO/poa.so\n", argv[0]);
@@ -110,6 +255,9 @@ int main(int argc, char **argv) {
   plugin_path = argv[1];
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(votes_of_another_chain_refused),
+      cmocka_unit_test(failing_saves_silence_a_validator),
+      cmocka_unit_test(unsaved_commit_never_sent),
+      cmocka_unit_test(unsaved_viewchange_never_sent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,11 +31,6 @@ struct mc_host {
   uint32_t idx;
 };
 
-typedef struct th_sigrec { /* one signature an engine asked for */
-  int kind; /* index of the tag in SIG_TAGS */
-  uint64_t h, v;
-  uint8_t hash[MC_HASH_LEN];
-} th_sigrec;
 
 typedef struct th_node {
   struct mc_host host;
@@ -45,6 +40,7 @@ typedef struct th_node {
   uint64_t height;
   uint8_t *state;
   size_t state_len;
+  uint32_t fail_saves; /* state_save fails this many more times */
   mc_consensus *eng;
   th_sigrec *sigs;
   size_t nsigs;
@@ -87,8 +83,9 @@ static th_node *node_of(mc_host *h) { return &h->cl->nodes[h->idx]; }
 
 static void svc_log(mc_host *h, mc_log_level level, const char *event,
                     const mc_log_field *f, size_t nf) {
-  static const char *const names[TH_EV_COUNT] = {"proposed", "acked",
-                                                 "view_change"};
+  static const char *const names[TH_EV_COUNT] = {
+      "proposed",        "acked",           "view_change",
+      "signing_stopped", "signing_resumed"};
   for (int i = 0; i < TH_EV_COUNT; i++)
     if (strcmp(event, names[i]) == 0)
       node_of(h)->events[i]++;
@@ -144,19 +141,23 @@ static int svc_broadcast(mc_host *h, const uint8_t *msg, size_t len) {
   return 0;
 }
 
-/* Remembers what was signed; flags a second hash for one (kind, h, v). */
-static void record_signature(mc_host *h, const uint8_t *msg, size_t len) {
+/* Remembers what was signed; flags a second hash for one (kind, h, v).
+ * A VIEWCHANGE is remembered but not compared: an honest validator may
+ * sign two for one view, the second carrying a lock it took since. */
+static void record_signature(mc_host *h, const uint8_t *msg, size_t len,
+                             const uint8_t sig[MC_SIG_LEN]) {
   static const char *const tags[] = {"mc-poa-propose-v1", "mc-poa-ack-v1",
-                                     "mc-poa-commit-v1"};
+                                     "mc-poa-commit-v1",
+                                     "mc-poa-viewchange-v1"};
   msgpack_unpacked u;
   msgpack_unpacked_init(&u);
   th_sigrec r = {.kind = -1};
   size_t off = 0;
   if (msgpack_unpack_next(&u, (const char *)msg, len, &off) ==
           MSGPACK_UNPACK_SUCCESS &&
-      u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 4) {
+      u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size >= 4) {
     const msgpack_object *a = u.data.via.array.ptr;
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
       if (a[0].type == MSGPACK_OBJECT_STR &&
           a[0].via.str.size == strlen(tags[k]) &&
           memcmp(a[0].via.str.ptr, tags[k], a[0].via.str.size) == 0)
@@ -169,8 +170,9 @@ static void record_signature(mc_host *h, const uint8_t *msg, size_t len) {
   msgpack_unpacked_destroy(&u);
   if (r.kind < 0)
     return;
+  memcpy(r.sig, sig, MC_SIG_LEN);
   th_node *nd = node_of(h);
-  for (size_t i = 0; i < nd->nsigs; i++) {
+  for (size_t i = 0; i < nd->nsigs && r.kind != TH_SIG_VIEWCHANGE; i++) {
     const th_sigrec *o = &nd->sigs[i];
     if (o->kind == r.kind && o->h == r.h && o->v == r.v &&
         memcmp(o->hash, r.hash, MC_HASH_LEN) != 0) {
@@ -191,8 +193,10 @@ static void record_signature(mc_host *h, const uint8_t *msg, size_t len) {
  * vote bookkeeping reads the plugin's own bytes. */
 static int svc_sign(mc_host *h, const uint8_t *msg, size_t len,
                     uint8_t sig[MC_SIG_LEN]) {
-  record_signature(h, msg, len);
-  return mc_consensus_sign(node_of(h)->sk, h->cl->genesis, msg, len, sig);
+  int rc = mc_consensus_sign(node_of(h)->sk, h->cl->genesis, msg, len, sig);
+  if (rc == 0)
+    record_signature(h, msg, len, sig);
+  return rc;
 }
 
 /* Looks up (domain, pk, sig, digest); on a miss runs check() and
@@ -380,6 +384,12 @@ static void svc_buf_free(mc_host *h, void *p) {
 }
 
 static int svc_state_save(mc_host *h, const uint8_t *data, size_t len) {
+  th_node *nd = node_of(h);
+  if (nd->fail_saves > 0) { /* a full or broken disk: nothing replaced */
+    if (nd->fail_saves != TH_FAIL_ALWAYS)
+      nd->fail_saves--;
+    return MC_EIO;
+  }
   th_set_state(h->cl, h->idx, data, len);
   return 0;
 }
@@ -581,6 +591,21 @@ void th_set_state(th_cluster *cl, uint32_t i, const uint8_t *p, size_t len) {
     abort();
   memcpy(nd->state, p, len);
   nd->state_len = len;
+}
+
+void th_fail_saves(th_cluster *cl, uint32_t i, uint32_t count) {
+  cl->nodes[i].fail_saves = count;
+}
+
+const uint8_t *th_state(th_cluster *cl, uint32_t i, size_t *len) {
+  *len = cl->nodes[i].state_len;
+  return cl->nodes[i].state;
+}
+
+size_t th_sig_count(th_cluster *cl, uint32_t i) { return cl->nodes[i].nsigs; }
+
+const th_sigrec *th_sig(th_cluster *cl, uint32_t i, size_t k) {
+  return k < cl->nodes[i].nsigs ? &cl->nodes[i].sigs[k] : NULL;
 }
 
 int th_sync(th_cluster *cl, uint32_t i, uint32_t j) {

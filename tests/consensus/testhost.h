@@ -32,8 +32,19 @@ typedef enum th_event {
   TH_EV_PROPOSED,
   TH_EV_ACKED,
   TH_EV_VIEW_CHANGE,
+  TH_EV_SIGNING_STOPPED,
+  TH_EV_SIGNING_RESUMED,
   TH_EV_COUNT
 } th_event;
+
+/* One signature an engine asked its host for (kind is TH_SIG_*). */
+enum { TH_SIG_PROPOSE, TH_SIG_ACK, TH_SIG_COMMIT, TH_SIG_VIEWCHANGE };
+typedef struct th_sigrec {
+  int kind;
+  uint64_t h, v;
+  uint8_t hash[32]; /* zero for a VIEWCHANGE */
+  uint8_t sig[64];
+} th_sigrec;
 
 /* Loads the plugin at `plugin` and makes n validators (keys derived from
  * their index), with no engine running yet.  NULL (and a message on
@@ -71,6 +82,13 @@ void th_stop(th_cluster *cl, uint32_t i);
 void th_crash(th_cluster *cl, uint32_t i);
 /* Replaces node i's saved state (NULL, 0: none). */
 void th_set_state(th_cluster *cl, uint32_t i, const uint8_t *p, size_t len);
+/* Node i's saved state (NULL when there is none; valid until the next
+ * save). */
+const uint8_t *th_state(th_cluster *cl, uint32_t i, size_t *len);
+/* Node i's state_save fails (MC_EIO, nothing replaced) for the next
+ * `count` calls, for every call with TH_FAIL_ALWAYS, or not at all with 0. */
+#define TH_FAIL_ALWAYS UINT32_MAX
+void th_fail_saves(th_cluster *cl, uint32_t i, uint32_t count);
 
 /* The host's sync: node i fetches the blocks node j committed above its
  * own head, checks each certificate with i's engine and the link, and
@@ -97,8 +115,13 @@ const uint8_t *th_delivering(th_cluster *cl, uint32_t *node, size_t *len);
 /* 1 if two nodes (twins included) committed different blocks at one
  * height, or a commit came with a certificate that does not verify. */
 int th_forked(th_cluster *cl);
-/* 1 if a node signed two different hashes for one (kind, height, view). */
+/* 1 if a node signed two different hashes for one (kind, height, view):
+ * over all of its engines' lifetimes, restores included. */
 int th_double_signed(th_cluster *cl);
+/* Every signature node i's engines asked for, in order (NULL past the
+ * end). */
+size_t th_sig_count(th_cluster *cl, uint32_t i);
+const th_sigrec *th_sig(th_cluster *cl, uint32_t i, size_t k);
 /* How often node i logged event ev. */
 uint64_t th_events(th_cluster *cl, uint32_t i, th_event ev);
 

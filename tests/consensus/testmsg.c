@@ -141,6 +141,7 @@ static int parse_sent(const uint8_t *msg, size_t len, sent_msg *out) {
         out->kind = k;
     out->h = a[1].via.u64;
     out->v = a[2].via.u64;
+    out->locked = out->kind == K_VIEWCHANGE && a[3].type == MSGPACK_OBJECT_ARRAY;
     ok = out->kind >= 0 && a[5].type == MSGPACK_OBJECT_BIN &&
          a[5].via.bin.size == MC_SIG_LEN;
     if (ok)

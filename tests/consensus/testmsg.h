@@ -52,6 +52,7 @@ enum { K_PROPOSE, K_ACK, K_COMMIT, K_VIEWCHANGE, K_KINDS };
 typedef struct sent_msg {
   int kind; /* K_* */
   uint64_t h, v;
+  int locked; /* a VIEWCHANGE carrying a prepared certificate */
   uint8_t sig[64];
 } sent_msg;
 
