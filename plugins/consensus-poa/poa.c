@@ -140,11 +140,8 @@ static int align_with_head(mc_consensus *c) {
             2);
     return MC_ECORRUPT;
   }
-  if (s->height < head + 1) {
-    poa_saved_clear_lock(s);
-    memset(s, 0, sizeof *s);
-    s->height = head + 1;
-  }
+  if (s->height < head + 1)
+    poa_saved_next_height(s, head + 1);
   c->height = s->height;
   c->view = s->view;
   return 0;
@@ -236,9 +233,8 @@ static void poa_on_commit(mc_consensus *c, uint64_t height,
   if (height < c->height) /* a height we moved past already */
     return;
   poa_round_reset(c);
-  poa_saved_clear_lock(&c->saved);
-  memset(&c->saved, 0, sizeof c->saved);
-  c->saved.height = c->height = height + 1;
+  poa_saved_next_height(&c->saved, height + 1); /* hw is kept */
+  c->height = height + 1;
   c->view = 0;
   c->last_commit_ms = c->api->monotonic_ms(c->host);
   if (!c->running)

@@ -143,7 +143,8 @@ typedef struct poa_vote_rec { /* one of our own signatures at `height` */
 } poa_vote_rec;
 
 typedef struct poa_saved {
-  uint64_t height, view;    /* the round we are in */
+  /* The round we are in and our votes in it: void once height commits. */
+  uint64_t height, view;
   poa_vote_rec prop;        /* our last PROPOSE at height (as leader) */
   poa_vote_rec ack;         /* our last ACK at height */
   poa_vote_rec commit;      /* our last COMMIT at height */
@@ -156,6 +157,10 @@ typedef struct poa_saved {
   size_t lock_cert_len;
   uint8_t *lock_block;      /* the block's canonical bytes, malloc'd */
   size_t lock_block_len;
+  /* Across heights, never lowered: the highest (height, view) at which
+   * this key signed anything (as far as this record knows). */
+  int hw_set;
+  uint64_t hw_height, hw_view;
 } poa_saved;
 
 /* Saves c->saved durably.  0 or the host's error (not logged: a failed
@@ -166,6 +171,13 @@ int poa_state_save(mc_consensus *c);
 int poa_state_load(mc_consensus *c);
 /* Forgets the lock (frees its buffers). */
 void poa_saved_clear_lock(poa_saved *s);
+/* Moves the record to `height`, view 0, with no votes and no lock; what
+ * holds across heights (hw) is kept. */
+void poa_saved_next_height(poa_saved *s, uint64_t height);
+/* 1 if (h, v) is above the high-water mark (or there is none). */
+int poa_above_hw(const poa_saved *s, uint64_t h, uint64_t v);
+/* Raises the high-water mark to (h, v) if that is higher. */
+void poa_hw_raise(poa_saved *s, uint64_t h, uint64_t v);
 
 /* ---- poa_sign.c: a signature is saved before it is sent ---- */
 

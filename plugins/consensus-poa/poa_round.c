@@ -161,7 +161,8 @@ static int encode_vote(poa_kind kind, uint64_t h, uint64_t v,
   return poa_buf_finish(&b, out, len);
 }
 
-/* Signs (kind, height, view, hash) with our key into r. */
+/* Signs (kind, height, view, hash) with our key into r, inside a record
+ * change (the high-water mark rises with it). */
 static int sign_vote(mc_consensus *c, poa_kind kind,
                      const uint8_t hash[MC_HASH_LEN], poa_vote_rec *r) {
   uint8_t msg[POA_SIGNING_MAX];
@@ -171,6 +172,7 @@ static int sign_vote(mc_consensus *c, poa_kind kind,
     r->set = 1;
     r->view = c->view;
     memcpy(r->hash, hash, MC_HASH_LEN);
+    poa_hw_raise(&c->saved, c->height, c->view);
   }
   return rc;
 }
@@ -702,6 +704,7 @@ static int record_vc(mc_consensus *c) {
   poa_record_begin(c, &before);
   c->saved.vc_set = 1;
   c->saved.vc_view = c->view;
+  poa_hw_raise(&c->saved, c->height, c->view);
   return poa_record_end(c, &before, 0);
 }
 

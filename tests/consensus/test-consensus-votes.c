@@ -3,7 +3,8 @@
  * "Durable state" and "The watch rule"): a signature names its chain, so
  * a vote of one chain is refused by another with the same keys; a vote
  * whose save failed is neither sent nor kept, and a validator whose saves
- * fail signs nothing until one works again.
+ * fail signs nothing until one works again; the saved high-water mark
+ * covers every signature before it leaves the node.
  *
  * Usage: test-consensus-votes PATH/TO/poa.so
  */
@@ -247,6 +248,98 @@ static void unsaved_viewchange_never_sent(void **state) {
   th_free(cl);
 }
 
+/* ---- the high-water mark ---- */
+
+/* (h, v) as one comparable number: views here stay far below 2^20. */
+static uint64_t hv(uint64_t h, uint64_t v) {
+  assert_true(v < (1u << 20));
+  return h << 20 | v;
+}
+
+/* The hw of a v2 state (item 8: nil or [height, view]) as hv(), 0 when
+ * there is none; fails the test on any other shape. */
+static uint64_t saved_hw(const uint8_t *p, size_t len) {
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  assert_int_equal(msgpack_unpack_next(&u, (const char *)p, len, &off),
+                   MSGPACK_UNPACK_SUCCESS);
+  const msgpack_object *a = u.data.via.array.ptr;
+  assert_true(u.data.type == MSGPACK_OBJECT_ARRAY &&
+              u.data.via.array.size >= 9);
+  assert_int_equal(a[0].via.str.size, strlen("mc-poa-state-v2"));
+  assert_memory_equal(a[0].via.str.ptr, "mc-poa-state-v2", 15);
+  uint64_t r = 0;
+  if (a[8].type != MSGPACK_OBJECT_NIL) {
+    assert_int_equal(a[8].via.array.size, 2);
+    r = hv(a[8].via.array.ptr[0].via.u64, a[8].via.array.ptr[1].via.u64);
+  }
+  msgpack_unpacked_destroy(&u);
+  return r;
+}
+
+typedef struct hw_watch {
+  th_cluster *cl;
+  uint64_t last[4]; /* each node's saved hw as last seen */
+  uint64_t checked;
+} hw_watch;
+
+/* On every message a node sends: its saved hw covers the message's
+ * (height, view), and has not gone down since the last one. */
+static int hw_filter(void *arg, uint32_t from, uint32_t to, const uint8_t *msg,
+                     size_t len) {
+  hw_watch *w = arg;
+  char tag[32];
+  uint64_t h, v;
+  size_t slen;
+  (void)to;
+  const uint8_t *st = th_state(w->cl, from, &slen);
+  if (!peek(msg, len, tag, sizeof tag, &h, &v))
+    return 1;
+  assert_non_null(st);
+  uint64_t hw = saved_hw(st, slen);
+  assert_true(hv(h, v) <= hw);
+  assert_true(hw >= w->last[from]);
+  w->last[from] = hw;
+  w->checked++;
+  return 1;
+}
+
+/*
+ * Four validators through reordered messages, a crashed leader (view
+ * changes) and its restart: every message leaves a node only after a saved hw at
+ * or above its (height, view), commits never lower it, and in the end it
+ * is exactly the highest (height, view) the node ever signed at.
+ */
+static void hw_saved_before_signatures_leave(void **state) {
+  (void)state;
+  th_cluster *cl = cluster(4, 53);
+  hw_watch w = {.cl = cl};
+  simnet_set_filter(th_net(cl), hw_filter, &w);
+  simnet_set_faults(th_net(cl), &(simnet_faults){0, 10, 1, 80});
+  assert_true(th_run_until_height(cl, 3, 60000));
+  th_crash(cl, 0); /* leads height 4 */
+  assert_true(th_run_until_height(cl, 8, 120000));
+  assert_int_equal(th_start(cl, 0), 0);
+  assert_true(th_sync(cl, 0, 1) > 0); /* the host catches it up */
+  assert_true(th_run_until_height(cl, 14, 120000));
+  assert_true(w.checked > 100);
+  for (uint32_t i = 0; i < 4; i++) {
+    uint64_t top = 0;
+    size_t slen;
+    for (size_t k = 0; k < th_sig_count(cl, i); k++) {
+      const th_sigrec *r = th_sig(cl, i, k);
+      if (hv(r->h, r->v) > top)
+        top = hv(r->h, r->v);
+    }
+    const uint8_t *st = th_state(cl, i, &slen);
+    assert_int_equal(saved_hw(st, slen), top);
+  }
+  assert_true(th_events(cl, 1, TH_EV_VIEW_CHANGE) > 0);
+  assert_false(th_double_signed(cl));
+  th_free(cl);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s PATH/TO/poa.so\n", argv[0]);
@@ -258,6 +351,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(failing_saves_silence_a_validator),
       cmocka_unit_test(unsaved_commit_never_sent),
       cmocka_unit_test(unsaved_viewchange_never_sent),
+      cmocka_unit_test(hw_saved_before_signatures_leave),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
