@@ -46,6 +46,10 @@ int poa_siglist_verify(mc_consensus *c, poa_kind kind, uint64_t h,
     if (rc == 0 &&
         c->api->verify(c->host, c->keys[s.signer], msg, len, s.sig) != 0)
       rc = MC_ECERT;
+    if (rc == 0 && (int32_t)s.signer == c->self) /* the watch rule */
+      poa_watch_evidence(c, kind, h, v,
+                         kind == POA_ACK ? "prepared_certificate"
+                                         : "commit_certificate");
     if (rc == 0)
       seen[s.signer] = 1;
   }

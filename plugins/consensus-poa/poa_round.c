@@ -423,9 +423,15 @@ static int check_justification(mc_consensus *c, const poa_msg *m,
     }
     size_t len = poa_signing_bytes(POA_VIEWCHANGE, vm.height, vm.view, vm.hash,
                                    vm.prepared, vm.pview, msg);
-    if (c->api->verify(c->host, c->keys[vm.signer], msg, len, vm.sig) != 0 ||
-        (vm.prepared &&
-         poa_prepared_verify(c, m->height, m->view, vm.pcert, &pv, ph) != 0)) {
+    if (c->api->verify(c->host, c->keys[vm.signer], msg, len, vm.sig) != 0) {
+      rc = MC_ECERT;
+      break;
+    }
+    if ((int32_t)vm.signer == c->self)
+      poa_watch_evidence(c, POA_VIEWCHANGE, vm.height, vm.view,
+                         "justification");
+    if (vm.prepared &&
+        poa_prepared_verify(c, m->height, m->view, vm.pcert, &pv, ph) != 0) {
       rc = MC_ECERT;
       break;
     }
@@ -847,8 +853,16 @@ void poa_round_begin(mc_consensus *c) {
   replay_future(c);
 }
 
-int poa_handle(mc_consensus *c, uint32_t from, const uint8_t *msg,
-               size_t len) {
+/* A message for a height already decided still matters if it carries
+ * our own signature, or while we watch and its signer sent it itself. */
+static int past_matters(const mc_consensus *c, uint32_t from, const poa_msg *m,
+                        int fresh) {
+  return (int32_t)m->signer == c->self ||
+         (fresh && from == m->signer && poa_watching(c));
+}
+
+int poa_handle(mc_consensus *c, uint32_t from, const uint8_t *msg, size_t len,
+               int fresh) {
   msgpack_unpacked u;
   msgpack_unpacked_init(&u);
   poa_msg m;
@@ -857,15 +871,22 @@ int poa_handle(mc_consensus *c, uint32_t from, const uint8_t *msg,
     rc = poa_msg_parse(&u.data, &m);
   if (rc == 0 && m.signer >= c->n)
     rc = MC_ESIG;
-  if (rc != 0 || m.height < c->height) {
+  if (rc != 0 || (m.height < c->height && !past_matters(c, from, &m, fresh))) {
     msgpack_unpacked_destroy(&u);
     return rc;
   }
   uint8_t sb[POA_SIGNING_MAX];
   size_t sl = poa_signing_bytes(m.kind, m.height, m.view, m.hash, m.prepared,
                                 m.pview, sb);
-  if (c->api->verify(c->host, c->keys[m.signer], sb, sl, m.sig) != 0)
+  int valid = c->api->verify(c->host, c->keys[m.signer], sb, sl, m.sig) == 0;
+  if (valid && (int32_t)m.signer == c->self)
+    poa_watch_evidence(c, m.kind, m.height, m.view, "message");
+  if (valid && fresh)
+    poa_watch_hear(c, from, &m);
+  if (!valid)
     rc = MC_ESIG;
+  else if (m.height < c->height)
+    ; /* seen for the watch rule only */
   else if (m.height > c->height)
     buffer_future(c, from, &m, msg, len);
   else if (m.kind == POA_PROPOSE)

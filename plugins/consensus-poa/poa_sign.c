@@ -23,7 +23,8 @@
 #include "poa_internal.h"
 
 int poa_may_sign(const mc_consensus *c) {
-  return c->self >= 0 && !c->signing_stopped;
+  return c->self >= 0 && !c->signing_stopped && !poa_watching(c) &&
+         c->height >= c->saved.resume;
 }
 
 void poa_record_begin(mc_consensus *c, poa_saved *before) {

@@ -7,12 +7,14 @@
  * that a validator restarted after a crash never signs two different
  * blocks in one (height, view) and never forgets what it is locked on.
  * Format (msgpack, docs/CONSENSUS.md):
- *   ["mc-poa-state-v2", height, view, prop, ack, commit, vc_view, lock, hw]
+ *   ["mc-poa-state-v2", height, view, prop, ack, commit, vc_view, lock, hw,
+ *    resume]
  *   prop/ack/commit = nil | [view, hash, sig]
  *   vc_view         = nil | view
  *   lock            = nil | [view, hash, prepared_cert(bin), block(bin)]
  *   hw              = nil | [height, view]
- * A v1 file (the same without hw) still loads: its hw is its own (height,
+ *   resume          = nil | height (2^64-1: watching)
+ * A v1 file (the first eight) still loads: its hw is its own (height,
  * view), above everything it can have signed; the next save writes v2.
  */
 #include <stdlib.h>
@@ -35,7 +37,8 @@ void poa_saved_clear_lock(poa_saved *s) {
 void poa_saved_next_height(poa_saved *s, uint64_t height) {
   poa_saved keep = {.hw_set = s->hw_set,
                     .hw_height = s->hw_height,
-                    .hw_view = s->hw_view};
+                    .hw_view = s->hw_view,
+                    .resume = s->resume};
   poa_saved_clear_lock(s);
   *s = keep;
   s->height = height;
@@ -82,7 +85,7 @@ int poa_state_save(mc_consensus *c) {
   poa_buf b;
   msgpack_packer pk;
   poa_buf_init(&b, &pk);
-  msgpack_pack_array(&pk, 9);
+  msgpack_pack_array(&pk, 10);
   msgpack_pack_str_with_body(&pk, STATE_TAG, sizeof STATE_TAG - 1);
   msgpack_pack_uint64(&pk, s->height);
   msgpack_pack_uint64(&pk, s->view);
@@ -101,6 +104,10 @@ int poa_state_save(mc_consensus *c) {
   } else {
     msgpack_pack_nil(&pk);
   }
+  if (s->resume != 0)
+    msgpack_pack_uint64(&pk, s->resume);
+  else
+    msgpack_pack_nil(&pk);
   uint8_t *data;
   size_t len;
   int rc = poa_buf_finish(&b, &data, &len);
@@ -188,7 +195,7 @@ static int parse_state(const msgpack_object *o, poa_saved *s) {
   int version = check_tag(&a[0]);
   if (version < 0)
     return version;
-  if (o->via.array.size != (version == 1 ? 8u : 9u) ||
+  if (o->via.array.size != (version == 1 ? 8u : 10u) ||
       poa_obj_u64(&a[1], &s->height) != 0 ||
       poa_obj_u64(&a[2], &s->view) != 0 || parse_vote(&a[3], &s->prop) ||
       parse_vote(&a[4], &s->ack) || parse_vote(&a[5], &s->commit))
@@ -200,7 +207,9 @@ static int parse_state(const msgpack_object *o, poa_saved *s) {
   }
   if (version == 1) /* nothing it signed is above the round it was in */
     poa_hw_raise(s, s->height, s->view);
-  else if (parse_hw(&a[8], s) != 0)
+  else if (parse_hw(&a[8], s) != 0 ||
+           (a[9].type != MSGPACK_OBJECT_NIL &&
+            (poa_obj_u64(&a[9], &s->resume) != 0 || s->resume == 0)))
     return MC_ECORRUPT;
   return parse_lock(&a[7], s);
 }

@@ -41,10 +41,20 @@ typedef struct th_node {
   uint8_t *state;
   size_t state_len;
   uint32_t fail_saves; /* state_save fails this many more times */
+  uint64_t starts;     /* th_start calls: the first is --new-validator */
+  int watching;        /* its engine's last watch event was `watching` */
+  struct {             /* th_snapshot: chain height and state bytes */
+    int taken;
+    uint64_t height;
+    uint8_t *state;
+    size_t state_len;
+    size_t nsigs;
+  } snap;
   mc_consensus *eng;
   th_sigrec *sigs;
   size_t nsigs;
   uint64_t events[TH_EV_COUNT];
+  mc_log_level event_level[TH_EV_COUNT]; /* of the last one */
 } th_node;
 
 /* Signature checks already made: each message is verified by every
@@ -62,7 +72,7 @@ struct th_cluster {
   th_vcache_ent *vcache;
   uint32_t n;  /* validators */
   uint32_t nn; /* nodes: validators, then twins */
-  int verbose;
+  int verbose; /* 1: every engine log line; 0: errors; -1: none */
   simnet *net;
   const mc_consensus_vtable *vt;
   mc_consensus_params params;
@@ -84,12 +94,16 @@ static th_node *node_of(mc_host *h) { return &h->cl->nodes[h->idx]; }
 static void svc_log(mc_host *h, mc_log_level level, const char *event,
                     const mc_log_field *f, size_t nf) {
   static const char *const names[TH_EV_COUNT] = {
-      "proposed",        "acked",           "view_change",
-      "signing_stopped", "signing_resumed"};
+      "proposed",        "acked",    "view_change", "signing_stopped",
+      "signing_resumed", "watching", "watch_ended", "own_signature_unknown"};
   for (int i = 0; i < TH_EV_COUNT; i++)
-    if (strcmp(event, names[i]) == 0)
+    if (strcmp(event, names[i]) == 0) {
       node_of(h)->events[i]++;
-  if (!h->cl->verbose && level < MC_LOG_ERROR)
+      node_of(h)->event_level[i] = level;
+    }
+  if (strcmp(event, "watching") == 0 || strcmp(event, "watch_ended") == 0)
+    node_of(h)->watching = event[5] == 'i';
+  if (h->cl->verbose < 0 || (h->cl->verbose == 0 && level < MC_LOG_ERROR))
     return;
   fprintf(stderr, "t=%llu node=%u %s", (unsigned long long)simnet_now(h->cl->net),
           h->idx, event);
@@ -332,7 +346,7 @@ static int append_block(mc_host *h, const mc_block *b, const uint8_t *cert,
   if (copy == NULL || mc_block_set_cert(copy, cert, cert_len) != 0)
     abort();
   nd->chain[nd->height++] = copy;
-  if (cl->verbose)
+  if (cl->verbose > 0)
     fprintf(stderr, "t=%llu node=%u %s height=%llu hash=%02x%02x%02x%02x\n",
             (unsigned long long)simnet_now(cl->net), h->idx, how,
             (unsigned long long)nd->height, copy->hash[0], copy->hash[1],
@@ -522,6 +536,7 @@ void th_free(th_cluster *cl) {
       mc_block_free(nd->chain[h]);
     free(nd->chain);
     free(nd->state);
+    free(nd->snap.state);
     free(nd->sigs);
   }
   simnet_free(cl->net);
@@ -553,8 +568,18 @@ void th_sign_as(th_cluster *cl, uint32_t validator, const uint8_t *msg,
 }
 
 int th_start(th_cluster *cl, uint32_t i) {
+  return th_start_flags(cl, i,
+                        cl->nodes[i].starts == 0 ? MC_CONSENSUS_NEW_VALIDATOR
+                                                 : 0);
+}
+
+int th_start_flags(th_cluster *cl, uint32_t i, uint64_t flags) {
   th_node *nd = &cl->nodes[i];
-  int rc = cl->vt->create(&api, &nd->host, &cl->params, &nd->eng);
+  mc_consensus_params params = cl->params;
+  params.flags = flags;
+  nd->starts++;
+  nd->watching = 0;
+  int rc = cl->vt->create(&api, &nd->host, &params, &nd->eng);
   if (rc != 0) {
     nd->eng = NULL;
     return rc;
@@ -577,6 +602,50 @@ void th_crash(th_cluster *cl, uint32_t i) {
   simnet_forget_node(cl->net, i);
   cl->vt->destroy(nd->eng); /* frees memory only; nothing more is sent */
   nd->eng = NULL;
+}
+
+int th_watching(th_cluster *cl, uint32_t i) {
+  return cl->nodes[i].eng != NULL && cl->nodes[i].watching;
+}
+
+static uint8_t *dup_bytes(const uint8_t *p, size_t len) {
+  uint8_t *d = malloc(len ? len : 1);
+  if (d == NULL)
+    abort();
+  memcpy(d, p, len);
+  return d;
+}
+
+void th_snapshot(th_cluster *cl, uint32_t i) {
+  th_node *nd = &cl->nodes[i];
+  free(nd->snap.state);
+  nd->snap.taken = 1;
+  nd->snap.height = nd->height;
+  nd->snap.state = nd->state ? dup_bytes(nd->state, nd->state_len) : NULL;
+  nd->snap.state_len = nd->state_len;
+  nd->snap.nsigs = nd->nsigs;
+}
+
+int th_snapshot_info(th_cluster *cl, uint32_t i, th_snapinfo *out) {
+  th_node *nd = &cl->nodes[i];
+  if (!nd->snap.taken || nd->snap.height > nd->height)
+    return 0;
+  *out = (th_snapinfo){nd->snap.height, nd->snap.state, nd->snap.state_len,
+                       nd->snap.nsigs};
+  return 1;
+}
+
+int th_restore_snapshot(th_cluster *cl, uint32_t i) {
+  th_node *nd = &cl->nodes[i];
+  th_snapinfo si;
+  if (nd->eng != NULL || !th_snapshot_info(cl, i, &si))
+    return MC_ESTATE;
+  uint64_t h = si.height;
+  /* blocks are never rewritten, so the chain as it was is a prefix */
+  while (nd->height > h)
+    mc_block_free(nd->chain[--nd->height]);
+  th_set_state(cl, i, nd->snap.state, nd->snap.state_len);
+  return 0;
 }
 
 void th_set_state(th_cluster *cl, uint32_t i, const uint8_t *p, size_t len) {
@@ -665,6 +734,10 @@ int th_double_signed(th_cluster *cl) { return cl->double_signed; }
 
 uint64_t th_events(th_cluster *cl, uint32_t i, th_event ev) {
   return cl->nodes[i].events[ev];
+}
+
+mc_log_level th_event_level(th_cluster *cl, uint32_t i, th_event ev) {
+  return cl->nodes[i].event_level[ev];
 }
 
 mc_block *th_make_block(th_cluster *cl, uint32_t on, uint32_t proposer,

@@ -34,6 +34,9 @@ typedef enum th_event {
   TH_EV_VIEW_CHANGE,
   TH_EV_SIGNING_STOPPED,
   TH_EV_SIGNING_RESUMED,
+  TH_EV_WATCHING,
+  TH_EV_WATCH_ENDED,
+  TH_EV_OWN_SIGNATURE_UNKNOWN,
   TH_EV_COUNT
 } th_event;
 
@@ -61,7 +64,9 @@ void th_free(th_cluster *cl);
 /* Number of nodes (validators plus twins) and node i's validator index. */
 uint32_t th_nodes(th_cluster *cl);
 uint32_t th_validator_of(th_cluster *cl, uint32_t i);
-/* Engine log lines and commits on stderr (also when TH_VERBOSE is set). */
+/* Engine log lines and commits on stderr: all of them with 1 (also when
+ * TH_VERBOSE is set), error lines only with 0 (the default), none with
+ * -1. */
 void th_set_verbose(th_cluster *cl, int on);
 
 simnet *th_net(th_cluster *cl);
@@ -72,9 +77,15 @@ mc_consensus *th_engine(th_cluster *cl, uint32_t i);
 mc_host *th_host(th_cluster *cl, uint32_t i);
 const mc_host_api *th_api(void);
 
-/* create + start node i's engine with its saved state.  Returns the
- * engine's error code. */
+/* create + start node i's engine with its saved state.  Its first start
+ * passes MC_CONSENSUS_NEW_VALIDATOR (mchost --new-validator: a new chain),
+ * later ones nothing.  Returns the engine's error code. */
 int th_start(th_cluster *cl, uint32_t i);
+/* As th_start with mc_consensus_params.flags = flags. */
+int th_start_flags(th_cluster *cl, uint32_t i, uint64_t flags);
+/* 1 if node i's engine is up and watching (it logged `watching` and not
+ * `watch_ended` since it was created). */
+int th_watching(th_cluster *cl, uint32_t i);
 /* Stops and destroys node i's engine cleanly. */
 void th_stop(th_cluster *cl, uint32_t i);
 /* Kills node i: its timers and incoming messages vanish, its engine is
@@ -85,6 +96,21 @@ void th_set_state(th_cluster *cl, uint32_t i, const uint8_t *p, size_t len);
 /* Node i's saved state (NULL when there is none; valid until the next
  * save). */
 const uint8_t *th_state(th_cluster *cl, uint32_t i, size_t *len);
+/* An older copy of node i, as a backup would keep it: th_snapshot takes
+ * its chain height and saved state now; th_restore_snapshot (node down)
+ * puts both back, dropping the blocks committed since.  Returns 0, or
+ * MC_ESTATE if the node is up or has no usable snapshot.
+ * th_snapshot_info returns 1 if there is one, and what it holds. */
+typedef struct th_snapinfo {
+  uint64_t height;      /* chain height */
+  const uint8_t *state; /* saved state (NULL: none); valid until the next
+                           th_snapshot */
+  size_t state_len;
+  size_t nsigs; /* th_sig_count of the node when it was taken */
+} th_snapinfo;
+void th_snapshot(th_cluster *cl, uint32_t i);
+int th_restore_snapshot(th_cluster *cl, uint32_t i);
+int th_snapshot_info(th_cluster *cl, uint32_t i, th_snapinfo *out);
 /* Node i's state_save fails (MC_EIO, nothing replaced) for the next
  * `count` calls, for every call with TH_FAIL_ALWAYS, or not at all with 0. */
 #define TH_FAIL_ALWAYS UINT32_MAX
@@ -122,8 +148,9 @@ int th_double_signed(th_cluster *cl);
  * end). */
 size_t th_sig_count(th_cluster *cl, uint32_t i);
 const th_sigrec *th_sig(th_cluster *cl, uint32_t i, size_t k);
-/* How often node i logged event ev. */
+/* How often node i logged event ev, and at what level the last time. */
 uint64_t th_events(th_cluster *cl, uint32_t i, th_event ev);
+mc_log_level th_event_level(th_cluster *cl, uint32_t i, th_event ev);
 
 /* Validator i's keys, and a block at height h on node `on`'s head signed
  * by validator `proposer` (timestamp varied by `salt`); free with

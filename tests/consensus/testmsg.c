@@ -93,6 +93,81 @@ void pack_plain_vc(th_cluster *cl, out_buf *o, uint32_t val, uint64_t h,
   msgpack_pack_nil(&o->pk);
 }
 
+void pack_siglist(th_cluster *cl, msgpack_packer *pk, const char *tag,
+                  uint64_t h, uint64_t v, const uint8_t *hash,
+                  const uint32_t *signers, uint32_t n) {
+  msgpack_pack_array(pk, n);
+  for (uint32_t i = 0; i < n; i++) {
+    uint8_t sig[MC_SIG_LEN];
+    sign_vote(cl, signers[i], tag, h, v, hash, sig);
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint32(pk, signers[i]);
+    msgpack_pack_bin_with_body(pk, sig, MC_SIG_LEN);
+  }
+}
+
+void pack_locked_vc(th_cluster *cl, out_buf *o, uint32_t val, uint64_t h,
+                    uint64_t v, uint64_t pview, const uint8_t *hash,
+                    const uint32_t *signers, uint32_t n) {
+  uint8_t sig[MC_SIG_LEN];
+  out_buf sb; /* the signing bytes: [tag, h, v, pview, hash] */
+  out_init(&sb);
+  msgpack_pack_array(&sb.pk, 5);
+  pack_str(&sb.pk, TAGS[K_VIEWCHANGE]);
+  msgpack_pack_uint64(&sb.pk, h);
+  msgpack_pack_uint64(&sb.pk, v);
+  msgpack_pack_uint64(&sb.pk, pview);
+  msgpack_pack_bin_with_body(&sb.pk, hash, MC_HASH_LEN);
+  th_sign_as(cl, val, (const uint8_t *)sb.sb.data, sb.sb.size, sig);
+  msgpack_sbuffer_destroy(&sb.sb);
+  out_init(o);
+  msgpack_pack_array(&o->pk, 7);
+  pack_str(&o->pk, TAGS[K_VIEWCHANGE]);
+  msgpack_pack_uint64(&o->pk, h);
+  msgpack_pack_uint64(&o->pk, v);
+  msgpack_pack_array(&o->pk, 3);
+  msgpack_pack_uint64(&o->pk, pview);
+  msgpack_pack_bin_with_body(&o->pk, hash, MC_HASH_LEN);
+  pack_siglist(cl, &o->pk, TAGS[K_ACK], h, pview, hash, signers, n);
+  msgpack_pack_uint32(&o->pk, val);
+  msgpack_pack_bin_with_body(&o->pk, sig, MC_SIG_LEN);
+  msgpack_pack_nil(&o->pk);
+}
+
+void pack_propose_just(th_cluster *cl, out_buf *o, uint32_t leader,
+                       const mc_block *b, uint64_t v, const out_buf *just,
+                       uint32_t n) {
+  uint8_t sig[MC_SIG_LEN], *bytes;
+  size_t len;
+  sign_vote(cl, leader, TAGS[K_PROPOSE], b->header.height, v, b->hash, sig);
+  assert_int_equal(th_api()->encode_block(th_host(cl, 0), b, &bytes, &len), 0);
+  out_init(o);
+  msgpack_pack_array(&o->pk, 8);
+  pack_str(&o->pk, TAGS[K_PROPOSE]);
+  msgpack_pack_uint64(&o->pk, b->header.height);
+  msgpack_pack_uint64(&o->pk, v);
+  msgpack_pack_bin_with_body(&o->pk, b->hash, MC_HASH_LEN);
+  msgpack_pack_uint32(&o->pk, leader);
+  msgpack_pack_bin_with_body(&o->pk, sig, MC_SIG_LEN);
+  msgpack_pack_bin_with_body(&o->pk, bytes, len);
+  free(bytes);
+  msgpack_pack_array(&o->pk, n);
+  for (uint32_t i = 0; i < n; i++) /* already msgpack: appended as is */
+    msgpack_sbuffer_write(&o->sb, just[i].sb.data, just[i].sb.size);
+}
+
+void pack_commit_cert(th_cluster *cl, out_buf *o, uint64_t h, uint64_t v,
+                      const uint8_t *hash, const uint32_t *signers,
+                      uint32_t n) {
+  out_init(o);
+  msgpack_pack_array(&o->pk, 5);
+  pack_str(&o->pk, "mc-poa-cert-v1");
+  msgpack_pack_uint64(&o->pk, h);
+  msgpack_pack_uint64(&o->pk, v);
+  msgpack_pack_bin_with_body(&o->pk, hash, MC_HASH_LEN);
+  pack_siglist(cl, &o->pk, TAGS[K_COMMIT], h, v, hash, signers, n);
+}
+
 int deliver_out(th_cluster *cl, uint32_t to, uint32_t from, out_buf *o) {
   int rc = th_vtable(cl)->on_message(th_engine(cl, to), from,
                                      (const uint8_t *)o->sb.data, o->sb.size);

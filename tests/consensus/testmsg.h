@@ -37,6 +37,27 @@ void pack_propose(th_cluster *cl, out_buf *o, uint32_t leader,
 /* A VIEWCHANGE for (h, v) without a lock (nor block), signed by `val`. */
 void pack_plain_vc(th_cluster *cl, out_buf *o, uint32_t val, uint64_t h,
                    uint64_t v);
+/* A siglist [[signer, sig], ...]: `tag` votes for (h, v, hash) by the
+ * validators signers[0..n). */
+void pack_siglist(th_cluster *cl, msgpack_packer *pk, const char *tag,
+                  uint64_t h, uint64_t v, const uint8_t *hash,
+                  const uint32_t *signers, uint32_t n);
+/* A VIEWCHANGE for (h, v) by `val` carrying the prepared certificate
+ * [pview, hash, ACKs of signers] (and no block). */
+void pack_locked_vc(th_cluster *cl, out_buf *o, uint32_t val, uint64_t h,
+                    uint64_t v, uint64_t pview, const uint8_t *hash,
+                    const uint32_t *signers, uint32_t n);
+/* A PROPOSE of block b at (b's height, v) by `leader` whose justification
+ * is the messages just[0..n) (copied). */
+void pack_propose_just(th_cluster *cl, out_buf *o, uint32_t leader,
+                       const mc_block *b, uint64_t v, const out_buf *just,
+                       uint32_t n);
+/* A commit certificate ["mc-poa-cert-v1", h, v, hash, COMMITs of
+ * signers]. */
+void pack_commit_cert(th_cluster *cl, out_buf *o, uint64_t h, uint64_t v,
+                      const uint8_t *hash, const uint32_t *signers,
+                      uint32_t n);
+
 /* Hands o's bytes to node `to`'s engine as if `from` had sent them, frees
  * them, and returns on_message's code. */
 int deliver_out(th_cluster *cl, uint32_t to, uint32_t from, out_buf *o);
