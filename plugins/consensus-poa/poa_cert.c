@@ -104,6 +104,10 @@ int poa_commit_cert_encode(uint64_t h, uint64_t v,
   return poa_buf_finish(&b, out, len);
 }
 
+/* Judges b's height and hash only, never its transactions: during
+ * header-first sync the host asks before the body has come (b->txs NULL
+ * with header.tx_count > 0) and checks the body against the header
+ * itself. */
 static int cert_check(mc_consensus *c, const mc_block *b,
                       const msgpack_object *o) {
   const msgpack_object *a = o->via.array.ptr;
