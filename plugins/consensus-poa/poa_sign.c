@@ -2,6 +2,9 @@
  * poa_sign.c - when this validator may sign, and how a signature gets into
  * the saved record before it leaves the node.
  *
+ * It may sign when it is a validator, its saves work, it is not watching
+ * and it has reached the height its last watch ended with (poa_watch.c).
+ *
  * Every signing path is one change to the record (c->saved): begin, sign
  * into the record, save it, and only then send.  If signing or saving
  * fails, the record is put back as it was before the change, so memory

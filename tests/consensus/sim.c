@@ -1176,11 +1176,16 @@ static uint32_t damaged_count(sim *s) {
 /* Wiping or restoring honest node i stays within what the rule promises:
  * its watch can end (there are n - q + f + 1 others), no twin shares a
  * key (two nodes of one validator would each see the other's signatures
- * and watch), and every silent node still has n - q + f + 1 others
- * talking to it: at most q - f - 1 silent at once. */
+ * and watch), every silent node still has n - q + f + 1 others talking to
+ * it (at most q - f - 1 silent at once), and q honest validators still
+ * sign, as stabilise() promises when it keeps nodes down (liveness with
+ * the liars' help only is not promised: seeds 5837, 19500 and 19826 had
+ * two liars and two wiped validators among seven, and stalled). */
 static int may_damage(sim *s, uint32_t i) {
+  uint32_t silent = damaged_count(s) + 1;
   return honest(s, i) && s->ntwins == 0 && watch_need(s) <= s->n - 1 &&
-         damaged_count(s) + 1 <= s->q - s->f - 1;
+         silent <= s->q - s->f - 1 &&
+         silent + s->nliars + s->q <= s->n;
 }
 
 /* What a v2 state says of its signatures: hw (items 8) and resume (9).

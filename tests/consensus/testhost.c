@@ -5,7 +5,8 @@
  * a fake chain of empty blocks (linked by prev_hash, signed by their
  * proposer with the real block codec, so the engine sees real block bytes
  * and hashes), and an in-memory "disk" for state_save that survives a
- * crash of the node's engine.  Commits are checked on the way in: the
+ * crash of the node's engine (and can fail, be wiped, or be put back to
+ * an older snapshot with the chain).  Commits are checked on the way in: the
  * certificate must pass the committing engine's own verify_certificate and
  * the block must match what every other node committed at that height.
  */

@@ -5,10 +5,14 @@
  * codec of host/chain), an in-memory durable state, and the simulated
  * network and clock of simnet.h.
  *
- * It checks as it goes: every commit is compared across nodes (a fork is
- * recorded, never hidden), and every signature an engine asks for is
- * decoded so that a node signing two different hashes for one (kind,
- * height, view) is recorded as a double vote.
+ * It signs and verifies as the real host does, in the consensus domain of
+ * the cluster's chain (mc_consensus_sign).  It checks as it goes: every
+ * commit is compared across nodes (a fork is recorded, never hidden), and
+ * every signature an engine asks for is decoded so that a node signing two
+ * different hashes for one (kind, height, view), in any of its lifetimes,
+ * is recorded as a double vote.  Faults of a node's disk are at hand: its
+ * saves can fail, its state can be wiped, and an older copy of its chain
+ * and state can be put back.
  *
  * Nodes and validators: nodes 0..n-1 are validators 0..n-1; a cluster made
  * with th_new_twins has extra nodes n.. that are "twins", each running its
