@@ -65,8 +65,11 @@ int poa_queue_local(mc_consensus *c, uint32_t from, const uint8_t *msg,
   return 0;
 }
 
+/* Sends nothing while this validator may not sign (poa_sign.c), not even
+ * a vote it saved earlier: one rule at the one door out, so no path can
+ * leak a vote while signing is stopped. */
 void poa_emit(mc_consensus *c, const uint8_t *msg, size_t len) {
-  if (c->self < 0 || !c->running)
+  if (!poa_may_sign(c) || !c->running)
     return;
   int rc = c->api->broadcast(c->host, msg, len);
   if (rc != 0)
@@ -85,7 +88,7 @@ void poa_drain(mc_consensus *c) {
     c->local_head = q->next;
     if (c->local_head == NULL)
       c->local_tail = NULL;
-    poa_handle(c, q->from, q->data, q->len);
+    poa_handle(c, q->from, q->data, q->len, 0);
     free(q);
   }
   c->draining = 0;
@@ -110,7 +113,9 @@ static int load_validators(mc_consensus *c) {
   c->keys = calloc(c->n, sizeof *c->keys);
   c->votes = calloc((size_t)3 * c->n * POA_SLOTS, sizeof *c->votes);
   c->future_count = calloc(c->n, sizeof *c->future_count);
-  if (c->keys == NULL || c->votes == NULL || c->future_count == NULL)
+  c->watch_first = calloc(c->n, sizeof *c->watch_first);
+  if (c->keys == NULL || c->votes == NULL || c->future_count == NULL ||
+      c->watch_first == NULL)
     return MC_ENOMEM;
   for (uint32_t i = 0; i < c->n; i++)
     if (c->api->validator_key(c->host, i, c->keys[i]) != 0)
@@ -137,14 +142,46 @@ static int align_with_head(mc_consensus *c) {
             2);
     return MC_ECORRUPT;
   }
-  if (s->height < head + 1) {
-    poa_saved_clear_lock(s);
-    memset(s, 0, sizeof *s);
-    s->height = head + 1;
-  }
+  if (s->height < head + 1)
+    poa_saved_next_height(s, head + 1);
   c->height = s->height;
   c->view = s->view;
   return 0;
+}
+
+/* No saved state: a new validator if the operator says so, else one that
+ * may have signed before and lost the record (poa_watch.c). */
+static void start_without_state(mc_consensus *c) {
+  if (c->self < 0)
+    return;
+  if (!(c->flags & MC_CONSENSUS_NEW_VALIDATOR)) {
+    poa_watch_start(c, "no_state");
+    return;
+  }
+  poa_log(c, MC_LOG_WARN, "new_validator",
+          (mc_log_field[]){MC_LOG_F_S(
+              "note", "--new-validator: the operator asserts that this key "
+                      "has never signed anything for this chain; it signs "
+                      "at once")},
+          1);
+  int rc = poa_state_save(c); /* so that a restart finds a record */
+  if (rc != 0)
+    poa_signing_stop(c, rc);
+}
+
+/* Loads the saved state, or starts without one. */
+static int load_state(mc_consensus *c) {
+  int rc = poa_state_load(c);
+  int found = rc != MC_ENOTFOUND;
+  if (!found)
+    rc = 0;
+  if (rc == 0)
+    rc = align_with_head(c);
+  if (rc == 0 && !found)
+    start_without_state(c);
+  else if (rc == 0 && poa_watching(c))
+    poa_watch_start(c, "saved_watch"); /* a restart while watching */
+  return rc;
 }
 
 static void poa_destroy(mc_consensus *c);
@@ -152,8 +189,7 @@ static void poa_destroy(mc_consensus *c);
 static int poa_create(const mc_host_api *api, mc_host *host,
                       const mc_consensus_params *params, mc_consensus **out) {
   if (api == NULL || host == NULL || params == NULL || out == NULL ||
-      params->size < sizeof(mc_consensus_params) ||
-      params->view_timeout_ms == 0)
+      !MC_PARAMS_HAS(params, view_timeout_ms) || params->view_timeout_ms == 0)
     return MC_EINVAL;
   mc_consensus *c = calloc(1, sizeof *c);
   if (c == NULL)
@@ -162,14 +198,10 @@ static int poa_create(const mc_host_api *api, mc_host *host,
   c->host = host;
   c->block_interval_ms = params->block_interval_ms;
   c->view_timeout_ms = params->view_timeout_ms;
+  c->flags = MC_PARAMS_HAS(params, flags) ? params->flags : 0;
   int rc = load_validators(c);
-  if (rc == 0) {
-    rc = poa_state_load(c);
-    if (rc == MC_ENOTFOUND)
-      rc = 0;
-  }
   if (rc == 0)
-    rc = align_with_head(c);
+    rc = load_state(c);
   if (rc != 0) {
     poa_destroy(c);
     return rc;
@@ -213,6 +245,7 @@ static void poa_destroy(mc_consensus *c) {
   free(c->votes);
   free(c->keys);
   free(c->future_count);
+  free(c->watch_first);
   free(c);
 }
 
@@ -222,7 +255,7 @@ static int poa_on_message(mc_consensus *c, uint32_t from, const uint8_t *msg,
     return MC_ESTATE;
   if (msg == NULL || from >= c->n)
     return MC_EINVAL;
-  int rc = poa_handle(c, from, msg, len);
+  int rc = poa_handle(c, from, msg, len, 1);
   poa_drain(c);
   return rc;
 }
@@ -233,9 +266,8 @@ static void poa_on_commit(mc_consensus *c, uint64_t height,
   if (height < c->height) /* a height we moved past already */
     return;
   poa_round_reset(c);
-  poa_saved_clear_lock(&c->saved);
-  memset(&c->saved, 0, sizeof c->saved);
-  c->saved.height = c->height = height + 1;
+  poa_saved_next_height(&c->saved, height + 1); /* hw is kept */
+  c->height = height + 1;
   c->view = 0;
   c->last_commit_ms = c->api->monotonic_ms(c->host);
   if (!c->running)

@@ -46,6 +46,10 @@ int poa_siglist_verify(mc_consensus *c, poa_kind kind, uint64_t h,
     if (rc == 0 &&
         c->api->verify(c->host, c->keys[s.signer], msg, len, s.sig) != 0)
       rc = MC_ECERT;
+    if (rc == 0 && (int32_t)s.signer == c->self) /* the watch rule */
+      poa_watch_evidence(c, kind, h, v,
+                         kind == POA_ACK ? "prepared_certificate"
+                                         : "commit_certificate");
     if (rc == 0)
       seen[s.signer] = 1;
   }
@@ -100,6 +104,10 @@ int poa_commit_cert_encode(uint64_t h, uint64_t v,
   return poa_buf_finish(&b, out, len);
 }
 
+/* Judges b's height and hash only, never its transactions: during
+ * header-first sync the host asks before the body has come (b->txs NULL
+ * with header.tx_count > 0) and checks the body against the header
+ * itself. */
 static int cert_check(mc_consensus *c, const mc_block *b,
                       const msgpack_object *o) {
   const msgpack_object *a = o->via.array.ptr;

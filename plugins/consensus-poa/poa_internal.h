@@ -6,6 +6,8 @@
  *              parsing, signing bytes and message encoding
  * poa_cert.c   signature lists: prepared and commit certificates
  * poa_store.c  the persisted votes and lock (state_save / state_load)
+ * poa_sign.c   when we may sign; a vote is saved before it is sent
+ * poa_watch.c  the watch rule: no signing without trustworthy state
  * poa_round.c  the state machine: PROPOSE -> ACK -> COMMIT, VIEWCHANGE
  *
  * The protocol and its byte formats are specified in docs/CONSENSUS.md.
@@ -142,7 +144,8 @@ typedef struct poa_vote_rec { /* one of our own signatures at `height` */
 } poa_vote_rec;
 
 typedef struct poa_saved {
-  uint64_t height, view;    /* the round we are in */
+  /* The round we are in and our votes in it: void once height commits. */
+  uint64_t height, view;
   poa_vote_rec prop;        /* our last PROPOSE at height (as leader) */
   poa_vote_rec ack;         /* our last ACK at height */
   poa_vote_rec commit;      /* our last COMMIT at height */
@@ -155,15 +158,63 @@ typedef struct poa_saved {
   size_t lock_cert_len;
   uint8_t *lock_block;      /* the block's canonical bytes, malloc'd */
   size_t lock_block_len;
+  /* Across heights, never lowered: the highest (height, view) at which
+   * this key signed anything (as far as this record knows). */
+  int hw_set;
+  uint64_t hw_height, hw_view;
+  /* Across heights: sign at no height below this (the end of a watch);
+   * POA_WATCHING while watching (poa_watch.c). */
+  uint64_t resume;
 } poa_saved;
 
-/* Saves c->saved durably.  0 or the host's error (logged). */
+#define POA_WATCHING UINT64_MAX
+
+/* Saves c->saved durably.  0 or the host's error (not logged: a failed
+ * save is reported by the signing_stopped it causes). */
 int poa_state_save(mc_consensus *c);
 /* Loads into c->saved; MC_ENOTFOUND when nothing was saved, MC_ECORRUPT or
  * MC_EVERSION (logged) for bytes this engine cannot trust. */
 int poa_state_load(mc_consensus *c);
 /* Forgets the lock (frees its buffers). */
 void poa_saved_clear_lock(poa_saved *s);
+/* Moves the record to `height`, view 0, with no votes and no lock; what
+ * holds across heights (hw, resume) is kept. */
+void poa_saved_next_height(poa_saved *s, uint64_t height);
+/* 1 if (h, v) is above the high-water mark (or there is none). */
+int poa_above_hw(const poa_saved *s, uint64_t h, uint64_t v);
+/* Raises the high-water mark to (h, v) if that is higher. */
+void poa_hw_raise(poa_saved *s, uint64_t h, uint64_t v);
+
+/* ---- poa_sign.c: a signature is saved before it is sent ---- */
+
+/* 1 if this validator may sign (and send) anything now. */
+int poa_may_sign(const mc_consensus *c);
+/* Begins a change to c->saved that will hold a new signature or lock;
+ * *before keeps the record as it is (its lock buffers stay shared: a
+ * change replaces them, it never frees them). */
+void poa_record_begin(mc_consensus *c, poa_saved *before);
+/* Ends it: if rc (the signing step's result) is 0, saves c->saved.  On
+ * any failure puts *before back and returns the error; a failed save also
+ * stops signing.  Returns 0 when the new record is on disk. */
+int poa_record_end(mc_consensus *c, poa_saved *before, int rc);
+/* A save failed: sign nothing until one works (logged once). */
+void poa_signing_stop(mc_consensus *c, int rc);
+/* Stopped: tries to save the current state; success resumes signing. */
+void poa_signing_retry(mc_consensus *c);
+
+/* ---- poa_watch.c: the watch rule ---- */
+
+int poa_watching(const mc_consensus *c);
+/* Starts watching (logged with the reason); signs nothing until it ends. */
+void poa_watch_start(mc_consensus *c, const char *reason);
+/* A message m whose signature verified arrived from validator `from`:
+ * while watching, the first one a validator sends itself is noted. */
+void poa_watch_hear(mc_consensus *c, uint32_t from, const poa_msg *m);
+/* A valid signature of our own key on a `kind` at (h, v), seen in
+ * `where`: above our high-water mark it means our record is not the
+ * whole story, and we watch. */
+void poa_watch_evidence(mc_consensus *c, poa_kind kind, uint64_t h,
+                        uint64_t v, const char *where);
 
 /* ---- poa_round.c ---- */
 
@@ -202,6 +253,12 @@ struct mc_consensus {
   uint8_t (*keys)[MC_PUBKEY_LEN]; /* validator keys, genesis order */
 
   int running;
+  int signing_stopped;    /* a save failed (poa_sign.c) */
+  uint64_t flags;         /* mc_consensus_params.flags */
+  /* While watching: each validator's first message height since the watch
+   * began (UINT64_MAX: none yet), and how many have spoken. */
+  uint64_t *watch_first;
+  uint32_t watch_heard;
   uint64_t height, view;  /* the round being decided (= saved's) */
   uint64_t round_timer, propose_timer;
   /* View v > 0 is "synced" once q validators are known to have reached it
@@ -223,8 +280,11 @@ struct mc_consensus {
   int draining;
 };
 
-/* Handles one message whose bytes come from `from` (or ourselves). */
-int poa_handle(mc_consensus *c, uint32_t from, const uint8_t *msg, size_t len);
+/* Handles one message whose bytes come from `from` (or ourselves);
+ * `fresh`: it arrived from the network just now (not our own, not a
+ * replay of a buffered one). */
+int poa_handle(mc_consensus *c, uint32_t from, const uint8_t *msg, size_t len,
+               int fresh);
 /* Enters c->height (after create or a commit): resets the round state,
  * arms the timers, replays buffered messages. */
 void poa_round_begin(mc_consensus *c);

@@ -161,7 +161,8 @@ static int encode_vote(poa_kind kind, uint64_t h, uint64_t v,
   return poa_buf_finish(&b, out, len);
 }
 
-/* Signs (kind, height, view, hash) with our key into r. */
+/* Signs (kind, height, view, hash) with our key into r, inside a record
+ * change (the high-water mark rises with it). */
 static int sign_vote(mc_consensus *c, poa_kind kind,
                      const uint8_t hash[MC_HASH_LEN], poa_vote_rec *r) {
   uint8_t msg[POA_SIGNING_MAX];
@@ -171,6 +172,7 @@ static int sign_vote(mc_consensus *c, poa_kind kind,
     r->set = 1;
     r->view = c->view;
     memcpy(r->hash, hash, MC_HASH_LEN);
+    poa_hw_raise(&c->saved, c->height, c->view);
   }
   return rc;
 }
@@ -221,9 +223,12 @@ static void check_commit(mc_consensus *c, uint64_t v,
 
 /* ---- ACK: q of them => prepared: lock, then COMMIT ---- */
 
+/* Replaces the lock by the prepared certificate sigs for (v, hash) and
+ * its block.  Inside a record change only: the old lock's buffers belong
+ * to the change's `before` until it ends (poa_record_end frees them). */
 static int take_lock(mc_consensus *c, uint64_t v, const uint8_t *hash,
                      const poa_sig *sigs, const mc_block *b) {
-  uint8_t *cert, *block;
+  uint8_t *cert, *block, *copy;
   size_t cert_len, block_len;
   int rc = poa_prepared_encode(v, hash, sigs, c->q, &cert, &cert_len);
   if (rc != 0)
@@ -233,21 +238,21 @@ static int take_lock(mc_consensus *c, uint64_t v, const uint8_t *hash,
     free(cert);
     return rc;
   }
-  poa_saved *s = &c->saved;
-  poa_saved_clear_lock(s);
-  s->lock_block = malloc(block_len);
-  if (s->lock_block != NULL)
-    memcpy(s->lock_block, block, block_len);
+  copy = malloc(block_len);
+  if (copy != NULL)
+    memcpy(copy, block, block_len);
   c->api->buf_free(c->host, block);
-  if (s->lock_block == NULL) {
+  if (copy == NULL) {
     free(cert);
     return MC_ENOMEM;
   }
+  poa_saved *s = &c->saved;
   s->lock_set = 1;
   s->lock_view = v;
   memcpy(s->lock_hash, hash, MC_HASH_LEN);
   s->lock_cert = cert;
   s->lock_cert_len = cert_len;
+  s->lock_block = copy;
   s->lock_block_len = block_len;
   return 0;
 }
@@ -256,33 +261,32 @@ static void check_prepared(mc_consensus *c, uint64_t v,
                            const uint8_t hash[MC_HASH_LEN]) {
   poa_saved *s = &c->saved;
   const mc_block *b = cand_find(c, hash);
-  if (c->self < 0 || b == NULL)
+  if (!poa_may_sign(c) || b == NULL)
+    return;
+  int lock = !s->lock_set || s->lock_view < v; /* keep the highest lock */
+  /* COMMIT only in the view we are in: a validator that has sent
+   * VIEWCHANGE for a later view has already reported its lock. */
+  int commit = v == c->view && !(s->commit.set && s->commit.view == v);
+  if (!lock && !commit)
     return;
   poa_sig *sigs = calloc(c->n, sizeof *sigs);
   if (sigs == NULL || count_votes(c, POA_ACK, v, hash, sigs) < c->q) {
     free(sigs);
     return;
   }
-  int dirty = 0, rc = 0;
-  if (!s->lock_set || s->lock_view < v) { /* keep the highest lock */
-    rc = take_lock(c, v, hash, sigs, b);
-    dirty = rc == 0;
-  }
+  poa_saved before;
+  poa_record_begin(c, &before);
+  int rc = lock ? take_lock(c, v, hash, sigs, b) : 0;
   free(sigs);
-  /* COMMIT only in the view we are in: a validator that has sent
-   * VIEWCHANGE for a later view has already reported its lock. */
-  int commit = rc == 0 && v == c->view &&
-               !(s->commit.set && s->commit.view == v);
-  if (commit)
+  if (rc == 0 && commit)
     rc = sign_vote(c, POA_COMMIT, hash, &s->commit);
-  if (rc == 0 && (dirty || commit))
-    rc = poa_state_save(c);
+  rc = poa_record_end(c, &before, rc);
   if (rc != 0) {
     poa_log(c, MC_LOG_ERROR, "lock_failed",
             (mc_log_field[]){MC_LOG_F_S("reason", mc_strerror(rc))}, 1);
     return;
   }
-  if (dirty)
+  if (lock)
     poa_log(c, MC_LOG_DEBUG, "locked",
             (mc_log_field[]){MC_LOG_F_HEX("hash", hash, MC_HASH_LEN)}, 1);
   check_view_synced(c);
@@ -317,14 +321,14 @@ static int encode_propose(mc_consensus *c, const mc_block *b,
 
 static void propose(mc_consensus *c, const mc_block *b, poa_vote *const *just,
                     uint32_t njust) {
-  poa_saved *s = &c->saved;
-  if (s->prop.set && s->prop.view == c->view)
+  poa_saved *s = &c->saved, before;
+  if (!poa_may_sign(c) || (s->prop.set && s->prop.view == c->view))
     return; /* one proposal per view, even across a restart */
   uint8_t *wire = NULL;
   size_t len = 0;
-  int rc = sign_vote(c, POA_PROPOSE, b->hash, &s->prop);
-  if (rc == 0)
-    rc = poa_state_save(c);
+  poa_record_begin(c, &before);
+  int rc = poa_record_end(c, &before,
+                          sign_vote(c, POA_PROPOSE, b->hash, &s->prop));
   if (rc == 0)
     rc = encode_propose(c, b, &s->prop, just, njust, &wire, &len);
   if (rc != 0) {
@@ -357,7 +361,7 @@ static void propose_new(mc_consensus *c, poa_vote *const *just,
 /* Leader of view > 0: propose once q VIEWCHANGEs for this view are in,
  * re-proposing the block of the highest prepared certificate among them. */
 static void try_propose_vc(mc_consensus *c) {
-  if (!c->running || c->view == 0 || !is_leader(c) ||
+  if (!c->running || c->view == 0 || !is_leader(c) || !poa_may_sign(c) ||
       (c->saved.prop.set && c->saved.prop.view == c->view))
     return;
   poa_vote **just = calloc(c->n, sizeof *just);
@@ -419,9 +423,15 @@ static int check_justification(mc_consensus *c, const poa_msg *m,
     }
     size_t len = poa_signing_bytes(POA_VIEWCHANGE, vm.height, vm.view, vm.hash,
                                    vm.prepared, vm.pview, msg);
-    if (c->api->verify(c->host, c->keys[vm.signer], msg, len, vm.sig) != 0 ||
-        (vm.prepared &&
-         poa_prepared_verify(c, m->height, m->view, vm.pcert, &pv, ph) != 0)) {
+    if (c->api->verify(c->host, c->keys[vm.signer], msg, len, vm.sig) != 0) {
+      rc = MC_ECERT;
+      break;
+    }
+    if ((int32_t)vm.signer == c->self)
+      poa_watch_evidence(c, POA_VIEWCHANGE, vm.height, vm.view,
+                         "justification");
+    if (vm.prepared &&
+        poa_prepared_verify(c, m->height, m->view, vm.pcert, &pv, ph) != 0) {
       rc = MC_ECERT;
       break;
     }
@@ -492,17 +502,17 @@ static void enter_view(mc_consensus *c, uint64_t v, int justified) {
 /* The proposal is acceptable: ACK it (once per view, even across a
  * restart: the saved ACK is re-sent, never a second one signed). */
 static void ack(mc_consensus *c, const uint8_t hash[MC_HASH_LEN]) {
-  poa_saved *s = &c->saved;
+  poa_saved *s = &c->saved, before;
+  if (!poa_may_sign(c))
+    return;
   if (s->ack.set && s->ack.view == c->view) {
     if (memcmp(s->ack.hash, hash, MC_HASH_LEN) == 0)
       emit_vote(c, POA_ACK, &s->ack);
     return;
   }
-  int rc = sign_vote(c, POA_ACK, hash, &s->ack);
-  if (rc == 0)
-    rc = poa_state_save(c);
+  poa_record_begin(c, &before);
+  int rc = poa_record_end(c, &before, sign_vote(c, POA_ACK, hash, &s->ack));
   if (rc != 0) {
-    s->ack.set = 0;
     poa_log(c, MC_LOG_ERROR, "ack_failed",
             (mc_log_field[]){MC_LOG_F_S("reason", mc_strerror(rc))}, 1);
     return;
@@ -557,8 +567,7 @@ static int on_propose(mc_consensus *c, const poa_msg *m) {
     enter_view(c, m->view, 1);
   else if (m->view > 0)
     view_synced(c);
-  if (c->self >= 0)
-    ack(c, m->hash);
+  ack(c, m->hash);
   check_prepared(c, m->view, m->hash);
   check_commit(c, m->view, m->hash);
   return 0;
@@ -694,6 +703,17 @@ static void send_vc(mc_consensus *c) {
   free(wire);
 }
 
+/* Saves "VIEWCHANGE sent for our view" before it is signed and sent:
+ * never send what is not saved. */
+static int record_vc(mc_consensus *c) {
+  poa_saved before;
+  poa_record_begin(c, &before);
+  c->saved.vc_set = 1;
+  c->saved.vc_view = c->view;
+  poa_hw_raise(&c->saved, c->height, c->view);
+  return poa_record_end(c, &before, 0);
+}
+
 static void change_view(mc_consensus *c, uint64_t v, const char *reason) {
   assert(v > c->view);
   enter_view(c, v, 0);
@@ -702,12 +722,8 @@ static void change_view(mc_consensus *c, uint64_t v, const char *reason) {
                            MC_LOG_F_U("leader", poa_leader(c, c->height, v)),
                            MC_LOG_F_B("locked", c->saved.lock_set)},
           3);
-  if (c->self < 0)
+  if (!poa_may_sign(c) || record_vc(c) != 0)
     return;
-  c->saved.vc_set = 1;
-  c->saved.vc_view = v;
-  if (poa_state_save(c) != 0)
-    return; /* never send what is not saved */
   send_vc(c);
   try_propose_vc(c);
 }
@@ -717,6 +733,7 @@ void poa_on_round_timeout(void *arg) {
   c->round_timer = 0;
   if (!c->running)
     return;
+  poa_signing_retry(c);
   /* Our COMMIT may be what a peer is missing: send it again. */
   if (c->saved.commit.set && c->saved.commit.view == c->view)
     emit_vote(c, POA_COMMIT, &c->saved.commit);
@@ -724,12 +741,8 @@ void poa_on_round_timeout(void *arg) {
   poa_drain(c);
 }
 
-/* Not synced yet: our VIEWCHANGE (and COMMIT) may have been lost. */
-void poa_on_resend_timer(void *arg) {
-  mc_consensus *c = arg;
-  c->resend_timer = 0;
-  if (!c->running || c->view_synced || c->self < 0)
-    return;
+/* Unsynced: our VIEWCHANGE (and COMMIT) for this view may have been lost. */
+static void resend_votes(mc_consensus *c) {
   poa_saved *s = &c->saved;
   if (s->commit.set && s->commit.view == c->view)
     emit_vote(c, POA_COMMIT, &s->commit);
@@ -738,18 +751,20 @@ void poa_on_resend_timer(void *arg) {
    * (simulation seed 208).  Asking for the view we are in is safe: views
    * never go down, so it is sent after any COMMIT of a lower view. */
   if (!(s->vc_set && s->vc_view == c->view) &&
-      !(s->lock_set && s->lock_view >= c->view)) {
-    int was_set = s->vc_set;
-    uint64_t was_view = s->vc_view;
-    s->vc_set = 1;
-    s->vc_view = c->view;
-    if (poa_state_save(c) != 0) { /* never send what is not saved */
-      s->vc_set = was_set;
-      s->vc_view = was_view;
-    }
-  }
+      !(s->lock_set && s->lock_view >= c->view) && record_vc(c) != 0)
+    return;
   if (s->vc_set && s->vc_view == c->view)
     send_vc(c);
+}
+
+void poa_on_resend_timer(void *arg) {
+  mc_consensus *c = arg;
+  c->resend_timer = 0;
+  if (!c->running || c->view_synced || c->self < 0)
+    return;
+  poa_signing_retry(c);
+  if (poa_may_sign(c))
+    resend_votes(c);
   poa_timer_arm(c, &c->resend_timer, c->view_timeout_ms, poa_on_resend_timer);
   poa_drain(c);
 }
@@ -757,7 +772,7 @@ void poa_on_resend_timer(void *arg) {
 void poa_on_propose_timer(void *arg) {
   mc_consensus *c = arg;
   c->propose_timer = 0;
-  if (!c->running || c->view != 0 || !is_leader(c))
+  if (!c->running || c->view != 0 || !is_leader(c) || !poa_may_sign(c))
     return;
   propose_new(c, NULL, 0);
   poa_drain(c);
@@ -814,6 +829,7 @@ static void replay_future(mc_consensus *c) {
 
 void poa_round_begin(mc_consensus *c) {
   poa_saved *s = &c->saved;
+  poa_signing_retry(c);
   if (s->lock_set) {
     mc_block *b;
     if (c->api->decode_block(c->host, s->lock_block, s->lock_block_len, &b) ==
@@ -832,13 +848,21 @@ void poa_round_begin(mc_consensus *c) {
     poa_timer_arm(c, &c->propose_timer, due > now ? due - now : 0,
                   poa_on_propose_timer);
   }
-  if (c->view > 0 && c->self >= 0 && s->vc_set && s->vc_view == c->view)
+  if (c->view > 0 && poa_may_sign(c) && s->vc_set && s->vc_view == c->view)
     send_vc(c); /* after a restart: our peers may never have seen it */
   replay_future(c);
 }
 
-int poa_handle(mc_consensus *c, uint32_t from, const uint8_t *msg,
-               size_t len) {
+/* A message for a height already decided still matters if it carries
+ * our own signature, or while we watch and its signer sent it itself. */
+static int past_matters(const mc_consensus *c, uint32_t from, const poa_msg *m,
+                        int fresh) {
+  return (int32_t)m->signer == c->self ||
+         (fresh && from == m->signer && poa_watching(c));
+}
+
+int poa_handle(mc_consensus *c, uint32_t from, const uint8_t *msg, size_t len,
+               int fresh) {
   msgpack_unpacked u;
   msgpack_unpacked_init(&u);
   poa_msg m;
@@ -847,15 +871,22 @@ int poa_handle(mc_consensus *c, uint32_t from, const uint8_t *msg,
     rc = poa_msg_parse(&u.data, &m);
   if (rc == 0 && m.signer >= c->n)
     rc = MC_ESIG;
-  if (rc != 0 || m.height < c->height) {
+  if (rc != 0 || (m.height < c->height && !past_matters(c, from, &m, fresh))) {
     msgpack_unpacked_destroy(&u);
     return rc;
   }
   uint8_t sb[POA_SIGNING_MAX];
   size_t sl = poa_signing_bytes(m.kind, m.height, m.view, m.hash, m.prepared,
                                 m.pview, sb);
-  if (c->api->verify(c->host, c->keys[m.signer], sb, sl, m.sig) != 0)
+  int valid = c->api->verify(c->host, c->keys[m.signer], sb, sl, m.sig) == 0;
+  if (valid && (int32_t)m.signer == c->self)
+    poa_watch_evidence(c, m.kind, m.height, m.view, "message");
+  if (valid && fresh)
+    poa_watch_hear(c, from, &m);
+  if (!valid)
     rc = MC_ESIG;
+  else if (m.height < c->height)
+    ; /* seen for the watch rule only */
   else if (m.height > c->height)
     buffer_future(c, from, &m, msg, len);
   else if (m.kind == POA_PROPOSE)

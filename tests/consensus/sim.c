@@ -12,22 +12,27 @@
  *     VIEWCHANGEs that hide, replay, forge or relabel prepared
  *     certificates, or jump views);
  *   - a fault phase: random drop / duplicate / delay (hence reordering),
- *     partitions and healing, one-way link cuts, crashes and restarts
- *     (a restarted node keeps only its committed chain and what it saved
- *     with state_save);
+ *     partitions and healing, one-way link cuts, crashes and restarts of
+ *     three kinds: a plain restart (the node keeps its committed chain and
+ *     what it saved with state_save), a restart with its saved state wiped
+ *     (chain kept), and a restart from an older snapshot of both (chain
+ *     and state as they were earlier in the run) that the watch rule can
+ *     detect;
  *   - a stabilisation phase: the network is healed and reliable, at least
  *     q (2f+1 for n = 3f+1) honest validators are up, and every one of
  *     them must commit SIM_PROGRESS new heights within SIM_LIVE_MS of
  *     virtual time.
  * Throughout, the host's sync runs between connected nodes, and the test
  * host flags any two nodes (twins included) that commit different blocks
- * at one height, a commit whose certificate fails, or an engine signing
- * two hashes in one (kind, height, view).
+ * at one height, a commit whose certificate fails, or a node signing two
+ * hashes in one (kind, height, view) over all its lifetimes, restores
+ * included.
  *
  * A failing schedule prints its seed, the replay command and the event
  * log; `sim --plugin P --seed S --trace` replays it with every engine log
  * line, commit and lie.  With --expect-fork the run succeeds only if some
- * schedule forks (used to show the simulation catches a broken engine).
+ * schedule is unsafe, with --expect-double-sign only if some node signs
+ * twice (used to show the simulation catches a broken engine).
  */
 #include <msgpack.h>
 #include <sodium.h>
@@ -51,9 +56,23 @@
 #define SIM_HARVEST 8       /* prepared certificates a liar can replay */
 
 static const char *plugin_path;
-/* --expect-fork: a forged justification ACKed is reported, but the run
- * goes on to see whether it becomes a fork. */
+/* --expect-fork / --expect-double-sign: a forged justification ACKed is
+ * reported, but the run goes on to see whether it becomes a fork. */
 static int expect_fork;
+
+/* How a crashed node comes back: as it was, with its saved state wiped,
+ * or from an older snapshot of chain and state, which either holds every
+ * vote the node made (it signed nothing since) or loses some, in a way
+ * the node can detect. */
+enum {
+  RESTART_PLAIN,
+  RESTART_WIPED,
+  RESTART_OLD_NOTHING_LOST,
+  RESTART_OLD_DETECTED,
+  RESTART_KINDS
+};
+static const char *const RESTART_NAMES[RESTART_KINDS] = {
+    "plain", "wiped", "old_snapshot_nothing_lost", "old_snapshot_detected"};
 
 enum { ROLE_HONEST = 0, ROLE_TWIN = 1, ROLE_LIAR = 2 };
 
@@ -112,6 +131,16 @@ typedef struct sim {
   harvested pool[SIM_HARVEST];
   uint32_t pool_next;
   uint32_t liars[SIM_MAX_NODES], nliars; /* validators that lie */
+  uint32_t ntwins;
+  /* Nodes wiped or restored from an older copy that have not signed since
+   * (watching, or waiting for their resume height), with the number of
+   * signatures they had then; and the restores from an older copy so far
+   * (their old messages count against the f faulty validators). */
+  uint8_t damaged[SIM_MAX_NODES];
+  size_t damaged_sigs[SIM_MAX_NODES];
+  uint32_t restored_old;
+  uint8_t snapped[SIM_MAX_NODES]; /* holds a snapshot not yet restored */
+  uint64_t restarts[RESTART_KINDS], old_undetectable;
   seen_vc vcs[SIM_VC_POOL];
   uint32_t vcs_next;
   seen_block blocks[SIM_BLOCK_POOL];
@@ -190,11 +219,18 @@ static msgpack_object uint_obj(uint64_t v) {
   return o;
 }
 
-/* Signs the signing bytes [tag, h, v, a, (b)] with sk; `b` only for
- * VIEWCHANGE (a = pview or nil, b = hash or nil). */
+/* Whose key a liar signs with: its validator's, on the cluster's chain. */
+typedef struct signer {
+  th_cluster *cl;
+  uint32_t val;
+} signer;
+
+/* Signs the signing bytes [tag, h, v, a, (b)] as sk's validator would (in
+ * the consensus domain of the chain); `b` only for VIEWCHANGE (a = pview
+ * or nil, b = hash or nil). */
 static void sign_parts(const char *tag, uint64_t h, uint64_t v,
                        const msgpack_object *a, const msgpack_object *b,
-                       const uint8_t *sk, uint8_t sig[MC_SIG_LEN]) {
+                       const signer *sk, uint8_t sig[MC_SIG_LEN]) {
   msgpack_sbuffer sb;
   msgpack_packer pk;
   msgpack_sbuffer_init(&sb);
@@ -206,7 +242,7 @@ static void sign_parts(const char *tag, uint64_t h, uint64_t v,
   msgpack_pack_object(&pk, *a);
   if (b)
     msgpack_pack_object(&pk, *b);
-  crypto_sign_detached(sig, NULL, (const uint8_t *)sb.data, sb.size, sk);
+  th_sign_as(sk->cl, sk->val, (const uint8_t *)sb.data, sb.size, sig);
   msgpack_sbuffer_destroy(&sb);
 }
 
@@ -452,7 +488,7 @@ static const msgpack_object *forge_keep(forge *f, const uint8_t *p, size_t len) 
 static const msgpack_object *liar_vc(forge *f, uint32_t val,
                                      uint64_t h, uint64_t v,
                                      msgpack_object prepared,
-                                     msgpack_object block, const uint8_t *sk) {
+                                     msgpack_object block, const signer *sk) {
   msgpack_object a[7];
   a[0].type = MSGPACK_OBJECT_STR;
   a[0].via.str.ptr = TAG_VC;
@@ -601,7 +637,7 @@ static int forge_just(sim *s, uint32_t from, uint32_t to,
                       const msgpack_object *a, int lead) {
   uint64_t h = a[1].via.u64, v = a[2].via.u64;
   uint32_t val = th_validator_of(s->cl, from);
-  const uint8_t *sk = th_seckey(s->cl, val);
+  const signer key = {s->cl, val}, *sk = &key;
   if (a[7].type != MSGPACK_OBJECT_ARRAY || a[7].via.array.size == 0 ||
       a[7].via.array.size > SIM_MAX_NODES || a[3].type != MSGPACK_OBJECT_BIN ||
       a[3].via.bin.size != MC_HASH_LEN)
@@ -809,7 +845,7 @@ static void maybe_relay(sim *s, uint32_t from, uint32_t to,
 /* A vote for another block: ACK or COMMIT with a random hash, or with
  * the hash of a block another leader could propose. */
 static void lie_vote(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
-                     const uint8_t *sk) {
+                     const signer *sk) {
   uint8_t hash[MC_HASH_LEN], sig[MC_SIG_LEN];
   for (size_t i = 0; i < sizeof hash; i++)
     hash[i] = (uint8_t)rnd(s);
@@ -825,7 +861,7 @@ static void lie_vote(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
 /* An equivocating proposal: another block for the same (h, v), the
  * justification kept. */
 static int lie_propose(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
-                       const uint8_t *sk) {
+                       const signer *sk) {
   uint32_t val = th_validator_of(s->cl, from);
   if (th_height(s->cl, from) + 1 != a[1].via.u64)
     return 0;
@@ -863,7 +899,7 @@ static int lie_propose(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
 /* Signs a VIEWCHANGE whose prepared part is a[3] (nil or a cert) and
  * sends it. */
 static void send_vc(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
-                    const uint8_t *sk, const char *what) {
+                    const signer *sk, const char *what) {
   msgpack_object nil = {.type = MSGPACK_OBJECT_NIL}, pv = nil, ph = nil;
   uint8_t sig[MC_SIG_LEN];
   if (a[3].type == MSGPACK_OBJECT_ARRAY && a[3].via.array.size == 3) {
@@ -882,7 +918,7 @@ static void send_vc(sim *s, uint32_t from, uint32_t to, msgpack_object *a,
  * another view or block, or a view not below the new one), claims a lock
  * without its block, or asks for a view far ahead. */
 static void lie_viewchange(sim *s, uint32_t from, uint32_t to,
-                           msgpack_object *a, const uint8_t *sk) {
+                           msgpack_object *a, const signer *sk) {
   msgpack_object nil = {.type = MSGPACK_OBJECT_NIL}, cert[3];
   uint8_t hash[MC_HASH_LEN];
   uint64_t h = a[1].via.u64, v = a[2].via.u64;
@@ -990,7 +1026,7 @@ static int lie(sim *s, uint32_t from, uint32_t to, const uint8_t *msg,
     nitems = u.data.via.array.size;
     memcpy(a, u.data.via.array.ptr, nitems * sizeof a[0]);
   }
-  const uint8_t *sk = th_seckey(s->cl, th_validator_of(s->cl, from));
+  const signer key = {s->cl, th_validator_of(s->cl, from)}, *sk = &key;
   int keep = 0;
   uint64_t r = rnd(s) % 4;
   if (nitems == 0) {
@@ -1119,6 +1155,175 @@ static void restart(sim *s, uint32_t i) {
   }
 }
 
+/* ---- restores: the cases of the watch rule ---- */
+
+/* Other validators a watching validator must hear from (n - q + f + 1,
+ * docs/CONSENSUS.md). */
+static uint32_t watch_need(const sim *s) { return s->n - s->q + s->f + 1; }
+
+/* Damaged nodes still silent; one that signed since is no longer. */
+static uint32_t damaged_count(sim *s) {
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < s->nn; i++) {
+    if (s->damaged[i] && running(s, i) && !th_watching(s->cl, i) &&
+        th_sig_count(s->cl, i) > s->damaged_sigs[i])
+      s->damaged[i] = 0;
+    k += s->damaged[i];
+  }
+  return k;
+}
+
+/* Wiping or restoring honest node i stays within what the rule promises:
+ * its watch can end (there are n - q + f + 1 others), no twin shares a
+ * key (two nodes of one validator would each see the other's signatures
+ * and watch), every silent node still has n - q + f + 1 others talking to
+ * it (at most q - f - 1 silent at once), and q honest validators still
+ * sign, as stabilise() promises when it keeps nodes down (liveness with
+ * the liars' help only is not promised: seeds 5837, 19500 and 19826 had
+ * two liars and two wiped validators among seven, and stalled). */
+static int may_damage(sim *s, uint32_t i) {
+  uint32_t silent = damaged_count(s) + 1;
+  return honest(s, i) && s->ntwins == 0 && watch_need(s) <= s->n - 1 &&
+         silent <= s->q - s->f - 1 &&
+         silent + s->nliars + s->q <= s->n;
+}
+
+/* What a v2 state says of its signatures: hw (items 8) and resume (9).
+ * No state at all means a restart that watches. */
+typedef struct record_view {
+  int watches;
+  int hw_set;
+  uint64_t hw_h, hw_v, resume;
+} record_view;
+
+static record_view read_record(const uint8_t *st, size_t len) {
+  record_view r = {.watches = st == NULL};
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  if (st != NULL && msgpack_unpack_next(&u, (const char *)st, len, &off) ==
+                        MSGPACK_UNPACK_SUCCESS &&
+      u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 10) {
+    const msgpack_object *a = u.data.via.array.ptr;
+    if (a[8].type == MSGPACK_OBJECT_ARRAY && a[8].via.array.size == 2) {
+      r.hw_set = 1;
+      r.hw_h = a[8].via.array.ptr[0].via.u64;
+      r.hw_v = a[8].via.array.ptr[1].via.u64;
+    }
+    if (a[9].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+      r.resume = a[9].via.u64;
+  }
+  msgpack_unpacked_destroy(&u);
+  r.watches |= r.resume == UINT64_MAX;
+  return r;
+}
+
+/* 1 if block b's commit certificate holds validator val's signature at
+ * an (h, v) that record r knows nothing of, where the engine counts it as
+ * evidence (above hw, and not below an earlier watch's end). */
+static int cert_shows(const mc_block *b, uint32_t val, const record_view *r) {
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  int shows = 0;
+  if (msgpack_unpack_next(&u, (const char *)b->cert, b->cert_len, &off) ==
+          MSGPACK_UNPACK_SUCCESS &&
+      u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 5) {
+    const msgpack_object *a = u.data.via.array.ptr;
+    uint64_t h = a[1].via.u64, v = a[2].via.u64;
+    int above = !r->hw_set || h > r->hw_h || (h == r->hw_h && v > r->hw_v);
+    for (uint32_t k = 0; k < a[4].via.array.size && above && h >= r->resume;
+         k++)
+      shows |= a[4].via.array.ptr[k].via.array.ptr[0].via.u64 == val;
+  }
+  msgpack_unpacked_destroy(&u);
+  return shows;
+}
+
+/* The node that node i would sync from right after restoring its older
+ * snapshot, if that restore is one the watch rule covers: the snapshot
+ * watches anyway, or that node's chain holds a certificate with one of
+ * i's later COMMITs.  -1 if there is no node to sync from; -2 for a
+ * restore the node could not detect (which the rule does not claim to
+ * cover: docs/CONSENSUS.md). */
+static int old_restore_source(sim *s, uint32_t i, const th_snapinfo *si) {
+  record_view r = read_record(si->state, si->state_len);
+  int best = -1;
+  for (uint32_t j = 0; j < s->nn; j++)
+    if (j != i && running(s, j) && honest(s, j) &&
+        simnet_link_up(s->net, i, j) && simnet_link_up(s->net, j, i) &&
+        (best < 0 || th_height(s->cl, j) > th_height(s->cl, (uint32_t)best)))
+      best = (int)j;
+  if (best < 0 || r.watches)
+    return best;
+  for (uint64_t h = si->height + 1; h <= th_height(s->cl, (uint32_t)best);
+       h++)
+    if (cert_shows(th_block(s->cl, (uint32_t)best, h),
+                   th_validator_of(s->cl, i), &r))
+      return best;
+  return -2;
+}
+
+/* Brings crashed node i back as `kind`; an old snapshot is followed at
+ * once by the host's sync from node src, if any. */
+static void restart_as(sim *s, uint32_t i, int kind, int src) {
+  int old = kind == RESTART_OLD_NOTHING_LOST || kind == RESTART_OLD_DETECTED;
+  if (kind == RESTART_WIPED)
+    th_set_state(s->cl, i, NULL, 0);
+  if (old) {
+    th_restore_snapshot(s->cl, i);
+    s->snapped[i] = 0;
+  }
+  s->restored_old += kind == RESTART_OLD_DETECTED;
+  int rc = th_start(s->cl, i);
+  note(s, "restart node=%u height=%llu kind=%s rc=%d", i,
+       (unsigned long long)th_height(s->cl, i), RESTART_NAMES[kind], rc);
+  if (rc != 0) {
+    note(s, "RESTART FAILED node=%u: %s", i, mc_strerror(rc));
+    s->restart_failed = 1;
+    return;
+  }
+  if (old && src >= 0)
+    note(s, "sync node=%u from=%d applied=%d", i, src,
+         th_sync(s->cl, i, (uint32_t)src));
+  if (kind == RESTART_WIPED || kind == RESTART_OLD_DETECTED) {
+    s->damaged[i] = 1;
+    s->damaged_sigs[i] = th_sig_count(s->cl, i);
+  }
+  s->restarts[kind]++;
+}
+
+/* Which kind of older-snapshot restore of node i the simulation can run
+ * (and the node to sync from), or RESTART_PLAIN for none.  One that loses
+ * votes makes the node one of the f faulty validators (its old messages
+ * can mislead another's watch) and must be detectable. */
+static int old_restore_kind(sim *s, uint32_t i, int *src) {
+  th_snapinfo si;
+  if (!s->snapped[i] || !th_snapshot_info(s->cl, i, &si))
+    return RESTART_PLAIN;
+  if (th_sig_count(s->cl, i) == si.nsigs) {
+    *src = -1;
+    return RESTART_OLD_NOTHING_LOST;
+  }
+  if (!may_damage(s, i) || s->nliars + s->ntwins + s->restored_old + 1 > s->f)
+    return RESTART_PLAIN;
+  *src = old_restore_source(s, i, &si);
+  s->old_undetectable += *src == -2;
+  return *src >= 0 ? RESTART_OLD_DETECTED : RESTART_PLAIN;
+}
+
+/* A fault-phase restart: plain, wiped or from an older snapshot. */
+static void restart_some_way(sim *s, uint32_t i) {
+  uint64_t r = rnd(s) % 100;
+  int kind = r < 60 ? RESTART_PLAIN : r < 75 ? RESTART_WIPED : -1;
+  int src = -1;
+  if (kind == RESTART_WIPED && !may_damage(s, i))
+    kind = RESTART_PLAIN;
+  if (kind < 0)
+    kind = old_restore_kind(s, i, &src);
+  restart_as(s, i, kind, src);
+}
+
 static void heal(sim *s) {
   for (uint32_t i = 0; i < s->nn; i++)
     simnet_isolate(s->net, i, 0);
@@ -1159,9 +1364,23 @@ static void partition(sim *s) {
   note(s, "partition %s", desc);
 }
 
+/* Now and then copies an honest node's chain and state, as a backup
+ * would: an older snapshot to restore later.  A snapshot is kept until it
+ * is restored, so it grows old. */
+static void take_snapshots(sim *s) {
+  for (uint32_t j = 0; j < s->nn; j++)
+    if (rnd(s) % 3 == 0 && running(s, j) && honest(s, j) && !s->snapped[j]) {
+      th_snapshot(s->cl, j);
+      s->snapped[j] = 1;
+      note(s, "snapshot node=%u height=%llu", j,
+           (unsigned long long)th_height(s->cl, j));
+    }
+}
+
 /* One random fault-phase event. */
 static void fault_event(sim *s) {
   uint32_t i = (uint32_t)(rnd(s) % s->nn), j = (uint32_t)(rnd(s) % s->nn);
+  take_snapshots(s);
   switch (rnd(s) % 11) {
   case 0:
   case 1:
@@ -1191,7 +1410,7 @@ static void fault_event(sim *s) {
     break;
   default:
     if (!running(s, i))
-      restart(s, i);
+      restart_some_way(s, i);
     break;
   }
 }
@@ -1221,6 +1440,7 @@ static void setup(sim *s, uint64_t seed, uint32_t force_n) {
     else
       s->liars[s->nliars++] = v;
   }
+  s->ntwins = ntwins;
   s->cl = th_new_twins(plugin_path, s->n, twin_of, ntwins, seed, SIM_INTERVAL_MS,
                        SIM_TIMEOUT_MS);
 }
@@ -1240,13 +1460,17 @@ static void note_status(sim *s) {
 }
 
 /* Stabilisation: heal, stop faults, keep at most n - byz - q honest
- * validators down, start every other node; then every honest node that is
- * up must commit SIM_PROGRESS more heights.  0 or -1. */
+ * validators down (none while a wiped or restored node is still silent:
+ * it must hear from n - q + f + 1 others), start every other node; then
+ * every honest node that is up must commit SIM_PROGRESS more heights.
+ * 0 or -1. */
 static int stabilise(sim *s) {
   uint32_t byz = 0;
   for (uint32_t v = 0; v < s->n; v++)
     byz += s->role[v] != ROLE_HONEST;
   uint32_t keep_down = (uint32_t)rnd_in(s, 0, s->n - byz - s->q);
+  if (damaged_count(s) > 0)
+    keep_down = 0;
   heal(s);
   simnet_set_faults(s->net, &(simnet_faults){0, 0, 1, 10});
   note(s, "stabilise keep_down=%u", keep_down);
@@ -1289,8 +1513,10 @@ static int stabilise(sim *s) {
 }
 
 typedef struct outcome {
-  int safe, live, forked, forged_acked;
+  int safe, live, forked, double_signed, forged_acked;
   uint64_t heights, lies, jlies[J_MODES];
+  uint64_t restarts[RESTART_KINDS], old_undetectable;
+  uint64_t watches, watch_ends, own_unknown; /* engines' watch events */
 } outcome;
 
 static outcome run_schedule(uint64_t seed, uint32_t force_n, int trace) {
@@ -1301,7 +1527,7 @@ static outcome run_schedule(uint64_t seed, uint32_t force_n, int trace) {
     abort();
   s.net = th_net(s.cl);
   s.nn = th_nodes(s.cl);
-  th_set_verbose(s.cl, trace);
+  th_set_verbose(s.cl, trace ? 1 : -1); /* the event log says what failed */
   simnet_set_filter(s.net, filter, &s);
   note(&s, "schedule seed=%llu n=%u f=%u q=%u nodes=%u sync=%llums",
        (unsigned long long)seed, s.n, s.f, s.q, s.nn,
@@ -1325,7 +1551,15 @@ static outcome run_schedule(uint64_t seed, uint32_t force_n, int trace) {
     o.live = broken(&s) ? 1 : 0;
   o.safe = !broken(&s);
   o.forked = th_forked(s.cl) || th_double_signed(s.cl);
+  o.double_signed = th_double_signed(s.cl);
   o.forged_acked = s.forged_acked;
+  memcpy(o.restarts, s.restarts, sizeof o.restarts);
+  o.old_undetectable = s.old_undetectable;
+  for (uint32_t i = 0; i < s.nn; i++) {
+    o.watches += th_events(s.cl, i, TH_EV_WATCHING);
+    o.watch_ends += th_events(s.cl, i, TH_EV_WATCH_ENDED);
+    o.own_unknown += th_events(s.cl, i, TH_EV_OWN_SIGNATURE_UNKNOWN);
+  }
   memcpy(o.jlies, s.jlies, sizeof o.jlies);
   for (uint32_t i = 0; i < s.nn; i++)
     if (th_height(s.cl, i) > o.heights)
@@ -1353,12 +1587,15 @@ static outcome run_schedule(uint64_t seed, uint32_t force_n, int trace) {
 static void usage(void) {
   fprintf(stderr,
           "usage: sim --plugin PATH [--schedules N] [--seconds S]\n"
-          "           [--first-seed S] [--n N] [--expect-fork]\n"
+          "           [--first-seed S] [--n N]\n"
+          "           [--expect-fork | --expect-double-sign]\n"
           "       sim --plugin PATH --seed S [--trace]\n"
           "  Runs N random schedules (seeds S, S+1, ...; default 1000 from\n"
           "  seed 1), stopping early after S seconds of wall time.  Exit 0\n"
           "  if every schedule was safe and made progress; with\n"
-          "  --expect-fork, exit 0 only if some schedule forked.\n");
+          "  --expect-fork, exit 0 only if some schedule was unsafe (a fork\n"
+          "  or a double vote), with --expect-double-sign only if some node\n"
+          "  signed two hashes for one (kind, height, view).\n");
 }
 
 static int parse_u64(const char *arg, const char *val, uint64_t *out) {
@@ -1375,9 +1612,11 @@ static int parse_u64(const char *arg, const char *val, uint64_t *out) {
   return 0;
 }
 
+enum { EXPECT_NOTHING, EXPECT_UNSAFE, EXPECT_DOUBLE_SIGN };
+
 typedef struct options {
   uint64_t schedules, seconds, first, n;
-  int single, trace, expect_fork;
+  int single, trace, expect, keep_going;
 } options;
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -1400,7 +1639,11 @@ static int parse_args(int argc, char **argv, options *o) {
     else if (strcmp(a, "--trace") == 0)
       o->trace = 1;
     else if (strcmp(a, "--expect-fork") == 0)
-      o->expect_fork = 1;
+      o->expect = EXPECT_UNSAFE;
+    else if (strcmp(a, "--expect-double-sign") == 0)
+      o->expect = EXPECT_DOUBLE_SIGN;
+    else if (strcmp(a, "--keep-going") == 0)
+      o->keep_going = 1;
     else {
       fprintf(stderr, "sim: unknown or incomplete argument: %s\n", a);
       return -1;
@@ -1427,6 +1670,87 @@ static double wall_seconds(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* What a run adds up to. */
+typedef struct totals {
+  uint64_t ran, unsafe, stuck, heights, lies, forged_acked, double_signed;
+  uint64_t first_unsafe, first_forged, first_double;
+  uint64_t jlies[J_MODES];
+  uint64_t restarts[RESTART_KINDS], with_kind[RESTART_KINDS];
+  uint64_t old_undetectable, watches, watch_ends, own_unknown;
+} totals;
+
+static void add_outcome(totals *t, uint64_t seed, const outcome *r) {
+  t->ran++;
+  t->heights += r->heights;
+  t->lies += r->lies;
+  for (int k = 0; k < J_MODES; k++)
+    t->jlies[k] += r->jlies[k];
+  for (int k = 0; k < RESTART_KINDS; k++) {
+    t->restarts[k] += r->restarts[k];
+    t->with_kind[k] += r->restarts[k] > 0;
+  }
+  t->old_undetectable += r->old_undetectable;
+  t->watches += r->watches;
+  t->watch_ends += r->watch_ends;
+  t->own_unknown += r->own_unknown;
+  if (r->forged_acked && t->forged_acked++ == 0)
+    t->first_forged = seed;
+  if (!r->safe && t->unsafe++ == 0)
+    t->first_unsafe = seed;
+  if (r->double_signed && t->double_signed++ == 0)
+    t->first_double = seed;
+  t->stuck += !r->live;
+}
+
+static void print_totals(const totals *t, const options *o, double secs) {
+  printf("sim: %llu schedules (seeds %llu..%llu) in %.1f s: %llu unsafe, "
+         "%llu without progress; %llu heights committed, %llu lies told\n",
+         (unsigned long long)t->ran, (unsigned long long)o->first,
+         (unsigned long long)(o->first + t->ran - 1), secs,
+         (unsigned long long)t->unsafe, (unsigned long long)t->stuck,
+         (unsigned long long)t->heights, (unsigned long long)t->lies);
+  printf("sim: forged justifications sent:");
+  for (int k = 0; k < J_MODES; k++)
+    printf(" %s=%llu", J_NAMES[k], (unsigned long long)t->jlies[k]);
+  printf("; ACKed by an honest validator in %llu schedules",
+         (unsigned long long)t->forged_acked);
+  if (t->forged_acked > 0)
+    printf(" (first: seed %llu)", (unsigned long long)t->first_forged);
+  printf("\nsim: restarts:");
+  for (int k = 0; k < RESTART_KINDS; k++)
+    printf(" %s=%llu (in %llu schedules)", RESTART_NAMES[k],
+           (unsigned long long)t->restarts[k],
+           (unsigned long long)t->with_kind[k]);
+  printf("; old snapshots not restored, undetectable: %llu; watches "
+         "started %llu, ended %llu, own_signature_unknown %llu\n",
+         (unsigned long long)t->old_undetectable,
+         (unsigned long long)t->watches, (unsigned long long)t->watch_ends,
+         (unsigned long long)t->own_unknown);
+  printf("sim: schedules with a double vote: %llu", 
+         (unsigned long long)t->double_signed);
+  if (t->double_signed > 0)
+    printf(" (first: seed %llu)", (unsigned long long)t->first_double);
+  printf("\n");
+}
+
+/* The exit status: 0 if the run showed what was expected of it. */
+static int verdict(const totals *t, const options *o) {
+  uint64_t found = o->expect == EXPECT_DOUBLE_SIGN ? t->double_signed
+                                                   : t->unsafe;
+  if (o->expect == EXPECT_NOTHING)
+    return t->unsafe == 0 && t->stuck == 0 ? 0 : 1;
+  const char *what = o->expect == EXPECT_DOUBLE_SIGN ? "a double vote"
+                                                     : "a fork";
+  if (found > 0)
+    printf("sim: %s found as expected at seed %llu\n", what,
+           (unsigned long long)(o->expect == EXPECT_DOUBLE_SIGN
+                                    ? t->first_double
+                                    : t->first_unsafe));
+  else
+    printf("sim: expected %s and found none\n", what);
+  return found > 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   options o;
   if (parse_args(argc, argv, &o) != 0) {
@@ -1440,48 +1764,19 @@ int main(int argc, char **argv) {
     return 2;
   th_free(probe);
   double t0 = wall_seconds();
-  uint64_t ran = 0, unsafe = 0, stuck = 0, heights = 0, lies = 0;
-  uint64_t first_fork = 0, forged_acked = 0, first_forged = 0;
-  uint64_t jlies[J_MODES] = {0};
-  expect_fork = o.expect_fork;
-  for (uint64_t seed = o.first; ran < o.schedules; seed++) {
+  totals t = {0};
+  expect_fork = o.expect != EXPECT_NOTHING;
+  for (uint64_t seed = o.first; t.ran < o.schedules; seed++) {
     if (o.seconds != 0 && wall_seconds() - t0 >= (double)o.seconds)
       break;
     outcome r = run_schedule(seed, (uint32_t)o.n, o.trace);
-    ran++;
-    heights += r.heights;
-    lies += r.lies;
-    for (int k = 0; k < J_MODES; k++)
-      jlies[k] += r.jlies[k];
-    if (r.forged_acked && forged_acked++ == 0)
-      first_forged = seed;
-    if (!r.safe && unsafe++ == 0)
-      first_fork = seed;
-    stuck += !r.live;
-    if (o.expect_fork && !r.safe)
+    add_outcome(&t, seed, &r);
+    int hit = o.expect == EXPECT_DOUBLE_SIGN ? r.double_signed
+              : o.expect == EXPECT_UNSAFE    ? !r.safe
+                                             : 0;
+    if (hit && !o.keep_going)
       break;
   }
-  printf("sim: %llu schedules (seeds %llu..%llu) in %.1f s: %llu unsafe, "
-         "%llu without progress; %llu heights committed, %llu lies told\n",
-         (unsigned long long)ran, (unsigned long long)o.first,
-         (unsigned long long)(o.first + ran - 1), wall_seconds() - t0,
-         (unsigned long long)unsafe, (unsigned long long)stuck,
-         (unsigned long long)heights, (unsigned long long)lies);
-  printf("sim: forged justifications sent:");
-  for (int k = 0; k < J_MODES; k++)
-    printf(" %s=%llu", J_NAMES[k], (unsigned long long)jlies[k]);
-  printf("; ACKed by an honest validator in %llu schedules",
-         (unsigned long long)forged_acked);
-  if (forged_acked > 0)
-    printf(" (first: seed %llu)", (unsigned long long)first_forged);
-  printf("\n");
-  if (o.expect_fork) {
-    if (unsafe > 0)
-      printf("sim: fork found as expected at seed %llu\n",
-             (unsigned long long)first_fork);
-    else
-      printf("sim: expected a fork and found none\n");
-    return unsafe > 0 ? 0 : 1;
-  }
-  return unsafe == 0 && stuck == 0 ? 0 : 1;
+  print_totals(&t, &o, wall_seconds() - t0);
+  return verdict(&t, &o);
 }

@@ -18,8 +18,10 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "chain/codec.h"
 #include "minichain/error.h"
 #include "testhost.h"
+#include "testmsg.h"
 
 static const char *plugin_path;
 
@@ -45,73 +47,6 @@ static void assert_agree(th_cluster *cl, uint32_t ref, uint64_t upto) {
         assert_memory_equal(a->hash, b->hash, MC_HASH_LEN);
     }
   }
-}
-
-/* ---- message helpers (the bytes of docs/CONSENSUS.md, built here
- * independently of the plugin) ---- */
-
-typedef struct out_buf {
-  msgpack_sbuffer sb;
-  msgpack_packer pk;
-} out_buf;
-
-static void out_init(out_buf *o) {
-  msgpack_sbuffer_init(&o->sb);
-  msgpack_packer_init(&o->pk, &o->sb, msgpack_sbuffer_write);
-}
-
-static void pack_str(msgpack_packer *pk, const char *s) {
-  msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-/* [tag, h, v, hash] signed with sk. */
-static void sign_vote(const char *tag, uint64_t h, uint64_t v,
-                      const uint8_t *hash, const uint8_t *sk, uint8_t *sig) {
-  out_buf o;
-  out_init(&o);
-  msgpack_pack_array(&o.pk, 4);
-  pack_str(&o.pk, tag);
-  msgpack_pack_uint64(&o.pk, h);
-  msgpack_pack_uint64(&o.pk, v);
-  msgpack_pack_bin_with_body(&o.pk, hash, MC_HASH_LEN);
-  crypto_sign_detached(sig, NULL, (const uint8_t *)o.sb.data, o.sb.size, sk);
-  msgpack_sbuffer_destroy(&o.sb);
-}
-
-/* An ACK or COMMIT on the wire: [tag, h, v, hash, signer, sig]. */
-static void pack_vote(out_buf *o, const char *tag, uint64_t h, uint64_t v,
-                      const uint8_t *hash, uint32_t signer,
-                      const uint8_t *sig) {
-  out_init(o);
-  msgpack_pack_array(&o->pk, 6);
-  pack_str(&o->pk, tag);
-  msgpack_pack_uint64(&o->pk, h);
-  msgpack_pack_uint64(&o->pk, v);
-  msgpack_pack_bin_with_body(&o->pk, hash, MC_HASH_LEN);
-  msgpack_pack_uint32(&o->pk, signer);
-  msgpack_pack_bin_with_body(&o->pk, sig, MC_SIG_LEN);
-}
-
-/* The tag, height and view of a plugin message (0 if not one). */
-static int peek(const uint8_t *msg, size_t len, char *tag, size_t taglen,
-                uint64_t *h, uint64_t *v) {
-  msgpack_unpacked u;
-  msgpack_unpacked_init(&u);
-  size_t off = 0;
-  int ok = msgpack_unpack_next(&u, (const char *)msg, len, &off) ==
-               MSGPACK_UNPACK_SUCCESS &&
-           u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size >= 3 &&
-           u.data.via.array.ptr[0].type == MSGPACK_OBJECT_STR &&
-           u.data.via.array.ptr[0].via.str.size < taglen;
-  if (ok) {
-    const msgpack_object *a = u.data.via.array.ptr;
-    memcpy(tag, a[0].via.str.ptr, a[0].via.str.size);
-    tag[a[0].via.str.size] = 0;
-    *h = a[1].via.u64;
-    *v = a[2].via.u64;
-  }
-  msgpack_unpacked_destroy(&u);
-  return ok;
 }
 
 /* ---- liveness on a good network ---- */
@@ -274,33 +209,12 @@ static int acked(void *arg) {
   return th_events(g->cl, g->node, TH_EV_ACKED) > g->acks;
 }
 
-/* A PROPOSE for (h, 0) of block b by validator `leader`, no justification. */
-static void pack_propose(th_cluster *cl, out_buf *o, uint32_t leader,
-                         const mc_block *b) {
-  uint8_t sig[MC_SIG_LEN], *bytes;
-  size_t len;
-  sign_vote("mc-poa-propose-v1", b->header.height, 0, b->hash,
-            th_seckey(cl, leader), sig);
-  assert_int_equal(th_api()->encode_block(th_host(cl, 0), b, &bytes, &len), 0);
-  out_init(o);
-  msgpack_pack_array(&o->pk, 8);
-  pack_str(&o->pk, "mc-poa-propose-v1");
-  msgpack_pack_uint64(&o->pk, b->header.height);
-  msgpack_pack_uint64(&o->pk, 0);
-  msgpack_pack_bin_with_body(&o->pk, b->hash, MC_HASH_LEN);
-  msgpack_pack_uint32(&o->pk, leader);
-  msgpack_pack_bin_with_body(&o->pk, sig, MC_SIG_LEN);
-  msgpack_pack_bin_with_body(&o->pk, bytes, len);
-  msgpack_pack_array(&o->pk, 0);
-  free(bytes);
-}
-
-/* Crashes node v, starts it again, and hands it leader's second
- * proposal y for the (height, view) it ACKed before the crash. */
+/* Crashes node v, starts it again with `flags`, and hands it leader's
+ * second proposal y for the (height, view) it ACKed before the crash. */
 static void restart_and_equivocate(th_cluster *cl, uint32_t v, uint32_t leader,
-                                   const mc_block *y) {
+                                   const mc_block *y, uint64_t flags) {
   th_crash(cl, v);
-  assert_int_equal(th_start(cl, v), 0);
+  assert_int_equal(th_start_flags(cl, v, flags), 0);
   out_buf o;
   pack_propose(cl, &o, leader, y);
   th_vtable(cl)->on_message(th_engine(cl, v), leader,
@@ -318,7 +232,7 @@ static void restart_never_double_votes(void **state) {
   assert_int_equal(th_height(cl, v), 2); /* crashed right after its ACK */
   mc_block *y = th_make_block(cl, v, leader, 777);
   uint64_t before = th_events(cl, v, TH_EV_ACKED);
-  restart_and_equivocate(cl, v, leader, y);
+  restart_and_equivocate(cl, v, leader, y, 0);
   assert_int_equal(th_events(cl, v, TH_EV_ACKED), before);
   assert_false(th_double_signed(cl));
   /* the rest keep going and agree */
@@ -328,11 +242,16 @@ static void restart_never_double_votes(void **state) {
   assert_agree(cl, 0, 6);
   assert_false(th_forked(cl));
   assert_false(th_double_signed(cl));
-  /* Control: the same restart without the saved state would double-vote,
-   * and the check above would have seen it. */
-  th_crash(cl, v);
+  /* Without its saved state it cannot know what it signed: it watches and
+   * signs nothing (the watch rule)... */
   th_set_state(cl, v, NULL, 0);
-  restart_and_equivocate(cl, v, leader, y);
+  restart_and_equivocate(cl, v, leader, y, 0);
+  assert_true(th_watching(cl, v));
+  assert_int_equal(th_events(cl, v, TH_EV_ACKED), before);
+  assert_false(th_double_signed(cl));
+  /* ...and, as a control, an operator's false --new-validator makes it
+   * double-vote, which the check above would have seen. */
+  restart_and_equivocate(cl, v, leader, y, MC_CONSENSUS_NEW_VALIDATOR);
   assert_true(th_double_signed(cl));
   th_api()->block_free(th_host(cl, 0), y);
   th_free(cl);
@@ -466,6 +385,41 @@ static void verify_certificate_rules(void **state) {
   th_free(cl);
 }
 
+/*
+ * During header-first sync the host asks verify_certificate about a block
+ * whose body has not arrived: txs is NULL while the header says how many
+ * transactions it will hold.  The certificate is judged on the header and
+ * hash alone, never the transactions (under ASan a read of txs crashes).
+ */
+static void verify_certificate_header_only(void **state) {
+  (void)state;
+  th_cluster *cl = cluster(4, 12);
+  mc_block b = {0};
+  b.header.height = 1;
+  b.header.timestamp_ms = 1700000000123ull;
+  b.header.tx_count = 3;
+  memset(b.header.tx_root, 0xab, MC_HASH_LEN);
+  memcpy(b.header.proposer, th_pubkey(cl, 1), MC_PUBKEY_LEN);
+  mc_header_hash(&b.header, b.hash);
+  b.txs = NULL;
+  static const uint32_t signers[] = {0, 1, 2};
+  out_buf o;
+  pack_commit_cert(cl, &o, 1, 0, b.hash, signers, 3);
+  const mc_consensus_vtable *vt = th_vtable(cl);
+  assert_int_equal(vt->verify_certificate(th_engine(cl, 0), &b,
+                                          (const uint8_t *)o.sb.data,
+                                          o.sb.size),
+                   0);
+  b.header.tx_count = 4; /* another header: the hash no longer matches it */
+  mc_header_hash(&b.header, b.hash);
+  assert_int_equal(vt->verify_certificate(th_engine(cl, 0), &b,
+                                          (const uint8_t *)o.sb.data,
+                                          o.sb.size),
+                   MC_ECERT);
+  msgpack_sbuffer_destroy(&o.sb);
+  th_free(cl);
+}
+
 /* ---- hostile input ---- */
 
 static void hostile_messages_rejected(void **state) {
@@ -480,7 +434,7 @@ static void hostile_messages_rejected(void **state) {
   assert_int_equal(vt->on_message(e, 1, huge_array, sizeof huge_array),
                    MC_EDECODE);
   assert_int_equal(vt->on_message(e, 1, bad_byte, 1), MC_EDECODE);
-  sign_vote("mc-poa-ack-v1", 1, 0, hash, th_seckey(cl, 1), sig);
+  sign_vote(cl, 1, "mc-poa-ack-v1", 1, 0, hash, sig);
   out_buf o;
   pack_vote(&o, "mc-poa-ack-v1", 1, 0, hash, 1, sig);
   const uint8_t *m = (const uint8_t *)o.sb.data;
@@ -550,8 +504,34 @@ typedef struct just_env {
   mc_block *blk[BLK_COUNT];
 } just_env;
 
+/* Node 0's record before a case: at height 1, view 0, with a high-water
+ * mark of (1, 2).  The cases hand it signatures of its own key (its
+ * VIEWCHANGE, its ACKs inside prepared certificates) at views up to 2;
+ * without a record of them they would be evidence of a lost record, and
+ * node 0 would rightly stop signing (the watch rule). */
+static void seed_record(th_cluster *cl) {
+  out_buf o;
+  out_init(&o);
+  msgpack_pack_array(&o.pk, 10);
+  pack_str(&o.pk, "mc-poa-state-v2");
+  msgpack_pack_uint64(&o.pk, 1);
+  msgpack_pack_uint64(&o.pk, 0);
+  for (int i = 0; i < 5; i++) /* prop, ack, commit, vc_view, lock */
+    msgpack_pack_nil(&o.pk);
+  msgpack_pack_array(&o.pk, 2);
+  msgpack_pack_uint64(&o.pk, 1);
+  msgpack_pack_uint64(&o.pk, 2);
+  msgpack_pack_nil(&o.pk); /* resume */
+  th_set_state(cl, 0, (const uint8_t *)o.sb.data, o.sb.size);
+  msgpack_sbuffer_destroy(&o.sb);
+}
+
 static void just_env_init(just_env *e, uint64_t seed) {
-  e->cl = cluster(4, seed);
+  e->cl = th_new(plugin_path, 4, seed, INTERVAL_MS, TIMEOUT_MS);
+  assert_non_null(e->cl);
+  seed_record(e->cl);
+  for (uint32_t i = 0; i < 4; i++)
+    assert_int_equal(th_start(e->cl, i), 0);
   e->blk[BLK_NONE] = NULL;
   for (int b = BLK_W; b < BLK_COUNT; b++) /* proposer of view b - 1 */
     e->blk[b] = th_make_block(e->cl, 0, (uint32_t)b % 4, (uint64_t)b);
@@ -575,8 +555,7 @@ static void pack_prepared(just_env *e, msgpack_packer *pk, const vc_spec *s) {
   msgpack_pack_array(pk, nacks);
   for (uint32_t i = 0; i < nacks; i++) {
     uint8_t sig[MC_SIG_LEN];
-    sign_vote("mc-poa-ack-v1", 1, signed_view, signed_hash,
-              th_seckey(e->cl, i), sig);
+    sign_vote(e->cl, i, "mc-poa-ack-v1", 1, signed_view, signed_hash, sig);
     msgpack_pack_array(pk, 2);
     msgpack_pack_uint32(pk, i);
     msgpack_pack_bin_with_body(pk, sig, MC_SIG_LEN);
@@ -602,8 +581,7 @@ static void pack_vc(just_env *e, msgpack_packer *pk, const vc_spec *s,
     msgpack_pack_nil(&sb.pk);
     msgpack_pack_nil(&sb.pk);
   }
-  crypto_sign_detached(sig, NULL, (const uint8_t *)sb.sb.data, sb.sb.size,
-                       th_seckey(e->cl, key));
+  th_sign_as(e->cl, key, (const uint8_t *)sb.sb.data, sb.sb.size, sig);
   msgpack_sbuffer_destroy(&sb.sb);
   if (s->bad_sig)
     sig[7] ^= 0x10;
@@ -636,8 +614,7 @@ static void pack_just_propose(just_env *e, out_buf *o, const just_case *jc) {
   uint32_t leader = (uint32_t)((1 + jc->view) % 4);
   uint8_t sig[MC_SIG_LEN], *bytes;
   size_t len;
-  sign_vote("mc-poa-propose-v1", 1, jc->view, b->hash,
-            th_seckey(e->cl, leader), sig);
+  sign_vote(e->cl, leader, "mc-poa-propose-v1", 1, jc->view, b->hash, sig);
   assert_int_equal(th_api()->encode_block(th_host(e->cl, 0), b, &bytes, &len),
                    0);
   out_init(o);
@@ -799,8 +776,7 @@ static void own_lock_no_veto(void **state) {
   for (uint32_t i = 1; i <= 2; i++) { /* with its own: q = 3 ACKs */
     uint8_t sig[MC_SIG_LEN];
     out_buf o;
-    sign_vote("mc-poa-ack-v1", 1, 0, e.blk[BLK_W]->hash, th_seckey(e.cl, i),
-              sig);
+    sign_vote(e.cl, i, "mc-poa-ack-v1", 1, 0, e.blk[BLK_W]->hash, sig);
     pack_vote(&o, "mc-poa-ack-v1", 1, 0, e.blk[BLK_W]->hash, i, sig);
     assert_int_equal(th_vtable(e.cl)->on_message(th_engine(e.cl, 0), i,
                                                  (const uint8_t *)o.sb.data,
@@ -830,6 +806,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(restart_never_double_votes),
       cmocka_unit_test(corrupt_state_refused),
       cmocka_unit_test(verify_certificate_rules),
+      cmocka_unit_test(verify_certificate_header_only),
       cmocka_unit_test(hostile_messages_rejected),
       cmocka_unit_test(justification_rules),
       cmocka_unit_test(justification_in_view0_refused),

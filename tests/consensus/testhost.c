@@ -5,7 +5,8 @@
  * a fake chain of empty blocks (linked by prev_hash, signed by their
  * proposer with the real block codec, so the engine sees real block bytes
  * and hashes), and an in-memory "disk" for state_save that survives a
- * crash of the node's engine.  Commits are checked on the way in: the
+ * crash of the node's engine (and can fail, be wiped, or be put back to
+ * an older snapshot with the chain).  Commits are checked on the way in: the
  * certificate must pass the committing engine's own verify_certificate and
  * the block must match what every other node committed at that height.
  */
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "chain/codec.h"
+#include "chain/crypto.h"
 #include "minichain/error.h"
 #include "minichain/plugin.h"
 
@@ -30,11 +32,6 @@ struct mc_host {
   uint32_t idx;
 };
 
-typedef struct th_sigrec { /* one signature an engine asked for */
-  int kind; /* index of the tag in SIG_TAGS */
-  uint64_t h, v;
-  uint8_t hash[MC_HASH_LEN];
-} th_sigrec;
 
 typedef struct th_node {
   struct mc_host host;
@@ -44,10 +41,21 @@ typedef struct th_node {
   uint64_t height;
   uint8_t *state;
   size_t state_len;
+  uint32_t fail_saves; /* state_save fails this many more times */
+  uint64_t starts;     /* th_start calls: the first is --new-validator */
+  int watching;        /* its engine's last watch event was `watching` */
+  struct {             /* th_snapshot: chain height and state bytes */
+    int taken;
+    uint64_t height;
+    uint8_t *state;
+    size_t state_len;
+    size_t nsigs;
+  } snap;
   mc_consensus *eng;
   th_sigrec *sigs;
   size_t nsigs;
   uint64_t events[TH_EV_COUNT];
+  mc_log_level event_level[TH_EV_COUNT]; /* of the last one */
 } th_node;
 
 /* Signature checks already made: each message is verified by every
@@ -65,7 +73,7 @@ struct th_cluster {
   th_vcache_ent *vcache;
   uint32_t n;  /* validators */
   uint32_t nn; /* nodes: validators, then twins */
-  int verbose;
+  int verbose; /* 1: every engine log line; 0: errors; -1: none */
   simnet *net;
   const mc_consensus_vtable *vt;
   mc_consensus_params params;
@@ -86,12 +94,17 @@ static th_node *node_of(mc_host *h) { return &h->cl->nodes[h->idx]; }
 
 static void svc_log(mc_host *h, mc_log_level level, const char *event,
                     const mc_log_field *f, size_t nf) {
-  static const char *const names[TH_EV_COUNT] = {"proposed", "acked",
-                                                 "view_change"};
+  static const char *const names[TH_EV_COUNT] = {
+      "proposed",        "acked",    "view_change", "signing_stopped",
+      "signing_resumed", "watching", "watch_ended", "own_signature_unknown"};
   for (int i = 0; i < TH_EV_COUNT; i++)
-    if (strcmp(event, names[i]) == 0)
+    if (strcmp(event, names[i]) == 0) {
       node_of(h)->events[i]++;
-  if (!h->cl->verbose && level < MC_LOG_ERROR)
+      node_of(h)->event_level[i] = level;
+    }
+  if (strcmp(event, "watching") == 0 || strcmp(event, "watch_ended") == 0)
+    node_of(h)->watching = event[5] == 'i';
+  if (h->cl->verbose < 0 || (h->cl->verbose == 0 && level < MC_LOG_ERROR))
     return;
   fprintf(stderr, "t=%llu node=%u %s", (unsigned long long)simnet_now(h->cl->net),
           h->idx, event);
@@ -143,19 +156,23 @@ static int svc_broadcast(mc_host *h, const uint8_t *msg, size_t len) {
   return 0;
 }
 
-/* Remembers what was signed; flags a second hash for one (kind, h, v). */
-static void record_signature(mc_host *h, const uint8_t *msg, size_t len) {
+/* Remembers what was signed; flags a second hash for one (kind, h, v).
+ * A VIEWCHANGE is remembered but not compared: an honest validator may
+ * sign two for one view, the second carrying a lock it took since. */
+static void record_signature(mc_host *h, const uint8_t *msg, size_t len,
+                             const uint8_t sig[MC_SIG_LEN]) {
   static const char *const tags[] = {"mc-poa-propose-v1", "mc-poa-ack-v1",
-                                     "mc-poa-commit-v1"};
+                                     "mc-poa-commit-v1",
+                                     "mc-poa-viewchange-v1"};
   msgpack_unpacked u;
   msgpack_unpacked_init(&u);
   th_sigrec r = {.kind = -1};
   size_t off = 0;
   if (msgpack_unpack_next(&u, (const char *)msg, len, &off) ==
           MSGPACK_UNPACK_SUCCESS &&
-      u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 4) {
+      u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size >= 4) {
     const msgpack_object *a = u.data.via.array.ptr;
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
       if (a[0].type == MSGPACK_OBJECT_STR &&
           a[0].via.str.size == strlen(tags[k]) &&
           memcmp(a[0].via.str.ptr, tags[k], a[0].via.str.size) == 0)
@@ -168,8 +185,9 @@ static void record_signature(mc_host *h, const uint8_t *msg, size_t len) {
   msgpack_unpacked_destroy(&u);
   if (r.kind < 0)
     return;
+  memcpy(r.sig, sig, MC_SIG_LEN);
   th_node *nd = node_of(h);
-  for (size_t i = 0; i < nd->nsigs; i++) {
+  for (size_t i = 0; i < nd->nsigs && r.kind != TH_SIG_VIEWCHANGE; i++) {
     const th_sigrec *o = &nd->sigs[i];
     if (o->kind == r.kind && o->h == r.h && o->v == r.v &&
         memcmp(o->hash, r.hash, MC_HASH_LEN) != 0) {
@@ -185,11 +203,15 @@ static void record_signature(mc_host *h, const uint8_t *msg, size_t len) {
   nd->sigs[nd->nsigs++] = r;
 }
 
+/* As the real host: the plugin's bytes are signed inside the consensus
+ * domain of this cluster's chain (mc_consensus_sign), while the double
+ * vote bookkeeping reads the plugin's own bytes. */
 static int svc_sign(mc_host *h, const uint8_t *msg, size_t len,
                     uint8_t sig[MC_SIG_LEN]) {
-  record_signature(h, msg, len);
-  crypto_sign_detached(sig, NULL, msg, len, node_of(h)->sk);
-  return 0;
+  int rc = mc_consensus_sign(node_of(h)->sk, h->cl->genesis, msg, len, sig);
+  if (rc == 0)
+    record_signature(h, msg, len, sig);
+  return rc;
 }
 
 /* Looks up (domain, pk, sig, digest); on a miss runs check() and
@@ -216,21 +238,25 @@ static int cached_check(th_cluster *cl, uint8_t domain, const uint8_t *pk,
 }
 
 typedef struct verify_args {
-  const uint8_t *pk, *msg, *sig;
+  const uint8_t *pk, *genesis, *msg, *sig;
   size_t len;
 } verify_args;
 
 static int check_sig(const void *arg) {
   const verify_args *a = arg;
-  return crypto_sign_verify_detached(a->sig, a->msg, a->len, a->pk);
+  return mc_consensus_verify(a->pk, a->genesis, a->msg, a->len, a->sig);
 }
 
 static int svc_verify(mc_host *h, const uint8_t pk[MC_PUBKEY_LEN],
                       const uint8_t *msg, size_t len,
                       const uint8_t sig[MC_SIG_LEN]) {
   uint8_t digest[32];
-  crypto_hash_sha256(digest, msg, len);
-  verify_args a = {pk, msg, sig, len};
+  crypto_hash_sha256_state st; /* the chain is part of what is checked */
+  crypto_hash_sha256_init(&st);
+  crypto_hash_sha256_update(&st, h->cl->genesis, MC_HASH_LEN);
+  crypto_hash_sha256_update(&st, msg, len);
+  crypto_hash_sha256_final(&st, digest);
+  verify_args a = {pk, h->cl->genesis, msg, sig, len};
   return cached_check(h->cl, 'm', pk, sig, digest, check_sig, &a);
 }
 
@@ -321,7 +347,7 @@ static int append_block(mc_host *h, const mc_block *b, const uint8_t *cert,
   if (copy == NULL || mc_block_set_cert(copy, cert, cert_len) != 0)
     abort();
   nd->chain[nd->height++] = copy;
-  if (cl->verbose)
+  if (cl->verbose > 0)
     fprintf(stderr, "t=%llu node=%u %s height=%llu hash=%02x%02x%02x%02x\n",
             (unsigned long long)simnet_now(cl->net), h->idx, how,
             (unsigned long long)nd->height, copy->hash[0], copy->hash[1],
@@ -373,6 +399,12 @@ static void svc_buf_free(mc_host *h, void *p) {
 }
 
 static int svc_state_save(mc_host *h, const uint8_t *data, size_t len) {
+  th_node *nd = node_of(h);
+  if (nd->fail_saves > 0) { /* a full or broken disk: nothing replaced */
+    if (nd->fail_saves != TH_FAIL_ALWAYS)
+      nd->fail_saves--;
+    return MC_EIO;
+  }
   th_set_state(h->cl, h->idx, data, len);
   return 0;
 }
@@ -479,7 +511,7 @@ th_cluster *th_new_twins(const char *plugin, uint32_t n, const uint32_t *twin_of
   cl->vt = vt;
   cl->params = (mc_consensus_params){sizeof cl->params, block_interval_ms,
                                      view_timeout_ms, 100, 0};
-  crypto_hash_sha256(cl->genesis, (const uint8_t *)"testhost-genesis", 16);
+  th_set_chain(cl, "testhost-genesis");
   for (uint32_t i = 0; i < cl->nn; i++) {
     th_node *nd = &cl->nodes[i];
     uint8_t kseed[32] = {0};
@@ -505,6 +537,7 @@ void th_free(th_cluster *cl) {
       mc_block_free(nd->chain[h]);
     free(nd->chain);
     free(nd->state);
+    free(nd->snap.state);
     free(nd->sigs);
   }
   simnet_free(cl->net);
@@ -523,9 +556,31 @@ mc_host *th_host(th_cluster *cl, uint32_t i) { return &cl->nodes[i].host; }
 const uint8_t *th_pubkey(th_cluster *cl, uint32_t i) { return cl->nodes[i].pk; }
 const uint8_t *th_seckey(th_cluster *cl, uint32_t i) { return cl->nodes[i].sk; }
 
+void th_set_chain(th_cluster *cl, const char *name) {
+  crypto_hash_sha256(cl->genesis, (const uint8_t *)name, strlen(name));
+}
+
+void th_sign_as(th_cluster *cl, uint32_t validator, const uint8_t *msg,
+                size_t len, uint8_t sig[MC_SIG_LEN]) {
+  if (validator >= cl->n ||
+      mc_consensus_sign(cl->nodes[validator].sk, cl->genesis, msg, len, sig) !=
+          0)
+    abort();
+}
+
 int th_start(th_cluster *cl, uint32_t i) {
+  return th_start_flags(cl, i,
+                        cl->nodes[i].starts == 0 ? MC_CONSENSUS_NEW_VALIDATOR
+                                                 : 0);
+}
+
+int th_start_flags(th_cluster *cl, uint32_t i, uint64_t flags) {
   th_node *nd = &cl->nodes[i];
-  int rc = cl->vt->create(&api, &nd->host, &cl->params, &nd->eng);
+  mc_consensus_params params = cl->params;
+  params.flags = flags;
+  nd->starts++;
+  nd->watching = 0;
+  int rc = cl->vt->create(&api, &nd->host, &params, &nd->eng);
   if (rc != 0) {
     nd->eng = NULL;
     return rc;
@@ -550,6 +605,50 @@ void th_crash(th_cluster *cl, uint32_t i) {
   nd->eng = NULL;
 }
 
+int th_watching(th_cluster *cl, uint32_t i) {
+  return cl->nodes[i].eng != NULL && cl->nodes[i].watching;
+}
+
+static uint8_t *dup_bytes(const uint8_t *p, size_t len) {
+  uint8_t *d = malloc(len ? len : 1);
+  if (d == NULL)
+    abort();
+  memcpy(d, p, len);
+  return d;
+}
+
+void th_snapshot(th_cluster *cl, uint32_t i) {
+  th_node *nd = &cl->nodes[i];
+  free(nd->snap.state);
+  nd->snap.taken = 1;
+  nd->snap.height = nd->height;
+  nd->snap.state = nd->state ? dup_bytes(nd->state, nd->state_len) : NULL;
+  nd->snap.state_len = nd->state_len;
+  nd->snap.nsigs = nd->nsigs;
+}
+
+int th_snapshot_info(th_cluster *cl, uint32_t i, th_snapinfo *out) {
+  th_node *nd = &cl->nodes[i];
+  if (!nd->snap.taken || nd->snap.height > nd->height)
+    return 0;
+  *out = (th_snapinfo){nd->snap.height, nd->snap.state, nd->snap.state_len,
+                       nd->snap.nsigs};
+  return 1;
+}
+
+int th_restore_snapshot(th_cluster *cl, uint32_t i) {
+  th_node *nd = &cl->nodes[i];
+  th_snapinfo si;
+  if (nd->eng != NULL || !th_snapshot_info(cl, i, &si))
+    return MC_ESTATE;
+  uint64_t h = si.height;
+  /* blocks are never rewritten, so the chain as it was is a prefix */
+  while (nd->height > h)
+    mc_block_free(nd->chain[--nd->height]);
+  th_set_state(cl, i, nd->snap.state, nd->snap.state_len);
+  return 0;
+}
+
 void th_set_state(th_cluster *cl, uint32_t i, const uint8_t *p, size_t len) {
   th_node *nd = &cl->nodes[i];
   free(nd->state);
@@ -562,6 +661,21 @@ void th_set_state(th_cluster *cl, uint32_t i, const uint8_t *p, size_t len) {
     abort();
   memcpy(nd->state, p, len);
   nd->state_len = len;
+}
+
+void th_fail_saves(th_cluster *cl, uint32_t i, uint32_t count) {
+  cl->nodes[i].fail_saves = count;
+}
+
+const uint8_t *th_state(th_cluster *cl, uint32_t i, size_t *len) {
+  *len = cl->nodes[i].state_len;
+  return cl->nodes[i].state;
+}
+
+size_t th_sig_count(th_cluster *cl, uint32_t i) { return cl->nodes[i].nsigs; }
+
+const th_sigrec *th_sig(th_cluster *cl, uint32_t i, size_t k) {
+  return k < cl->nodes[i].nsigs ? &cl->nodes[i].sigs[k] : NULL;
 }
 
 int th_sync(th_cluster *cl, uint32_t i, uint32_t j) {
@@ -621,6 +735,10 @@ int th_double_signed(th_cluster *cl) { return cl->double_signed; }
 
 uint64_t th_events(th_cluster *cl, uint32_t i, th_event ev) {
   return cl->nodes[i].events[ev];
+}
+
+mc_log_level th_event_level(th_cluster *cl, uint32_t i, th_event ev) {
+  return cl->nodes[i].event_level[ev];
 }
 
 mc_block *th_make_block(th_cluster *cl, uint32_t on, uint32_t proposer,
