@@ -17,8 +17,9 @@
  * a few addresses evicts its own sockets, not a client's; a newcomer from
  * the most crowded address is refused instead.  Per address the oldest
  * unproven connection of that address gives way.  When the memory budget
- * runs out, the connection holding the most of it is closed, not the one
- * that happened to ask next.  A connection that stops reading what it is
+ * runs out, the connection that has gone longest without reading what it
+ * is sent (else the one holding the most) is closed, not the one that
+ * happened to ask next.  A connection that stops reading what it is
  * sent is closed once its queue has stayed congested past its deadline,
  * and clients and observers get small kernel socket buffers, so neither
  * side of a stalled socket holds much outside these counts.
@@ -161,19 +162,28 @@ static int budget_allows(const mc_conn *c, size_t extra) {
 
 static void begin_close_budget(mc_conn *c);
 
+/* 1 if a should give way before b when the budget runs out: the one
+ * that has not read what it is sent for longer, else the larger. */
+static int worse_holder(const mc_conn *a, const mc_conn *b) {
+  if (a->stalled_ms != b->stalled_ms)
+    return b->stalled_ms == 0 || (a->stalled_ms != 0 &&
+                                  a->stalled_ms < b->stalled_ms);
+  return a->budgeted > b->budgeted;
+}
+
 /* Makes room in the budget for c to hold `extra` more bytes by closing
- * the connections that hold the most, as long as c is not the largest.
- * Returns 1 if c may go ahead, 0 if c itself was the one to go (it is
- * being closed). */
+ * the connections that have gone longest without reading, or hold the
+ * most, for as long as that is not c.  Returns 1 if c may go ahead, 0 if
+ * c itself was the one to go (it is being closed). */
 static int budget_room(mc_conn *c, size_t extra) {
   mc_listener *l = c->owner;
   while (!budget_allows(c, extra)) {
-    mc_conn *big = c;
+    mc_conn *victim = c;
     for (mc_conn *o = l->conns; o != NULL; o = o->next)
-      if (o->budgeted > big->budgeted)
-        big = o;
-    begin_close_budget(big);
-    if (big == c)
+      if (!is_validator(o) && worse_holder(o, victim))
+        victim = o;
+    begin_close_budget(victim);
+    if (victim == c)
       return 0;
   }
   return 1;
