@@ -113,8 +113,10 @@ static int load_validators(mc_consensus *c) {
   c->keys = calloc(c->n, sizeof *c->keys);
   c->votes = calloc((size_t)3 * c->n * POA_SLOTS, sizeof *c->votes);
   c->future_count = calloc(c->n, sizeof *c->future_count);
+  c->future_bytes = calloc(c->n, sizeof *c->future_bytes);
   c->watch_first = calloc(c->n, sizeof *c->watch_first);
   if (c->keys == NULL || c->votes == NULL || c->future_count == NULL ||
+      c->future_bytes == NULL ||
       c->watch_first == NULL)
     return MC_ENOMEM;
   for (uint32_t i = 0; i < c->n; i++)
@@ -245,6 +247,7 @@ static void poa_destroy(mc_consensus *c) {
   free(c->votes);
   free(c->keys);
   free(c->future_count);
+  free(c->future_bytes);
   free(c->watch_first);
   free(c);
 }

@@ -35,6 +35,9 @@
 /* Messages for future heights: only the next few heights, a few per signer. */
 #define POA_FUTURE_HEIGHTS 4
 #define POA_FUTURE_PER_SIGNER 32
+/* ... and at most this many bytes of them per signer (a PROPOSE carries a
+ * block: 32 of the largest would be hundreds of MiB). */
+#define POA_FUTURE_BYTES_PER_SIGNER (16u << 20)
 /* Round timeout = view_timeout_ms << min(view, POA_BACKOFF_CAP): at most 8x. */
 #define POA_BACKOFF_CAP 3
 
@@ -277,6 +280,7 @@ struct mc_consensus {
   poa_qmsg *local_head, *local_tail; /* our own messages, handled in order */
   poa_qmsg *future;                  /* messages for later heights */
   uint32_t *future_count;            /* per signer */
+  size_t *future_bytes;              /* per signer */
   int draining;
 };
 

@@ -783,7 +783,8 @@ void poa_on_propose_timer(void *arg) {
 static void buffer_future(mc_consensus *c, uint32_t from, const poa_msg *m,
                           const uint8_t *msg, size_t len) {
   if (m->height > c->height + POA_FUTURE_HEIGHTS ||
-      c->future_count[m->signer] >= POA_FUTURE_PER_SIGNER)
+      c->future_count[m->signer] >= POA_FUTURE_PER_SIGNER ||
+      c->future_bytes[m->signer] + len > POA_FUTURE_BYTES_PER_SIGNER)
     return;
   poa_qmsg *q = malloc(sizeof *q + len);
   if (q == NULL)
@@ -796,12 +797,14 @@ static void buffer_future(mc_consensus *c, uint32_t from, const poa_msg *m,
   q->next = c->future;
   c->future = q;
   c->future_count[m->signer]++;
+  c->future_bytes[m->signer] += len;
 }
 
 /* Moves messages for the new height to the local queue; drops the past. */
 static void replay_future(mc_consensus *c) {
   poa_qmsg **pp = &c->future, *keep = NULL;
   memset(c->future_count, 0, c->n * sizeof *c->future_count);
+  memset(c->future_bytes, 0, c->n * sizeof *c->future_bytes);
   poa_qmsg *rev = NULL;
   while (*pp != NULL) { /* reverse: replay in arrival order */
     poa_qmsg *q = *pp;
@@ -821,6 +824,7 @@ static void replay_future(mc_consensus *c) {
     q->next = keep;
     keep = q;
     c->future_count[q->signer]++;
+    c->future_bytes[q->signer] += q->len;
   }
   c->future = keep;
 }
