@@ -8,6 +8,8 @@
  * poa_store.c  the persisted votes and lock (state_save / state_load)
  * poa_sign.c   when we may sign; a vote is saved before it is sent
  * poa_watch.c  the watch rule: no signing without trustworthy state
+ * poa_book.c   what is held about the height being decided: others'
+ *              votes, candidate blocks, messages for later heights
  * poa_round.c  the state machine: PROPOSE -> ACK -> COMMIT, VIEWCHANGE
  *
  * The protocol and its byte formats are specified in docs/CONSENSUS.md.
@@ -283,6 +285,30 @@ struct mc_consensus {
   size_t *future_bytes;              /* per signer */
   int draining;
 };
+
+/* ---- poa_book.c ---- */
+
+/* The POA_SLOTS vote slots of one signer for one kind (not PROPOSE). */
+poa_vote *poa_slots_of(mc_consensus *c, poa_kind kind, uint32_t signer);
+/* Stores m (taking `wire`, which may be NULL); returns 1 if it is new.
+ * One vote per signer and view: a second, different one is equivocation
+ * and is ignored. */
+int poa_record_vote(mc_consensus *c, const poa_msg *m, uint8_t *wire,
+                    size_t wire_len);
+/* Signers with a `kind` vote for (v, hash) (hash NULL: any); their
+ * signatures go to out (room for n; may be NULL). */
+uint32_t poa_count_votes(mc_consensus *c, poa_kind kind, uint64_t v,
+                         const uint8_t hash[MC_HASH_LEN], poa_sig *out);
+/* Candidate blocks by hash: add takes b (host-owned), find lends it, take
+ * hands it back to the caller. */
+void poa_cand_add(mc_consensus *c, mc_block *b);
+const mc_block *poa_cand_find(mc_consensus *c, const uint8_t hash[MC_HASH_LEN]);
+mc_block *poa_cand_take(mc_consensus *c, const uint8_t hash[MC_HASH_LEN]);
+/* Keeps a message for a later height within the per-signer bounds. */
+void poa_buffer_future(mc_consensus *c, uint32_t from, const poa_msg *m,
+                       const uint8_t *msg, size_t len);
+/* Queues the kept messages of the height now begun; drops the past. */
+void poa_replay_future(mc_consensus *c);
 
 /* Handles one message whose bytes come from `from` (or ourselves);
  * `fresh`: it arrived from the network just now (not our own, not a

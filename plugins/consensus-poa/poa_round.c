@@ -32,119 +32,6 @@ static int is_leader(const mc_consensus *c) {
 
 static void check_view_synced(mc_consensus *c);
 
-/* ---- votes of others at this height ---- */
-
-static poa_vote *slots_of(mc_consensus *c, poa_kind kind, uint32_t signer) {
-  assert(kind != POA_PROPOSE && signer < c->n);
-  return &c->votes[((size_t)(kind - 1) * c->n + signer) * POA_SLOTS];
-}
-
-/* Stores m; returns 1 if it is new.  One vote per signer and view: a
- * second, different one is equivocation and is ignored. */
-static int record_vote(mc_consensus *c, const poa_msg *m, uint8_t *wire,
-                       size_t wire_len) {
-  poa_vote *s = slots_of(c, m->kind, m->signer), *slot = NULL;
-  for (int i = 0; i < POA_SLOTS; i++)
-    if (s[i].used && s[i].view == m->view)
-      return 0;
-  for (int i = 0; i < POA_SLOTS && slot == NULL; i++)
-    if (!s[i].used)
-      slot = &s[i];
-  if (slot == NULL) { /* all full: the lowest view gives way to a higher */
-    poa_vote *low = &s[0];
-    for (int j = 1; j < POA_SLOTS; j++)
-      if (s[j].view < low->view)
-        low = &s[j];
-    if (low->view > m->view)
-      return 0;
-    free(low->wire);
-    slot = low;
-  }
-  *slot = (poa_vote){.used = 1, .view = m->view, .prepared = m->prepared,
-                     .pview = m->pview, .wire = wire, .wire_len = wire_len};
-  memcpy(slot->hash, m->hash, MC_HASH_LEN);
-  memcpy(slot->sig, m->sig, MC_SIG_LEN);
-  return 1;
-}
-
-/* Signers with a `kind` vote for (v, hash); their signatures go to out
- * (room for n). */
-static uint32_t count_votes(mc_consensus *c, poa_kind kind, uint64_t v,
-                            const uint8_t hash[MC_HASH_LEN], poa_sig *out) {
-  uint32_t k = 0;
-  for (uint32_t i = 0; i < c->n; i++) {
-    poa_vote *s = slots_of(c, kind, i);
-    for (int j = 0; j < POA_SLOTS; j++) {
-      if (s[j].used && s[j].view == v &&
-          (hash == NULL || memcmp(s[j].hash, hash, MC_HASH_LEN) == 0)) {
-        if (out != NULL) {
-          out[k].signer = i;
-          memcpy(out[k].sig, s[j].sig, MC_SIG_LEN);
-        }
-        k++;
-        break;
-      }
-    }
-  }
-  return k;
-}
-
-/* ---- candidate blocks at this height ---- */
-
-static void cand_add(mc_consensus *c, mc_block *b) {
-  poa_candidate *slot = &c->cand[0];
-  for (int i = 0; i < POA_CANDIDATES; i++) {
-    if (c->cand[i].block != NULL &&
-        memcmp(c->cand[i].hash, b->hash, MC_HASH_LEN) == 0) {
-      c->api->block_free(c->host, b);
-      return;
-    }
-    if (c->cand[i].block == NULL ||
-        (slot->block != NULL && c->cand[i].age < slot->age))
-      slot = &c->cand[i];
-  }
-  c->api->block_free(c->host, slot->block);
-  slot->block = b;
-  slot->age = ++c->cand_clock;
-  memcpy(slot->hash, b->hash, MC_HASH_LEN);
-}
-
-static const mc_block *cand_find(mc_consensus *c,
-                                 const uint8_t hash[MC_HASH_LEN]) {
-  for (int i = 0; i < POA_CANDIDATES; i++)
-    if (c->cand[i].block != NULL &&
-        memcmp(c->cand[i].hash, hash, MC_HASH_LEN) == 0)
-      return c->cand[i].block;
-  return NULL;
-}
-
-/* Removes the candidate and hands it to the caller. */
-static mc_block *cand_take(mc_consensus *c, const uint8_t hash[MC_HASH_LEN]) {
-  for (int i = 0; i < POA_CANDIDATES; i++) {
-    if (c->cand[i].block != NULL &&
-        memcmp(c->cand[i].hash, hash, MC_HASH_LEN) == 0) {
-      mc_block *b = c->cand[i].block;
-      c->cand[i].block = NULL;
-      return b;
-    }
-  }
-  return NULL;
-}
-
-void poa_round_reset(mc_consensus *c) {
-  for (size_t i = 0; i < (size_t)3 * c->n * POA_SLOTS; i++)
-    free(c->votes[i].wire);
-  memset(c->votes, 0, (size_t)3 * c->n * POA_SLOTS * sizeof *c->votes);
-  for (int i = 0; i < POA_CANDIDATES; i++) {
-    c->api->block_free(c->host, c->cand[i].block);
-    c->cand[i].block = NULL;
-  }
-  poa_timer_cancel(c, &c->round_timer);
-  poa_timer_cancel(c, &c->propose_timer);
-  poa_timer_cancel(c, &c->resend_timer);
-  c->view_synced = 0;
-}
-
 /* ---- encoding our own messages ---- */
 
 static int encode_vote(poa_kind kind, uint64_t h, uint64_t v,
@@ -198,10 +85,10 @@ static void check_commit(mc_consensus *c, uint64_t v,
   uint8_t *cert = NULL;
   size_t cert_len = 0;
   mc_block *b = NULL;
-  if (count_votes(c, POA_COMMIT, v, hash, sigs) >= c->q &&
+  if (poa_count_votes(c, POA_COMMIT, v, hash, sigs) >= c->q &&
       poa_commit_cert_encode(c->height, v, hash, sigs, c->q, &cert,
                              &cert_len) == 0)
-    b = cand_take(c, hash);
+    b = poa_cand_take(c, hash);
   free(sigs);
   if (b == NULL) {
     free(cert);
@@ -215,7 +102,7 @@ static void check_commit(mc_consensus *c, uint64_t v,
   if (rc != 0 && h == c->height) {
     poa_log(c, MC_LOG_ERROR, "commit_failed",
             (mc_log_field[]){MC_LOG_F_S("reason", mc_strerror(rc))}, 1);
-    cand_add(c, b);
+    poa_cand_add(c, b);
     return;
   }
   c->api->block_free(c->host, b);
@@ -260,7 +147,7 @@ static int take_lock(mc_consensus *c, uint64_t v, const uint8_t *hash,
 static void check_prepared(mc_consensus *c, uint64_t v,
                            const uint8_t hash[MC_HASH_LEN]) {
   poa_saved *s = &c->saved;
-  const mc_block *b = cand_find(c, hash);
+  const mc_block *b = poa_cand_find(c, hash);
   if (!poa_may_sign(c) || b == NULL)
     return;
   int lock = !s->lock_set || s->lock_view < v; /* keep the highest lock */
@@ -270,7 +157,7 @@ static void check_prepared(mc_consensus *c, uint64_t v,
   if (!lock && !commit)
     return;
   poa_sig *sigs = calloc(c->n, sizeof *sigs);
-  if (sigs == NULL || count_votes(c, POA_ACK, v, hash, sigs) < c->q) {
+  if (sigs == NULL || poa_count_votes(c, POA_ACK, v, hash, sigs) < c->q) {
     free(sigs);
     return;
   }
@@ -355,7 +242,7 @@ static void propose_new(mc_consensus *c, poa_vote *const *just,
     return;
   }
   propose(c, b, just, njust);
-  cand_add(c, b);
+  poa_cand_add(c, b);
 }
 
 /* Leader of view > 0: propose once q VIEWCHANGEs for this view are in,
@@ -370,7 +257,7 @@ static void try_propose_vc(mc_consensus *c) {
   uint32_t k = 0;
   const poa_vote *best = NULL;
   for (uint32_t i = 0; i < c->n; i++) {
-    poa_vote *s = slots_of(c, POA_VIEWCHANGE, i);
+    poa_vote *s = poa_slots_of(c, POA_VIEWCHANGE, i);
     for (int j = 0; j < POA_SLOTS; j++) {
       if (s[j].used && s[j].view == c->view) {
         just[k++] = &s[j];
@@ -386,7 +273,7 @@ static void try_propose_vc(mc_consensus *c) {
   if (k >= c->q && best == NULL) {
     propose_new(c, just, k);
   } else if (k >= c->q) {
-    const mc_block *b = cand_find(c, best->hash);
+    const mc_block *b = poa_cand_find(c, best->hash);
     if (b != NULL)
       propose(c, b, just, k);
     else
@@ -465,7 +352,7 @@ static void view_synced(mc_consensus *c) {
 static uint32_t count_at_or_above(mc_consensus *c, uint64_t v) {
   uint32_t k = 0;
   for (uint32_t i = 0; i < c->n; i++) {
-    poa_vote *s = slots_of(c, POA_VIEWCHANGE, i);
+    poa_vote *s = poa_slots_of(c, POA_VIEWCHANGE, i);
     for (int j = 0; j < POA_SLOTS; j++)
       if (s[j].used && s[j].view >= v) {
         k++;
@@ -562,7 +449,7 @@ static int on_propose(mc_consensus *c, const poa_msg *m) {
             2);
     return rc;
   }
-  cand_add(c, b);
+  poa_cand_add(c, b);
   if (m->view > c->view) /* a justified proposal moves us to its view */
     enter_view(c, m->view, 1);
   else if (m->view > 0)
@@ -585,7 +472,7 @@ static void check_round_skip(mc_consensus *c) {
     return;
   uint32_t k = 0;
   for (uint32_t i = 0; i < c->n; i++) {
-    poa_vote *s = slots_of(c, POA_VIEWCHANGE, i);
+    poa_vote *s = poa_slots_of(c, POA_VIEWCHANGE, i);
     uint64_t top = 0;
     for (int j = 0; j < POA_SLOTS; j++)
       if (s[j].used && s[j].view > top)
@@ -634,7 +521,7 @@ static int vc_block(mc_consensus *c, const poa_msg *m) {
     c->api->block_free(c->host, b);
     return MC_ECERT;
   }
-  cand_add(c, b);
+  poa_cand_add(c, b);
   return 0;
 }
 
@@ -652,7 +539,7 @@ static int on_viewchange(mc_consensus *c, const poa_msg *m) {
   size_t len;
   if (strip_vc(m, &wire, &len) != 0)
     return MC_ENOMEM;
-  if (!record_vote(c, m, wire, len)) {
+  if (!poa_record_vote(c, m, wire, len)) {
     free(wire);
     return 0;
   }
@@ -778,57 +665,6 @@ void poa_on_propose_timer(void *arg) {
   poa_drain(c);
 }
 
-/* ---- future heights ---- */
-
-static void buffer_future(mc_consensus *c, uint32_t from, const poa_msg *m,
-                          const uint8_t *msg, size_t len) {
-  if (m->height > c->height + POA_FUTURE_HEIGHTS ||
-      c->future_count[m->signer] >= POA_FUTURE_PER_SIGNER ||
-      c->future_bytes[m->signer] + len > POA_FUTURE_BYTES_PER_SIGNER)
-    return;
-  poa_qmsg *q = malloc(sizeof *q + len);
-  if (q == NULL)
-    return;
-  q->height = m->height;
-  q->from = from;
-  q->signer = m->signer;
-  q->len = len;
-  memcpy(q->data, msg, len);
-  q->next = c->future;
-  c->future = q;
-  c->future_count[m->signer]++;
-  c->future_bytes[m->signer] += len;
-}
-
-/* Moves messages for the new height to the local queue; drops the past. */
-static void replay_future(mc_consensus *c) {
-  poa_qmsg **pp = &c->future, *keep = NULL;
-  memset(c->future_count, 0, c->n * sizeof *c->future_count);
-  memset(c->future_bytes, 0, c->n * sizeof *c->future_bytes);
-  poa_qmsg *rev = NULL;
-  while (*pp != NULL) { /* reverse: replay in arrival order */
-    poa_qmsg *q = *pp;
-    *pp = q->next;
-    q->next = rev;
-    rev = q;
-  }
-  while (rev != NULL) {
-    poa_qmsg *q = rev;
-    rev = q->next;
-    if (q->height == c->height)
-      poa_queue_local(c, q->from, q->data, q->len);
-    if (q->height <= c->height) {
-      free(q);
-      continue;
-    }
-    q->next = keep;
-    keep = q;
-    c->future_count[q->signer]++;
-    c->future_bytes[q->signer] += q->len;
-  }
-  c->future = keep;
-}
-
 /* ---- entry points ---- */
 
 void poa_round_begin(mc_consensus *c) {
@@ -838,7 +674,7 @@ void poa_round_begin(mc_consensus *c) {
     mc_block *b;
     if (c->api->decode_block(c->host, s->lock_block, s->lock_block_len, &b) ==
         0)
-      cand_add(c, b);
+      poa_cand_add(c, b);
   }
   c->view_synced = 0;
   /* after a restart in view v > 0: wait for q at v, as enter_view */
@@ -854,7 +690,7 @@ void poa_round_begin(mc_consensus *c) {
   }
   if (c->view > 0 && poa_may_sign(c) && s->vc_set && s->vc_view == c->view)
     send_vc(c); /* after a restart: our peers may never have seen it */
-  replay_future(c);
+  poa_replay_future(c);
 }
 
 /* A message for a height already decided still matters if it carries
@@ -892,12 +728,12 @@ int poa_handle(mc_consensus *c, uint32_t from, const uint8_t *msg, size_t len,
   else if (m.height < c->height)
     ; /* seen for the watch rule only */
   else if (m.height > c->height)
-    buffer_future(c, from, &m, msg, len);
+    poa_buffer_future(c, from, &m, msg, len);
   else if (m.kind == POA_PROPOSE)
     rc = on_propose(c, &m);
   else if (m.kind == POA_VIEWCHANGE)
     rc = on_viewchange(c, &m);
-  else if (record_vote(c, &m, NULL, 0) == 0)
+  else if (poa_record_vote(c, &m, NULL, 0) == 0)
     ; /* a duplicate, or a second vote of an equivocator */
   else if (m.kind == POA_ACK)
     check_prepared(c, m.view, m.hash);
