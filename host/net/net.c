@@ -1,28 +1,13 @@
 /*
- * net.c - the libuv TCP listener, framed connections, and the limits at
- * the network edge (net.h).
+ * net.c - the libuv TCP listener and framed connections (net.h): accepting
+ * and dialling, reading frames (opened when the link is encrypted) and
+ * handing them to the owner, writing queued frames (sealed when it is),
+ * pausing and resuming reads, and closing in two steps so that nothing is
+ * freed under a caller.  What a connection is allowed (its budget, slot,
+ * rate and deadlines) is limits.c's.
  *
- * Memory: each connection's read buffer and queued frames are counted as
- * the allocator reports them (malloc_usable_size), and the sum over every
- * connection that is not a validator session stays under one budget; a
- * connection whose next buffer would break it is closed.  A connection
- * whose answers are not being read stops being read (backpressure), so a
- * client cannot make the node queue without end, and frames beyond a
- * connection's rate also pause its reading rather than being dropped.
- *
- * Slots: validator sessions keep `reserved` of max_conns; the rest are
- * shared.  When they are all taken, a new connection takes the slot of a
- * connection that has not shown itself yet (NEW or HANDSHAKE, inbound):
- * the oldest of the address that holds the most of them, so a flood from
- * a few addresses evicts its own sockets, not a client's; a newcomer from
- * the most crowded address is refused instead.  Per address the oldest
- * unproven connection of that address gives way.  When the memory budget
- * runs out, the connection that has gone longest without reading what it
- * is sent (else the one holding the most) is closed, not the one that
- * happened to ask next.  A connection that stops reading what it is
- * sent is closed once its queue has stayed congested past its deadline,
- * and clients and observers get small kernel socket buffers, so neither
- * side of a stalled socket holds much outside these counts.
+ * A connection whose answers are not being read stops being read
+ * (backpressure): a client cannot make the node queue without end.
  */
 #include "net/net.h"
 
@@ -35,64 +20,7 @@
 #include "log.h"
 #include "minichain/error.h"
 #include "net/frame.h"
-
-enum { PAUSE_RATE = 1, PAUSE_BACKPRESSURE = 2 };
-
-/* Buckets of the count of unproven connections per address (addresses
- * hashed: two that collide share a count, which only blurs eviction). */
-#define CROWD_BUCKETS 1024
-/* Kernel buffers of client and observer sockets (Linux doubles it). */
-#define SMALL_SOCKET_BUFFER (64 * 1024)
-
-struct mc_listener {
-  uv_tcp_t tcp;
-  uv_timer_t sweep;
-  uv_loop_t *loop;
-  mc_net_limits lim;
-  mc_net_callbacks cb;
-  mc_conn *conns; /* open (not closing), doubly linked, newest first */
-  size_t nconns;  /* open */
-  size_t nonval;  /* open and not validator sessions */
-  size_t alive;   /* allocated: open or closing */
-  size_t memory;  /* budgeted bytes held by non-validator connections */
-  int handles;    /* of tcp and sweep, not yet closed */
-  uint16_t port;
-  int closing;
-  mc_net_stats stats;
-  uint64_t refusals_unlogged, last_refusal_log_ms;
-  uint16_t crowd[CROWD_BUCKETS]; /* unproven inbound connections per bucket */
-};
-
-struct mc_conn {
-  uv_tcp_t tcp;
-  mc_listener *owner;
-  mc_conn *prev, *next;
-  mc_frame_reader reader;
-  mc_conn_class cls;
-  mc_channel *channel; /* NULL: plain frames */
-  size_t queued;       /* memory of frames handed to uv_write, not written */
-  size_t budgeted;     /* what this connection adds to owner->memory */
-  int closing, outbound, connected, delivering;
-  int crowded;         /* counted in owner->crowd[bucket] */
-  unsigned bucket;
-  unsigned paused;     /* PAUSE_* reasons; reading runs when 0 */
-  uint64_t opened_ms, last_frame_ms;
-  uint64_t stalled_ms; /* since when its queue is congested; 0: it is not */
-  double tokens;       /* frames it may still send now (rate limit) */
-  uint64_t tokens_ms;
-  void *data;          /* the owner's per-connection state */
-  uv_connect_t connect_req;
-  mc_conn_connected_cb on_connected;
-  char peer[300]; /* "host:port" as dialled, or "ip:port" */
-  char ip[256];
-};
-
-typedef struct write_req {
-  uv_write_t req;
-  mc_conn *conn;
-  uint8_t *frame;
-  size_t mem; /* what it counts in conn->queued */
-} write_req;
+#include "net/net_internal.h"
 
 const char *mc_conn_peer_name(const mc_conn *c) { return c->peer; }
 const char *mc_conn_ip(const mc_conn *c) { return c->ip; }
@@ -112,83 +40,6 @@ int mc_conn_congested(const mc_conn *c) {
   return c->closing || c->queued > MC_NET_HIGH_WATER / 2;
 }
 
-static uint64_t now_ms(const mc_listener *l) { return uv_now(l->loop); }
-
-static int is_validator(const mc_conn *c) { return c->cls == MC_CONN_VALIDATOR; }
-
-static int unproven(const mc_conn *c) {
-  return !c->outbound && (c->cls == MC_CONN_NEW || c->cls == MC_CONN_HANDSHAKE);
-}
-
-static unsigned bucket_of(const char *ip) {
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (const char *p = ip; *p; p++)
-    h = (h ^ (uint8_t)*p) * 16777619u;
-  return h % CROWD_BUCKETS;
-}
-
-/* Keeps owner->crowd in line with whether c is unproven and open. */
-static void recount(mc_conn *c) {
-  int now = unproven(c) && !c->closing;
-  if (now == c->crowded)
-    return;
-  c->crowded = now;
-  if (now)
-    c->owner->crowd[c->bucket]++;
-  else
-    c->owner->crowd[c->bucket]--;
-}
-
-/* ---- the memory budget ---- */
-
-/* What the connection holds now, as the budget counts it. */
-static size_t held(const mc_conn *c) {
-  return mc_frame_reader_capacity(&c->reader) + c->queued;
-}
-
-/* Brings owner->memory in line with what c holds (validators count 0). */
-static void rebudget(mc_conn *c) {
-  mc_listener *l = c->owner;
-  size_t now = is_validator(c) || c->closing ? 0 : held(c);
-  l->memory = l->memory - c->budgeted + now;
-  c->budgeted = now;
-}
-
-/* 1 if c may hold `extra` more bytes. */
-static int budget_allows(const mc_conn *c, size_t extra) {
-  const mc_listener *l = c->owner;
-  return is_validator(c) || l->memory + extra <= l->lim.memory;
-}
-
-static void begin_close_budget(mc_conn *c);
-
-/* 1 if a should give way before b when the budget runs out: the one
- * that has not read what it is sent for longer, else the larger. */
-static int worse_holder(const mc_conn *a, const mc_conn *b) {
-  if (a->stalled_ms != b->stalled_ms)
-    return b->stalled_ms == 0 || (a->stalled_ms != 0 &&
-                                  a->stalled_ms < b->stalled_ms);
-  return a->budgeted > b->budgeted;
-}
-
-/* Makes room in the budget for c to hold `extra` more bytes by closing
- * the connections that have gone longest without reading, or hold the
- * most, for as long as that is not c.  Returns 1 if c may go ahead, 0 if
- * c itself was the one to go (it is being closed). */
-static int budget_room(mc_conn *c, size_t extra) {
-  mc_listener *l = c->owner;
-  while (!budget_allows(c, extra)) {
-    mc_conn *victim = c;
-    for (mc_conn *o = l->conns; o != NULL; o = o->next)
-      if (!is_validator(o) && worse_holder(o, victim))
-        victim = o;
-    begin_close_budget(victim);
-    if (victim == c)
-      return 0;
-  }
-  return 1;
-}
-
 /* ---- closing ---- */
 
 static void maybe_free_listener(mc_listener *l) {
@@ -206,7 +57,7 @@ static void unlink_conn(mc_conn *c) {
     c->next->prev = c->prev;
   c->prev = c->next = NULL;
   l->nconns--;
-  if (!is_validator(c))
+  if (!mc__is_validator(c))
     l->nonval--;
 }
 
@@ -234,8 +85,8 @@ static int begin_close(mc_conn *c, const char *reason) {
          MC_LOG_F_S("reason", reason));
   unlink_conn(c);
   c->closing = 1;
-  rebudget(c);
-  recount(c);
+  mc__budget_update(c);
+  mc__crowd_update(c);
   uv_read_stop((uv_stream_t *)&c->tcp);
   return 1;
 }
@@ -243,11 +94,6 @@ static int begin_close(mc_conn *c, const char *reason) {
 void mc_conn_close(mc_conn *c, const char *reason) {
   if (begin_close(c, reason))
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
-}
-
-static void begin_close_budget(mc_conn *c) {
-  c->owner->stats.closed_memory++;
-  mc_conn_close(c, "connection memory budget exhausted");
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
@@ -281,7 +127,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
-static void pause_reading(mc_conn *c, unsigned why) {
+void mc__conn_pause(mc_conn *c, unsigned why) {
   if (c->paused == 0 && !c->closing)
     uv_read_stop((uv_stream_t *)&c->tcp);
   c->paused |= why;
@@ -289,7 +135,7 @@ static void pause_reading(mc_conn *c, unsigned why) {
 
 static void deliver(mc_conn *c);
 
-static void resume_reading(mc_conn *c, unsigned why) {
+void mc__conn_resume(mc_conn *c, unsigned why) {
   if ((c->paused & why) == 0)
     return;
   c->paused &= ~why;
@@ -300,29 +146,6 @@ static void resume_reading(mc_conn *c, unsigned why) {
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-/* Non-validators may send frames_per_sec frames a second, in bursts of as
- * many; the frame that spends the last token pauses reading. */
-static void refill(mc_conn *c, uint64_t now) {
-  double rate = (double)c->owner->lim.frames_per_sec;
-  c->tokens += rate * (double)(now - c->tokens_ms) / 1000.0;
-  if (c->tokens > rate)
-    c->tokens = rate;
-  c->tokens_ms = now;
-}
-
-static void spend_tokens(mc_conn *c, double n) {
-  if (is_validator(c) || c->closing)
-    return;
-  refill(c, now_ms(c->owner));
-  c->tokens -= n;
-  if (c->tokens < 1.0) {
-    c->owner->stats.paused_rate++;
-    pause_reading(c, PAUSE_RATE);
-  }
-}
-
-void mc_conn_charge(mc_conn *c, double frames) { spend_tokens(c, frames); }
-
 /* Drops a large read buffer once it is empty: a peer that sent one big
  * frame does not keep its memory for the life of the connection. */
 static void trim_reader(mc_conn *c) {
@@ -330,7 +153,7 @@ static void trim_reader(mc_conn *c) {
     size_t max = c->reader.max_frame;
     mc_frame_reader_free(&c->reader);
     mc_frame_reader_init(&c->reader, max);
-    rebudget(c);
+    mc__budget_update(c);
   }
 }
 
@@ -355,8 +178,8 @@ static void deliver(mc_conn *c) {
       mc_conn_close(c, "frame failed authentication");
       break;
     }
-    c->last_frame_ms = now_ms(l);
-    spend_tokens(c, 1.0);
+    c->last_frame_ms = mc__now_ms(l);
+    mc__rate_spend(c, 1.0);
     if (l->cb.on_frame(l->cb.ctx, c, p, len) != 0)
       break;
   }
@@ -375,14 +198,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   size_t need = mc_frame_reader_need(&c->reader, (size_t)nread);
   size_t cap = mc_frame_reader_capacity(&c->reader);
-  if (need > cap && !budget_room(c, need - cap))
+  if (need > cap && !mc__budget_room(c, need - cap))
     return;
   if (mc_frame_reader_append(&c->reader, (const uint8_t *)buf->base,
                              (size_t)nread) != 0) {
     mc_conn_close(c, "out of memory");
     return;
   }
-  rebudget(c);
+  mc__budget_update(c);
   deliver(c);
 }
 
@@ -396,14 +219,14 @@ static void on_write(uv_write_t *req, int status) {
   free(w);
   if (c->closing)
     return;
-  rebudget(c);
+  mc__budget_update(c);
   if (status < 0) {
     mc_conn_close(c, uv_strerror(status));
     return;
   }
   if (c->queued <= MC_NET_HIGH_WATER / 2) {
     c->stalled_ms = 0;
-    resume_reading(c, PAUSE_BACKPRESSURE);
+    mc__conn_resume(c, PAUSE_BACKPRESSURE);
   }
 }
 
@@ -436,7 +259,7 @@ static int admit_frame(mc_conn *c, size_t mem) {
     mc_conn_close(c, "send queue full");
     return MC_EFULL;
   }
-  return budget_room(c, mem) ? 0 : MC_EFULL;
+  return mc__budget_room(c, mem) ? 0 : MC_EFULL;
 }
 
 int mc_conn_send(mc_conn *c, uint8_t *frame, size_t len) {
@@ -469,12 +292,12 @@ int mc_conn_send(mc_conn *c, uint8_t *frame, size_t len) {
     return MC_ENOTCONN;
   }
   c->queued += w->mem;
-  rebudget(c);
+  mc__budget_update(c);
   if (c->stalled_ms == 0 && mc_conn_congested(c))
-    c->stalled_ms = now_ms(c->owner);
-  if (c->queued > MC_NET_HIGH_WATER && !is_validator(c)) {
+    c->stalled_ms = mc__now_ms(c->owner);
+  if (c->queued > MC_NET_HIGH_WATER && !mc__is_validator(c)) {
     c->owner->stats.paused_backpressure++;
-    pause_reading(c, PAUSE_BACKPRESSURE);
+    mc__conn_pause(c, PAUSE_BACKPRESSURE);
   }
   return 0;
 }
@@ -494,13 +317,13 @@ void mc_conn_set_class(mc_conn *c, mc_conn_class cls) {
     return;
   if (cls == MC_CONN_VALIDATOR)
     l->nonval--;
-  else if (is_validator(c))
+  else if (mc__is_validator(c))
     l->nonval++;
   c->cls = cls;
-  c->last_frame_ms = now_ms(l);
+  c->last_frame_ms = mc__now_ms(l);
   mc_frame_reader_set_max(&c->reader, frame_limit(c));
-  rebudget(c);
-  recount(c);
+  mc__budget_update(c);
+  mc__crowd_update(c);
   if (cls == MC_CONN_CLIENT || cls == MC_CONN_OBSERVER) {
     /* what the kernel holds for a stalled socket stays small too;
      * validator sessions keep the kernel's own sizing */
@@ -509,8 +332,8 @@ void mc_conn_set_class(mc_conn *c, mc_conn_class cls) {
     size = SMALL_SOCKET_BUFFER;
     uv_recv_buffer_size((uv_handle_t *)&c->tcp, &size);
   }
-  if (is_validator(c))
-    resume_reading(c, PAUSE_RATE | PAUSE_BACKPRESSURE);
+  if (mc__is_validator(c))
+    mc__conn_resume(c, PAUSE_RATE | PAUSE_BACKPRESSURE);
 }
 
 int mc_conn_set_channel(mc_conn *c, const mc_channel *ch) {
@@ -519,127 +342,6 @@ int mc_conn_set_channel(mc_conn *c, const mc_channel *ch) {
   *c->channel = *ch;
   mc_frame_reader_set_max(&c->reader, frame_limit(c));
   return 0;
-}
-
-/* ---- deadlines, rates, slots ---- */
-
-/* How long c may go without a complete frame (or with a congested
- * queue) before it is closed. */
-static uint64_t deadline_of(const mc_conn *c) {
-  const mc_net_limits *lim = &c->owner->lim;
-  switch (c->cls) {
-  case MC_CONN_NEW:
-  case MC_CONN_HANDSHAKE:
-    return lim->handshake_ms;
-  case MC_CONN_CLIENT:
-    return lim->idle_ms;
-  default:
-    return lim->silence_ms;
-  }
-}
-
-/* The deadline c has missed at `now`, or NULL. */
-static const char *overdue(const mc_conn *c, uint64_t now) {
-  uint64_t limit = deadline_of(c);
-  if (c->stalled_ms != 0 && now - c->stalled_ms > limit)
-    return "not reading";
-  if (unproven(c) || (c->outbound && c->cls == MC_CONN_HANDSHAKE))
-    return now - c->opened_ms > limit ? "handshake timeout" : NULL;
-  if (now - c->last_frame_ms <= limit)
-    return NULL;
-  return c->cls == MC_CONN_CLIENT ? "idle" : "peer silent";
-}
-
-static void on_sweep(uv_timer_t *t) {
-  mc_listener *l = t->data;
-  uint64_t now = now_ms(l);
-  mc_conn *next;
-  for (mc_conn *c = l->conns; c != NULL; c = next) {
-    next = c->next; /* closing c unlinks it; freeing waits for its callback */
-    /* a dial still connecting counts too: a black-holed address must not
-     * hold its dialler for the kernel's two minutes */
-    const char *why = overdue(c, now);
-    if (why != NULL) {
-      if (c->cls == MC_CONN_NEW || c->cls == MC_CONN_HANDSHAKE)
-        l->stats.closed_handshake++;
-      else
-        l->stats.closed_idle++;
-      mc_conn_close(c, why);
-      continue;
-    }
-    if (c->paused & PAUSE_RATE) {
-      refill(c, now);
-      if (c->tokens >= 1.0)
-        resume_reading(c, PAUSE_RATE);
-    }
-  }
-}
-
-/* The oldest unproven inbound connection from `ip`, or (ip NULL) in
- * `bucket`. */
-static mc_conn *oldest_unproven(mc_listener *l, const char *ip,
-                                unsigned bucket) {
-  mc_conn *found = NULL;
-  for (mc_conn *c = l->conns; c != NULL; c = c->next)
-    if (unproven(c) &&
-        (ip != NULL ? strcmp(c->ip, ip) == 0 : c->bucket == bucket))
-      found = c; /* the list is newest first */
-  return found;
-}
-
-static size_t from_ip(const mc_listener *l, const char *ip) {
-  size_t k = 0;
-  for (const mc_conn *c = l->conns; c != NULL; c = c->next)
-    k += !c->outbound && !is_validator(c) && strcmp(c->ip, ip) == 0;
-  return k;
-}
-
-/* The bucket of the addresses holding the most unproven connections. */
-static unsigned most_crowded(const mc_listener *l) {
-  unsigned best = 0;
-  for (unsigned b = 1; b < CROWD_BUCKETS; b++)
-    if (l->crowd[b] > l->crowd[best])
-      best = b;
-  return best;
-}
-
-/* Makes room for a new inbound connection from ip: returns NULL if it may
- * come in (evicting an unproven one if that is what it takes), or why it
- * is refused. */
-static const char *make_room(mc_listener *l, const char *ip) {
-  size_t shared = l->lim.max_conns > l->lim.reserved
-                      ? l->lim.max_conns - l->lim.reserved
-                      : 0;
-  mc_conn *victim = NULL;
-  if (from_ip(l, ip) >= l->lim.max_conns_per_ip) {
-    victim = oldest_unproven(l, ip, 0);
-    if (victim == NULL)
-      return "too many connections from this address";
-  } else if (l->nonval >= shared) {
-    unsigned mine = bucket_of(ip), top = most_crowded(l);
-    if (l->crowd[top] == 0 || l->crowd[mine] + 1u > l->crowd[top])
-      return "too many connections"; /* the newcomer's address is the crowd */
-    victim = oldest_unproven(l, NULL, top);
-  }
-  if (victim != NULL) {
-    l->stats.evicted++;
-    mc_conn_close(victim, "evicted for a newer connection");
-  }
-  return NULL;
-}
-
-/* Refusals are counted; under a flood one line a second says how many. */
-static void log_refusal(mc_listener *l, const char *peer, const char *why) {
-  l->stats.refused++;
-  l->refusals_unlogged++;
-  uint64_t now = now_ms(l);
-  if (now - l->last_refusal_log_ms < 1000 && l->last_refusal_log_ms != 0)
-    return;
-  MC_LOG(MC_LOG_WARN, "conn_refused", MC_LOG_F_S("peer", peer),
-         MC_LOG_F_S("reason", why),
-         MC_LOG_F_U("refused_since_last", l->refusals_unlogged));
-  l->refusals_unlogged = 0;
-  l->last_refusal_log_ms = now;
 }
 
 /* ---- accepting and dialling ---- */
@@ -669,7 +371,7 @@ static void on_refused_closed(uv_handle_t *h) { free(h->data); }
 
 static void link_conn(mc_listener *l, mc_conn *c) {
   c->owner = l;
-  c->opened_ms = c->last_frame_ms = c->tokens_ms = now_ms(l);
+  c->opened_ms = c->last_frame_ms = c->tokens_ms = mc__now_ms(l);
   c->tokens = (double)l->lim.frames_per_sec;
   mc_frame_reader_init(&c->reader, MC_NET_SMALL_FRAME);
   c->next = l->conns;
@@ -679,8 +381,8 @@ static void link_conn(mc_listener *l, mc_conn *c) {
   l->nconns++;
   l->nonval++;
   l->alive++;
-  c->bucket = bucket_of(c->ip);
-  recount(c);
+  c->bucket = mc__crowd_bucket(c->ip);
+  mc__crowd_update(c);
 }
 
 static void start_reading(mc_conn *c) {
@@ -703,9 +405,9 @@ static void on_connection(uv_stream_t *server, int status) {
     return;
   }
   peer_name(&c->tcp, c->peer, sizeof c->peer, c->ip, sizeof c->ip);
-  const char *why = make_room(l, c->ip);
+  const char *why = mc__make_room(l, c->ip);
   if (why != NULL) {
-    log_refusal(l, c->peer, why);
+    mc__log_refusal(l, c->peer, why);
     uv_close((uv_handle_t *)&c->tcp, on_refused_closed);
     return;
   }
@@ -722,7 +424,7 @@ static void on_connect(uv_connect_t *req, int status) {
     mc_conn_close(c, uv_strerror(status));
     return;
   }
-  c->opened_ms = c->last_frame_ms = now_ms(c->owner);
+  c->opened_ms = c->last_frame_ms = mc__now_ms(c->owner);
   start_reading(c);
   if (c->on_connected)
     c->on_connected(c->owner->cb.ctx, c);
@@ -816,7 +518,7 @@ int mc_listener_start(uv_loop_t *loop, const char *hostport,
   int blen = sizeof bound;
   uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&bound, &blen);
   l->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-  uv_timer_start(&l->sweep, on_sweep, MC_NET_SWEEP_MS, MC_NET_SWEEP_MS);
+  uv_timer_start(&l->sweep, mc__on_sweep, MC_NET_SWEEP_MS, MC_NET_SWEEP_MS);
   *out = l;
   return 0;
 }
