@@ -1,17 +1,16 @@
 /*
  * net.c - the libuv TCP listener and framed connections (net.h): accepting
  * and dialling, reading frames (opened when the link is encrypted) and
- * handing them to the owner, writing queued frames (sealed when it is),
- * pausing and resuming reads, and closing in two steps so that nothing is
+ * handing them to the owner, pausing and resuming reads, and closing in two steps so that nothing is
  * freed under a caller.  What a connection is allowed (its budget, slot,
- * rate and deadlines) is limits.c's.
+ * rate and deadlines) is limits.c's; sending is send.c's.
  *
  * A connection whose answers are not being read stops being read
  * (backpressure): a client cannot make the node queue without end.
  */
 #include "net/net.h"
 
-#include <malloc.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +60,13 @@ static void unlink_conn(mc_conn *c) {
     l->nonval--;
 }
 
+static void free_conn(mc_conn *c) {
+  mc_listener *l = c->owner;
+  free(c);
+  l->alive--;
+  maybe_free_listener(l);
+}
+
 static void on_conn_closed(uv_handle_t *h) {
   mc_conn *c = h->data;
   mc_listener *l = c->owner;
@@ -70,10 +76,19 @@ static void on_conn_closed(uv_handle_t *h) {
   if (c->channel != NULL) {
     mc_channel_wipe(c->channel);
     free(c->channel);
+    c->channel = NULL;
   }
-  free(c);
-  l->alive--;
-  maybe_free_listener(l);
+  c->handle_closed = 1;
+  if (c->holds == 0)
+    free_conn(c);
+}
+
+void mc_conn_hold(mc_conn *c) { c->holds++; }
+
+void mc_conn_release(mc_conn *c) {
+  assert(c->holds > 0);
+  if (--c->holds == 0 && c->handle_closed)
+    free_conn(c);
 }
 
 /* Marks c closed: it leaves the open list and the budget and delivers
@@ -85,6 +100,7 @@ static int begin_close(mc_conn *c, const char *reason) {
          MC_LOG_F_S("reason", reason));
   unlink_conn(c);
   c->closing = 1;
+  mc__conn_drop_unflushed(c);
   mc__budget_update(c);
   mc__crowd_update(c);
   uv_read_stop((uv_stream_t *)&c->tcp);
@@ -92,6 +108,10 @@ static int begin_close(mc_conn *c, const char *reason) {
 }
 
 void mc_conn_close(mc_conn *c, const char *reason) {
+  /* A last frame sent just before (a refusal) still gets its one try at
+   * the socket, as it would have had it been written at once. */
+  if (!c->closing)
+    mc__conn_flush(c);
   if (begin_close(c, reason))
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
@@ -104,6 +124,8 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 }
 
 void mc_conn_close_after_flush(mc_conn *c, const char *reason) {
+  if (!c->closing)
+    mc__conn_flush(c);
   if (!begin_close(c, reason))
     return;
   uv_shutdown_t *req = malloc(sizeof *req);
@@ -145,6 +167,9 @@ void mc__conn_resume(mc_conn *c, unsigned why) {
   if (c->paused == 0 && !c->closing)
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
+
+void mc_conn_pause_reading(mc_conn *c) { mc__conn_pause(c, PAUSE_OWNER); }
+void mc_conn_resume_reading(mc_conn *c) { mc__conn_resume(c, PAUSE_OWNER); }
 
 /* Drops a large read buffer once it is empty: a peer that sent one big
  * frame does not keep its memory for the life of the connection. */
@@ -207,99 +232,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   mc__budget_update(c);
   deliver(c);
-}
-
-/* ---- writing ---- */
-
-static void on_write(uv_write_t *req, int status) {
-  write_req *w = (write_req *)req;
-  mc_conn *c = w->conn;
-  c->queued -= w->mem;
-  free(w->frame);
-  free(w);
-  if (c->closing)
-    return;
-  mc__budget_update(c);
-  if (status < 0) {
-    mc_conn_close(c, uv_strerror(status));
-    return;
-  }
-  if (c->queued <= MC_NET_HIGH_WATER / 2) {
-    c->stalled_ms = 0;
-    mc__conn_resume(c, PAUSE_BACKPRESSURE);
-  }
-}
-
-/* Seals the frame in place when the link is encrypted (it grows by the
- * tag).  Returns 0 or an error; *frame is freed on error. */
-static int seal(mc_conn *c, uint8_t **frame, size_t *len) {
-  if (c->channel == NULL)
-    return 0;
-  uint8_t *p = realloc(*frame, *len + MC_CHANNEL_TAG_LEN);
-  if (p == NULL) {
-    free(*frame);
-    return MC_ENOMEM;
-  }
-  int rc = mc_channel_seal(c->channel, p, *len - MC_FRAME_HEADER_LEN);
-  if (rc != 0) {
-    free(p);
-    return rc;
-  }
-  *frame = p;
-  *len += MC_CHANNEL_TAG_LEN;
-  return 0;
-}
-
-/* Refuses a frame that would take c over its queue limit or the shared
- * budget (closing c: it is not keeping up).  Returns 0 or MC_EFULL. */
-static int admit_frame(mc_conn *c, size_t mem) {
-  mc_listener *l = c->owner;
-  if (c->queued + mem > l->lim.max_send_queue) {
-    l->stats.closed_queue++;
-    mc_conn_close(c, "send queue full");
-    return MC_EFULL;
-  }
-  return mc__budget_room(c, mem) ? 0 : MC_EFULL;
-}
-
-int mc_conn_send(mc_conn *c, uint8_t *frame, size_t len) {
-  if (c->closing || !c->connected) {
-    free(frame);
-    return MC_ENOTCONN;
-  }
-  int rc = seal(c, &frame, &len);
-  if (rc != 0)
-    return rc;
-  write_req *w = malloc(sizeof *w);
-  if (w == NULL) {
-    free(frame);
-    return MC_ENOMEM;
-  }
-  w->conn = c;
-  w->frame = frame;
-  w->mem = malloc_usable_size(frame) + malloc_usable_size(w);
-  if ((rc = admit_frame(c, w->mem)) != 0) {
-    free(frame);
-    free(w);
-    return rc;
-  }
-  uv_buf_t buf = uv_buf_init((char *)frame, (unsigned)len);
-  int uvrc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
-  if (uvrc != 0) {
-    free(frame);
-    free(w);
-    mc_conn_close(c, uv_strerror(uvrc));
-    return MC_ENOTCONN;
-  }
-  c->queued += w->mem;
-  mc__budget_update(c);
-  if (c->stalled_ms == 0 && mc_conn_congested(c))
-    c->stalled_ms = mc__now_ms(c->owner);
-  if (c->queued > MC_NET_HIGH_WATER && !mc__is_validator(c)) {
-    c->owner->stats.paused_backpressure++;
-    mc__conn_pause(c, PAUSE_BACKPRESSURE);
-  }
-  return 0;
 }
 
 /* ---- classes ---- */
@@ -502,7 +434,9 @@ int mc_listener_start(uv_loop_t *loop, const char *hostport,
   l->tcp.data = l;
   uv_timer_init(loop, &l->sweep);
   l->sweep.data = l;
-  l->handles = 2;
+  uv_prepare_init(loop, &l->flush);
+  l->flush.data = l;
+  l->handles = 3;
   int uvrc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
   if (uvrc == 0)
     uvrc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
@@ -512,6 +446,7 @@ int mc_listener_start(uv_loop_t *loop, const char *hostport,
     l->closing = 1;
     uv_close((uv_handle_t *)&l->tcp, on_listener_handle_closed);
     uv_close((uv_handle_t *)&l->sweep, on_listener_handle_closed);
+    uv_close((uv_handle_t *)&l->flush, on_listener_handle_closed);
     return MC_EIO;
   }
   struct sockaddr_storage bound;
@@ -519,6 +454,9 @@ int mc_listener_start(uv_loop_t *loop, const char *hostport,
   uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&bound, &blen);
   l->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
   uv_timer_start(&l->sweep, mc__on_sweep, MC_NET_SWEEP_MS, MC_NET_SWEEP_MS);
+  /* runs every turn, but never keeps the loop alive on its own */
+  uv_prepare_start(&l->flush, mc__on_flush);
+  uv_unref((uv_handle_t *)&l->flush);
   *out = l;
   return 0;
 }
@@ -531,4 +469,5 @@ void mc_listener_close(mc_listener *l) {
     mc_conn_close(l->conns, "node stopping");
   uv_close((uv_handle_t *)&l->tcp, on_listener_handle_closed);
   uv_close((uv_handle_t *)&l->sweep, on_listener_handle_closed);
+  uv_close((uv_handle_t *)&l->flush, on_listener_handle_closed);
 }

@@ -13,7 +13,7 @@
 #include "net/frame.h"
 #include "net/net.h"
 
-enum { PAUSE_RATE = 1, PAUSE_BACKPRESSURE = 2 };
+enum { PAUSE_RATE = 1, PAUSE_BACKPRESSURE = 2, PAUSE_OWNER = 4 };
 
 /* Buckets of the count of unproven connections per address (addresses
  * hashed: two that collide share a count, which only blurs eviction). */
@@ -24,6 +24,7 @@ enum { PAUSE_RATE = 1, PAUSE_BACKPRESSURE = 2 };
 struct mc_listener {
   uv_tcp_t tcp;
   uv_timer_t sweep;
+  uv_prepare_t flush; /* writes what the loop turn queued (send.c) */
   uv_loop_t *loop;
   mc_net_limits lim;
   mc_net_callbacks cb;
@@ -32,7 +33,8 @@ struct mc_listener {
   size_t nonval;  /* open and not validator sessions */
   size_t alive;   /* allocated: open or closing */
   size_t memory;  /* budgeted bytes held by non-validator connections */
-  int handles;    /* of tcp and sweep, not yet closed */
+  mc_conn *unflushed; /* connections with frames not yet handed to libuv */
+  int handles;    /* of tcp, sweep and flush, not yet closed */
   uint16_t port;
   int closing;
   mc_net_stats stats;
@@ -47,7 +49,12 @@ struct mc_conn {
   mc_frame_reader reader;
   mc_conn_class cls;
   mc_channel *channel; /* NULL: plain frames */
-  size_t queued;       /* memory of frames handed to uv_write, not written */
+  size_t queued;       /* memory of frames sent and not yet written */
+  uint8_t **out;       /* frames of this loop turn, not yet handed to libuv */
+  uv_buf_t *outbufs;   /* their bytes, for one uv_write */
+  size_t nout, outcap;
+  size_t unflushed_mem; /* what those count in queued */
+  mc_conn *uf_prev, *uf_next; /* on owner->unflushed while nout > 0 */
   size_t budgeted;     /* what this connection adds to owner->memory */
   int closing, outbound, connected, delivering;
   int crowded;         /* counted in owner->crowd[bucket] */
@@ -58,18 +65,14 @@ struct mc_conn {
   double tokens;       /* frames it may still send now (rate limit) */
   uint64_t tokens_ms;
   void *data;          /* the owner's per-connection state */
+  unsigned holds;      /* mc_conn_hold without release */
+  int handle_closed;   /* libuv is done with it; freed when holds is 0 */
   uv_connect_t connect_req;
   mc_conn_connected_cb on_connected;
   char peer[300]; /* "host:port" as dialled, or "ip:port" */
   char ip[256];
 };
 
-typedef struct write_req {
-  uv_write_t req;
-  mc_conn *conn;
-  uint8_t *frame;
-  size_t mem; /* what it counts in conn->queued */
-} write_req;
 
 static inline uint64_t mc__now_ms(const mc_listener *l) {
   return uv_now(l->loop);
@@ -83,6 +86,16 @@ static inline int mc__is_validator(const mc_conn *c) {
 static inline int mc__unproven(const mc_conn *c) {
   return !c->outbound && (c->cls == MC_CONN_NEW || c->cls == MC_CONN_HANDSHAKE);
 }
+
+/* ---- send.c ---- */
+
+/* Writes the frames every connection queued during this loop turn, one
+ * uv_write per connection (the listener's prepare handle). */
+void mc__on_flush(uv_prepare_t *h);
+/* Hands c's queued frames to libuv now (before a shutdown). */
+void mc__conn_flush(mc_conn *c);
+/* Frees the frames c queued and never handed to libuv (it is closing). */
+void mc__conn_drop_unflushed(mc_conn *c);
 
 /* ---- net.c ---- */
 
