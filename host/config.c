@@ -57,6 +57,7 @@ static const opt options[] = {
     SIZE_OPT("max-send-queue-bytes", max_send_queue, 64u << 10, 1u << 30),
     SIZE_OPT("net-memory-bytes", net_memory, 1u << 20, (size_t)64 << 30),
     SIZE_OPT("max-requests-per-sec", max_requests_per_sec, 1, 10000000),
+    SIZE_OPT("verify-threads", verify_threads, 0, 64),
     SIZE_OPT("mempool-max-total", mempool.max_total, 1, 10000000),
     SIZE_OPT("mempool-max-per-sender", mempool.max_per_sender, 1, 100000),
     SIZE_OPT("mempool-max-nonce-gap", mempool.max_nonce_gap, 0, 100000),
@@ -462,6 +463,8 @@ const char *mc_config_usage(void) {
          "  --max-requests-per-sec N  frames/s one non-validator connection may\n"
          "                       send before the node stops reading it (2000)\n"
          "\n"
+         "  --verify-threads N   threads checking transfer signatures beside the\n"
+         "                       loop thread (default 0: one per CPU)\n"
          "  --mempool-max-total N, --mempool-max-per-sender N,\n"
          "  --mempool-max-nonce-gap N   mempool limits (20000, 256, 64)\n"
          "  --config FILE        JSON object of these settings (keys use '_');\n"

@@ -51,6 +51,7 @@ typedef struct mc_config {
   size_t net_memory;         /* bytes all non-validator connections may
                                 hold in buffers together, 256 MiB */
   size_t max_requests_per_sec; /* frames/s one non-validator may send, 2000 */
+  size_t verify_threads;       /* signature workers; 0: one per CPU */
   mc_mempool_limits mempool;
 } mc_config;
 

@@ -272,6 +272,25 @@ static int start_listening(mc_node *n, const mc_config *cfg, char *err,
   return rc;
 }
 
+static void verify_on_workers(void *ctx, const mc_tx *const *txs, size_t n,
+                              int *res) {
+  mc_verify_job job = {.txs = txs, .res = res, .n = n};
+  mc_verifier_run(ctx, &job);
+}
+
+static int start_verifier(mc_node *n, const mc_config *cfg, char *err,
+                          size_t errlen) {
+  int rc = mc_verifier_new(&n->loop, (unsigned)cfg->verify_threads,
+                           &n->verifier);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot start the signature threads: %s",
+             mc_strerror(rc));
+    return rc;
+  }
+  mc_chain_set_verify_many(n->chain, verify_on_workers, n->verifier);
+  return 0;
+}
+
 int mc_node_open(mc_node *n, const mc_config *cfg, char *err, size_t errlen,
                  int *fatal_input) {
   n->cfg = cfg;
@@ -299,7 +318,9 @@ int mc_node_open(mc_node *n, const mc_config *cfg, char *err, size_t errlen,
     return MC_ENOMEM;
   uv_loop_init(&n->loop);
   n->loop_ready = 1;
-  rc = create_engine(n, cfg, err, errlen);
+  rc = start_verifier(n, cfg, err, errlen);
+  if (rc == 0)
+    rc = create_engine(n, cfg, err, errlen);
   if (rc == 0)
     rc = start_listening(n, cfg, err, errlen);
   return rc;
@@ -377,6 +398,11 @@ void mc_node_stop(mc_node *n, int exit_code) {
   n->peers = NULL;
   mc_listener_close(n->listener);
   n->listener = NULL;
+  if (n->verifier != NULL) {
+    mc_chain_set_verify_many(n->chain, NULL, NULL);
+    mc_verifier_close(n->verifier);
+    n->verifier = NULL;
+  }
   if (n->signals_ready) {
     close_handle_once((uv_handle_t *)&n->sigint);
     close_handle_once((uv_handle_t *)&n->sigterm);

@@ -22,6 +22,7 @@
 #include "minichain/store.h"
 #include "net/net.h"
 #include "peer/peers.h"
+#include "verify.h"
 
 typedef struct mc_node mc_node;
 
@@ -59,6 +60,7 @@ struct mc_node {
   mc_store *store;
   mc_chain *chain;
   mc_mempool *mempool;
+  mc_verifier *verifier;
   mc_consensus *consensus;
   mc_listener *listener;
   mc_peers *peers;

@@ -36,6 +36,13 @@ typedef struct mc_chain mc_chain;
 typedef int (*mc_sig_known_fn)(void *ctx, const mc_tx *tx);
 
 /*
+ * Checks the signatures of n transfers at once (on several threads, say):
+ * sets res[i] to 0 or MC_ESIG for txs[i].
+ */
+typedef void (*mc_verify_many_fn)(void *ctx, const mc_tx *const *txs,
+                                  size_t n, int *res);
+
+/*
  * Opens the chain kept by an open store.  An empty store gets block 0 from
  * g.  Otherwise block 0's prev_hash must be g's hash (else MC_EFOREIGN:
  * "data directory holds another chain"), and the state accumulator rebuilt
@@ -47,6 +54,10 @@ int mc_chain_open(mc_chain **out, const mc_genesis *g,
                   const mc_store_vtable *vt, mc_store *s, char *err,
                   size_t errlen);
 void mc_chain_close(mc_chain *c); /* does not close the store */
+
+/* From now on validation checks the signatures sig_known does not vouch
+ * for through fn (NULL: one after another on the calling thread). */
+void mc_chain_set_verify_many(mc_chain *c, mc_verify_many_fn fn, void *ctx);
 
 /* The head block's header and hash. */
 const mc_block_header *mc_chain_head(const mc_chain *c);

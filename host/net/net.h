@@ -155,6 +155,21 @@ int mc_conn_is_closing(const mc_conn *c);
 /* 1 while its queue is so full that optional traffic (gossip) should skip
  * it rather than add to it. */
 int mc_conn_congested(const mc_conn *c);
+/*
+ * Keeps c's memory valid after it closes, until the matching
+ * mc_conn_release: for work that answers c later (a signature checked on
+ * another thread).  A held connection that closed still runs on_closed at
+ * the usual time; sending to it fails with MC_ENOTCONN.
+ */
+void mc_conn_hold(mc_conn *c);
+void mc_conn_release(mc_conn *c);
+
+/* Stops reading c because its owner is busy with what it sent already
+ * (work queued elsewhere); mc_conn_resume_reading undoes it.  Independent
+ * of the pauses for rate and backpressure. */
+void mc_conn_pause_reading(mc_conn *c);
+void mc_conn_resume_reading(mc_conn *c);
+
 /* Counts `frames` more against the connection's rate (a request that
  * costs the node more than one frame's work: a batch of blocks). */
 void mc_conn_charge(mc_conn *c, double frames);

@@ -1,0 +1,74 @@
+/*
+ * verify.h - transfer signatures checked on worker threads.
+ *
+ * An ed25519 verification costs far more than anything else the node does
+ * with a transfer, and transfers are independent of each other, so their
+ * signatures are checked in batches spread over a few threads while the
+ * loop thread goes on with I/O.  Two ways in:
+ *
+ *   - mc_verifier_run: the caller waits, and works on its batch too (block
+ *     validation and sync, which cannot go on before the answer);
+ *   - mc_verifier_submit: the caller goes on; the job's `done` runs later
+ *     on the loop thread (admission of submitted and gossiped transfers).
+ *
+ * Workers only read the transfers and write one result each; everything
+ * else stays on the loop thread.  Jobs are served in the order submitted,
+ * but async jobs may finish in any order: a caller that needs order keeps
+ * it itself (admit.c does).
+ */
+#ifndef MC_VERIFY_H
+#define MC_VERIFY_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "minichain/types.h"
+
+typedef struct mc_verifier mc_verifier;
+typedef struct mc_verify_job mc_verify_job;
+
+/* Runs on the loop thread once every result of the job is in. */
+typedef void (*mc_verify_done_fn)(mc_verify_job *job);
+
+/* A batch.  The caller fills the public fields and keeps the job, txs and
+ * res alive (and unchanged) until `done` has run. */
+struct mc_verify_job {
+  const mc_tx *const *txs; /* n transfers to check */
+  int *res;                /* out: res[i] = 0 or MC_ESIG */
+  size_t n;
+  mc_verify_done_fn done;  /* async jobs only */
+  void *data;              /* the caller's */
+  /* private: */
+  size_t claimed, left;
+  int async;
+  mc_verify_job *next;
+};
+
+/*
+ * Starts `threads` workers (0: one per online CPU) whose finished async
+ * jobs are reported on `loop`.  Returns 0, MC_ENOMEM or MC_EIO (a thread
+ * could not start), with *out set on success.
+ */
+int mc_verifier_new(uv_loop_t *loop, unsigned threads, mc_verifier **out);
+
+/* How many worker threads it runs. */
+unsigned mc_verifier_threads(const mc_verifier *v);
+
+/* Verifies job->txs[0..n) on the workers and the calling thread together
+ * and returns when every res[] is set; `done` is not used.  Loop thread
+ * only (it may also be called with v NULL: the caller verifies alone). */
+void mc_verifier_run(mc_verifier *v, mc_verify_job *job);
+
+/* Queues job; job->done runs on the loop thread when it is finished (never
+ * from inside this call).  n may be 0. */
+void mc_verifier_submit(mc_verifier *v, mc_verify_job *job);
+
+/*
+ * Stops the workers (after the chunks they are checking) and frees v once
+ * its loop handle is closed (keep running the loop).  Jobs not finished by
+ * then never see `done`: their owner, which is closing too, frees them.
+ * NULL is a no-op.
+ */
+void mc_verifier_close(mc_verifier *v);
+
+#endif /* MC_VERIFY_H */
