@@ -32,6 +32,7 @@ struct mc_verifier {
   pthread_t *threads;
   unsigned nthreads;
   uv_async_t wake;
+  size_t async_out; /* async jobs submitted and not yet done (loop thread) */
 };
 
 unsigned mc_verifier_threads(const mc_verifier *v) { return v->nthreads; }
@@ -113,6 +114,8 @@ static void on_wake(uv_async_t *h) {
   pthread_mutex_unlock(&v->mu);
   while (j != NULL) {
     mc_verify_job *next = j->next;
+    if (--v->async_out == 0)
+      uv_unref((uv_handle_t *)&v->wake);
     j->done(j);
     j = next;
   }
@@ -167,6 +170,8 @@ void mc_verifier_run(mc_verifier *v, mc_verify_job *job) {
 
 void mc_verifier_submit(mc_verifier *v, mc_verify_job *job) {
   job->async = 1;
+  if (v->async_out++ == 0)
+    uv_ref((uv_handle_t *)&v->wake); /* the loop waits for the answer */
   pthread_mutex_lock(&v->mu);
   if (job->n == 0) {
     job->left = 1;
@@ -214,7 +219,7 @@ int mc_verifier_new(uv_loop_t *loop, unsigned threads, mc_verifier **out) {
     return MC_EIO;
   }
   v->wake.data = v;
-  /* a verifier with nothing queued does not keep the loop running */
+  /* a verifier with no async job out does not keep the loop running */
   uv_unref((uv_handle_t *)&v->wake);
   for (unsigned i = 0; i < threads; i++) {
     if (pthread_create(&v->threads[i], NULL, worker, v) != 0) {
