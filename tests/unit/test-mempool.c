@@ -901,6 +901,132 @@ static void test_commit_demotes(void **state) {
   mc_mempool_free(mp);
 }
 
+/* ---- expiry ---- */
+
+/* A queued transfer whose gap is never filled leaves after the TTL, each
+ * on its own time, and says why; ready ones never expire. */
+static void test_expiry(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_ttl(100, 50, 8, 1000);
+  fake_now = 5000;
+  mc_tx a1 = make_tx(&alice, &carol, 1, 1);
+  mc_tx a3 = make_tx(&alice, &carol, 1, 3);
+  mc_tx b4 = make_tx(&bob, &carol, 1, 4);
+  assert_int_equal(mc_mempool_add(mp, &a1), 0);
+  assert_int_equal(mc_mempool_add(mp, &a3), 0);
+  fake_now = 5400;
+  assert_int_equal(mc_mempool_add(mp, &b4), 0);
+  mc_mempool_expire(mp, 5999);
+  assert_int_equal(mc_mempool_queued_count(mp), 2);
+  mc_mempool_expire(mp, 6000);
+  assert_rejected(mp, &a3, MC_EEXPIRED);
+  assert_state(mp, &b4, 0);
+  assert_state(mp, &a1, 1);
+  mc_mempool_expire(mp, 6399);
+  assert_state(mp, &b4, 0);
+  mc_mempool_expire(mp, 100000);
+  assert_rejected(mp, &b4, MC_EEXPIRED);
+  assert_state(mp, &a1, 1); /* ready: never expires */
+  assert_int_equal(mc_mempool_size(mp), 1);
+  /* Bob left the pool entirely (his sender entry with it). */
+  mc_tx b1 = make_tx(&bob, &carol, 1, 1);
+  assert_int_equal(mc_mempool_add(mp, &b1), 0);
+  /* An expired transfer may come back: its signature is known good. */
+  uint64_t n = mc_mempool_verify_count(mp);
+  fake_now = 100000;
+  assert_int_equal(mc_mempool_add(mp, &a3), 0);
+  assert_int_equal(mc_mempool_verify_count(mp), n);
+  assert_not_recorded(mp, &a3);
+  assert_state(mp, &a3, 0);
+  mc_mempool_free(mp);
+}
+
+/* A transfer whose gap fills in time is ready and no longer expires,
+ * whether the gap filled by admission or by a commit. */
+static void test_expiry_spares_promoted(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_ttl(100, 50, 8, 1000);
+  mc_tx a2 = make_tx(&alice, &carol, 10, 2);
+  mc_tx a1 = make_tx(&alice, &carol, 10, 1);
+  mc_tx b2 = make_tx(&bob, &carol, 10, 2);
+  assert_int_equal(mc_mempool_add(mp, &a2), 0);
+  assert_int_equal(mc_mempool_add(mp, &b2), 0);
+  fake_now = 900;
+  assert_int_equal(mc_mempool_add(mp, &a1), 0);
+  mc_tx other_b1 = make_tx(&bob, &dave, 10, 1); /* through another node */
+  commit(mp, &other_b1, 1);
+  assert_int_equal(mc_mempool_queued_count(mp), 0);
+  mc_mempool_expire(mp, 5000);
+  assert_int_equal(mc_mempool_size(mp), 3);
+  assert_state(mp, &a2, 1);
+  assert_state(mp, &b2, 1);
+  mc_mempool_free(mp);
+}
+
+/* A commit that sends ready transfers back to queued stamps them then. */
+static void test_expiry_after_demotion(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_ttl(100, 50, 8, 1000);
+  set_account(alice.pk, 100, 0);
+  mc_tx a1 = make_tx(&alice, &carol, 30, 1);
+  mc_tx a2 = make_tx(&alice, &carol, 30, 2);
+  mc_tx a3 = make_tx(&alice, &carol, 5, 3);
+  assert_int_equal(mc_mempool_add(mp, &a1), 0);
+  assert_int_equal(mc_mempool_add(mp, &a2), 0);
+  assert_int_equal(mc_mempool_add(mp, &a3), 0);
+  fake_now = 10000;
+  mc_tx other1 = make_tx(&alice, &dave, 80, 1); /* leaves 20 */
+  commit(mp, &other1, 1);
+  assert_rejected(mp, &a2, MC_EBALANCE);
+  assert_state(mp, &a3, 0); /* queued since 10000 */
+  mc_mempool_expire(mp, 10999);
+  assert_state(mp, &a3, 0);
+  mc_mempool_expire(mp, 11000);
+  assert_rejected(mp, &a3, MC_EEXPIRED);
+  assert_int_equal(mc_mempool_size(mp), 0);
+  mc_mempool_free(mp);
+}
+
+/* A TTL of 0 keeps queued transfers until their gap fills. */
+static void test_expiry_off(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_ttl(100, 50, 8, 0);
+  mc_tx a3 = make_tx(&alice, &carol, 1, 3);
+  assert_int_equal(mc_mempool_add(mp, &a3), 0);
+  mc_mempool_expire(mp, UINT64_MAX - 1);
+  assert_state(mp, &a3, 0);
+  mc_mempool_free(mp);
+}
+
+/* Expiry walks only what is due: many queued transfers, a few due. */
+static void test_expiry_takes_only_due(void **state) {
+  (void)state;
+  enum { SENDERS = 40, PER = 8 };
+  static key keys[SENDERS];
+  mc_mempool *mp = pool_ttl(SENDERS * PER, PER, 16, 100);
+  for (unsigned s = 0; s < SENDERS; s++) {
+    keys[s] = make_key(300 + s);
+    set_account(keys[s].pk, 1000, 0);
+  }
+  for (unsigned s = 0; s < SENDERS; s++) {
+    fake_now = s; /* sender s's transfers queued at time s */
+    for (uint64_t n = 2; n < 2 + PER; n++) {
+      mc_tx t = make_tx(&keys[s], &keys[(s + 1) % SENDERS], 1, n);
+      assert_int_equal(mc_mempool_add(mp, &t), 0);
+    }
+  }
+  assert_int_equal(mc_mempool_queued_count(mp), SENDERS * PER);
+  mc_mempool_expire(mp, 100 + 9); /* senders 0..9 */
+  assert_int_equal(mc_mempool_queued_count(mp), (SENDERS - 10) * PER);
+  mc_tx t = make_tx(&keys[9], &keys[10], 1, 2);
+  assert_rejected(mp, &t, MC_EEXPIRED);
+  t = make_tx(&keys[10], &keys[11], 1, 2);
+  assert_state(mp, &t, 0);
+  mc_mempool_expire(mp, 100 + SENDERS);
+  assert_int_equal(mc_mempool_size(mp), 0);
+  mc_mempool_free(mp);
+}
+
 /* ---- memory of refusals, next nonce ---- */
 
 static void test_rejection_memory_bounded(void **state) {
@@ -1020,6 +1146,76 @@ static void test_many_senders(void **state) {
   mc_mempool_free(mp);
 }
 
+/* ---- memory ---- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+/* Everyone is rich and has never sent anything. */
+static int rich_get(void *ctx, const uint8_t pk[MC_PUBKEY_LEN],
+                    mc_account *out) {
+  (void)ctx;
+  memset(out, 0, sizeof *out);
+  memcpy(out->pubkey, pk, MC_PUBKEY_LEN);
+  out->balance = UINT64_MAX / 2;
+  return 0;
+}
+
+/* Bytes the allocator has handed out (chunk sizes, not requests). */
+static size_t heap_in_use(void) {
+  struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
+
+/* Fills a pool with the default limits with n pending transfers from
+ * `senders` senders and returns what the pool holds, in bytes.  The
+ * transfers are not signed: mc_mempool_add_verified trusts the caller, and
+ * memory does not depend on the signature's bytes. */
+static size_t pool_bytes(size_t n, size_t senders) {
+  size_t before = heap_in_use();
+  mc_mempool *mp = mc_mempool_new(NULL, CHAIN, rich_get, NULL);
+  assert_non_null(mp);
+  mc_tx t;
+  memset(&t, 0, sizeof t);
+  snprintf(t.chain_id, sizeof t.chain_id, "%s", CHAIN);
+  t.amount = 1;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t from = (uint32_t)(i % senders), to = from + 1;
+    memcpy(t.from, &from, sizeof from);
+    memcpy(t.to, &to, sizeof to);
+    t.nonce = i / senders + 1;
+    memcpy(t.sig, &i, sizeof i);
+    assert_int_equal(mc_mempool_add_verified(mp, &t), 0);
+  }
+  assert_int_equal(mc_mempool_ready_count(mp), n);
+  size_t used = heap_in_use() - before;
+  mc_mempool_free(mp);
+  return used;
+}
+
+/* 100,000 pending transfers (the default max_total) must fit in 64 MiB,
+ * spread over many senders or packed into two full shares. */
+static void test_memory_100k(void **state) {
+  (void)state;
+  const size_t n = 100000;
+  const size_t shapes[] = {1000, 2};
+  for (size_t i = 0; i < 2; i++) {
+    size_t used = pool_bytes(n, shapes[i]);
+    print_message("mempool: %zu pending from %zu senders hold %zu bytes, "
+                  "%zu per transfer\n",
+                  n, shapes[i], used, used / n);
+#ifndef UNDER_ASAN /* ASan's allocator is not the one mallinfo2 sees */
+    assert_true(used > n * sizeof(mc_tx));
+    assert_true(used <= (size_t)64 << 20);
+#endif
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_admit_ready, setup),
@@ -1049,11 +1245,17 @@ int main(void) {
       cmocka_unit_test_setup(test_commit_invalidates, setup),
       cmocka_unit_test_setup(test_commit_promotes, setup),
       cmocka_unit_test_setup(test_commit_demotes, setup),
+      cmocka_unit_test_setup(test_expiry, setup),
+      cmocka_unit_test_setup(test_expiry_spares_promoted, setup),
+      cmocka_unit_test_setup(test_expiry_after_demotion, setup),
+      cmocka_unit_test_setup(test_expiry_off, setup),
+      cmocka_unit_test_setup(test_expiry_takes_only_due, setup),
       cmocka_unit_test_setup(test_rejection_memory_bounded, setup),
       cmocka_unit_test_setup(test_rejection_latest_reason, setup),
       cmocka_unit_test_setup(test_next_nonce, setup),
       cmocka_unit_test_setup(test_new_refuses_bad_arguments, setup),
       cmocka_unit_test_setup(test_many_senders, setup),
+      cmocka_unit_test_setup(test_memory_100k, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
