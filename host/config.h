@@ -51,7 +51,7 @@ typedef struct mc_config {
   size_t net_memory;         /* bytes all non-validator connections may
                                 hold in buffers together, 256 MiB */
   size_t max_requests_per_sec; /* frames/s one non-validator may send, 2000 */
-  mc_mempool_limits mempool;
+  mc_mempool_limits mempool; /* --mempool-*, defaults MC_MEMPOOL_DEFAULT_LIMITS */
 } mc_config;
 
 /* Fills defaults.  Free with mc_config_free. */
