@@ -44,7 +44,7 @@
   X(ESTATE, -27, "operation not valid in the current state")                   \
   X(EKIND, -28, "wrong plugin kind")                                           \
   X(ENOSYS, -29, "function not provided")                                     \
-  X(EEXPIRED, -30, "expired")
+  X(EEXPIRED, -30, "waited too long for an earlier nonce")
 
 typedef enum mc_errno {
   MC_OK = 0,
