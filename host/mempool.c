@@ -8,7 +8,8 @@
  *   - a hash table by id finds any of them in O(1);
  *   - a table by sender public key finds that sender's transfers: one array
  *     sorted by nonce whose first `nready` entries are the ready ones
- *     (nonces committed+1, +2, ...), the rest queued;
+ *     (nonces committed+1, +2, ...), the rest queued; commits take from its
+ *     front, so it has room at both ends (a sender may hold 50,000);
  *   - ready transfers are also on one list in the order they became ready,
  *     which is the order block building takes them: a sender's transfers
  *     become ready in nonce order, so any prefix of the list applies;
@@ -63,7 +64,8 @@ typedef struct tx_list {
 
 struct sender {
   uint8_t pk[MC_PUBKEY_LEN];
-  pool_tx **txs; /* sorted by nonce; [0, nready) ready, the rest queued */
+  pool_tx **base; /* cap slots, of which txs[0, len) are in use */
+  pool_tx **txs;  /* sorted by nonce; [0, nready) ready, the rest queued */
   size_t len, cap, nready;
   uint64_t spent;         /* sum of the ready amounts */
   size_t bucket;          /* queued count it is filed under; 0: unfiled */
@@ -303,18 +305,29 @@ static void sender_gc(mc_mempool *mp, sender *s) {
     return;
   bucket_unlink(mp, s);
   mc_keymap_del(&mp->by_sender, s->pk);
-  free(s->txs);
+  free(s->base);
   free(s);
 }
 
+/* Makes room for one more transfer at the end of s->txs.  Commits take
+ * transfers from the front (drop_at), leaving room there: once it is half
+ * the array, sliding back costs less than the drops that made it, so both
+ * ends stay O(1) amortised. */
 static int sender_reserve(sender *s) {
-  if (s->len < s->cap)
+  size_t off = (size_t)(s->txs - s->base);
+  if (off + s->len < s->cap)
     return 0;
+  if (off > 0 && off >= s->cap / 2) {
+    memmove(s->base, s->txs, s->len * sizeof *s->txs);
+    s->txs = s->base;
+    return 0;
+  }
   size_t cap = s->cap ? s->cap * 2 : 4;
-  pool_tx **txs = realloc(s->txs, cap * sizeof *txs);
-  if (txs == NULL)
+  pool_tx **base = realloc(s->base, cap * sizeof *base);
+  if (base == NULL)
     return MC_ENOMEM;
-  s->txs = txs;
+  s->base = base;
+  s->txs = base + off;
   s->cap = cap;
   return 0;
 }
@@ -346,7 +359,13 @@ static void drop_at(mc_mempool *mp, sender *s, size_t i, int reason) {
   } else {
     list_unlink(&mp->queued, t);
   }
-  memmove(&s->txs[i], &s->txs[i + 1], (s->len - i - 1) * sizeof *s->txs);
+  /* Close the hole from the shorter side: a commit drops the front. */
+  if (i < s->len / 2) {
+    memmove(&s->txs[1], &s->txs[0], i * sizeof *s->txs);
+    s->txs++;
+  } else {
+    memmove(&s->txs[i], &s->txs[i + 1], (s->len - i - 1) * sizeof *s->txs);
+  }
   s->len--;
   mc_keymap_del(&mp->by_id, t->tx.id);
   mp->size--;
@@ -428,7 +447,7 @@ void mc_mempool_free(mc_mempool *mp) {
       continue;
     for (size_t j = 0; j < s->len; j++)
       free(s->txs[j]);
-    free(s->txs);
+    free(s->base);
     free(s);
   }
   mc_keymap_free(&mp->by_id);

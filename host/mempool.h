@@ -82,7 +82,7 @@
  * (at most max_per_sender); mc_mempool_ready is O(max); a commit costs
  * O(block + transfers pooled for the block's senders); mc_mempool_expire
  * costs O(1 + expired) (queued transfers are kept in the order they became
- * queued).  Memory: about 400 bytes per pooled transfer (the transfer, its
+ * queued).  Memory: about 390 bytes per pooled transfer (the transfer, its
  * slot in the id table, its place in its sender's array), measured by
  * tests/unit/test-mempool.c (test_memory_100k).
  *
