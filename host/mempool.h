@@ -143,7 +143,7 @@ void mc_mempool_set_clock(mc_mempool *mp, mc_mempool_clock_fn now, void *ctx);
 /*
  * Admits tx (ready or queued): mc_mempool_check, then the signature
  * (unless this very signature is known good, see above), then
- * mc_mempool_add_verified.  Returns 0, or the reason it was refused, in
+ * mc_mempool_add_verified (without running the checks twice).  Returns 0, or the reason it was refused, in
  * this order: MC_EDUP (already pending); MC_ECHAINID, MC_EZERO, MC_ESELF
  * (stateless); MC_ESIG for bytes already known bad; an error from the
  * account getter; MC_ENONCE (nonce used or already pending), MC_ENONCEGAP,
