@@ -1166,6 +1166,19 @@ static int rich_get(void *ctx, const uint8_t pk[MC_PUBKEY_LEN],
   return 0;
 }
 
+/* Resident bytes of this process (for information: pages freed by earlier
+ * tests may be reused, so the pool's share is the heap figure below). */
+static size_t rss_bytes(void) {
+  unsigned long size = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f != NULL) {
+    if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+      resident = 0;
+    fclose(f);
+  }
+  return (size_t)resident * 4096u;
+}
+
 /* Bytes the allocator has handed out (chunk sizes, not requests). */
 static size_t heap_in_use(void) {
   struct mallinfo2 mi = mallinfo2();
@@ -1176,8 +1189,8 @@ static size_t heap_in_use(void) {
  * `senders` senders and returns what the pool holds, in bytes.  The
  * transfers are not signed: mc_mempool_add_verified trusts the caller, and
  * memory does not depend on the signature's bytes. */
-static size_t pool_bytes(size_t n, size_t senders) {
-  size_t before = heap_in_use();
+static size_t pool_bytes(size_t n, size_t senders, size_t *rss_grew) {
+  size_t before = heap_in_use(), rss_before = rss_bytes();
   mc_mempool *mp = mc_mempool_new(NULL, CHAIN, rich_get, NULL);
   assert_non_null(mp);
   mc_tx t;
@@ -1194,6 +1207,7 @@ static size_t pool_bytes(size_t n, size_t senders) {
   }
   assert_int_equal(mc_mempool_ready_count(mp), n);
   size_t used = heap_in_use() - before;
+  *rss_grew = rss_bytes() - rss_before;
   mc_mempool_free(mp);
   return used;
 }
@@ -1254,10 +1268,11 @@ static void test_memory_100k(void **state) {
   const size_t n = 100000;
   const size_t shapes[] = {1000, 2};
   for (size_t i = 0; i < 2; i++) {
-    size_t used = pool_bytes(n, shapes[i]);
+    size_t rss_grew;
+    size_t used = pool_bytes(n, shapes[i], &rss_grew);
     print_message("mempool: %zu pending from %zu senders hold %zu bytes, "
-                  "%zu per transfer\n",
-                  n, shapes[i], used, used / n);
+                  "%zu per transfer (process RSS grew %zu bytes)\n",
+                  n, shapes[i], used, used / n, rss_grew);
 #ifndef UNDER_ASAN /* ASan's allocator is not the one mallinfo2 sees */
     assert_true(used > n * sizeof(mc_tx));
     assert_true(used <= (size_t)64 << 20);
