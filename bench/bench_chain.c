@@ -77,7 +77,7 @@ static double verify_rate(const mc_tx *txs) {
 }
 
 static double admit_rate(const mc_tx *txs) {
-  mc_mempool_limits lim = {TXS, TXS, TXS};
+  mc_mempool_limits lim = {TXS, TXS, TXS, 0};
   mc_mempool *mp = mc_mempool_new(&lim, CHAIN_ID, rich_get, NULL);
   if (mp == NULL)
     abort();

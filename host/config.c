@@ -61,6 +61,7 @@ static const opt options[] = {
     SIZE_OPT("mempool-max-total", mempool.max_total, 1, 10000000),
     SIZE_OPT("mempool-max-per-sender", mempool.max_per_sender, 1, 100000),
     SIZE_OPT("mempool-max-nonce-gap", mempool.max_nonce_gap, 0, 100000),
+    SIZE_OPT("mempool-queued-ttl-ms", mempool.queued_ttl_ms, 0, 86400000),
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -155,8 +156,9 @@ static int set_size(const opt *o, mc_config *c, const char *what,
              what, o->min, o->max, v);
     return MC_EINVAL;
   }
-  if (o->offset == offsetof(mc_config, mempool.max_nonce_gap))
-    c->mempool.max_nonce_gap = n;
+  if (o->offset == offsetof(mc_config, mempool.max_nonce_gap) ||
+      o->offset == offsetof(mc_config, mempool.queued_ttl_ms))
+    *(uint64_t *)((char *)c + o->offset) = n;
   else
     *(size_t *)((char *)c + o->offset) = (size_t)n;
   return 0;
@@ -465,8 +467,15 @@ const char *mc_config_usage(void) {
          "\n"
          "  --verify-threads N   threads checking transfer signatures beside the\n"
          "                       loop thread (default 0: one per CPU)\n"
-         "  --mempool-max-total N, --mempool-max-per-sender N,\n"
-         "  --mempool-max-nonce-gap N   mempool limits (20000, 256, 64)\n"
+         "\n"
+         "Mempool (docs/OPERATIONS.md):\n"
+         "  --mempool-max-total N       transfers pending at once (100000)\n"
+         "  --mempool-max-per-sender N  of which from one sender (50000)\n"
+         "  --mempool-max-nonce-gap N   how far ahead of the next nonce a transfer\n"
+         "                       may wait for the gap to fill (64)\n"
+         "  --mempool-queued-ttl-ms N   a transfer waiting that long for its gap is\n"
+         "                       dropped as expired; 0: never (60000)\n"
+         "\n"
          "  --config FILE        JSON object of these settings (keys use '_');\n"
          "                       flags override it\n"
          "  --plugin-info FILE   print a plugin's descriptor, or why it is refused\n"

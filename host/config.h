@@ -52,7 +52,7 @@ typedef struct mc_config {
                                 hold in buffers together, 256 MiB */
   size_t max_requests_per_sec; /* frames/s one non-validator may send, 2000 */
   size_t verify_threads;       /* signature workers; 0: one per CPU */
-  mc_mempool_limits mempool;
+  mc_mempool_limits mempool; /* --mempool-*, defaults MC_MEMPOOL_DEFAULT_LIMITS */
 } mc_config;
 
 /* Fills defaults.  Free with mc_config_free. */

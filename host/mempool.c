@@ -8,19 +8,23 @@
  *   - a hash table by id finds any of them in O(1);
  *   - a table by sender public key finds that sender's transfers: one array
  *     sorted by nonce whose first `nready` entries are the ready ones
- *     (nonces committed+1, +2, ...), the rest queued;
+ *     (nonces committed+1, +2, ...), the rest queued; commits take from its
+ *     front, so it has room at both ends (a sender may hold 50,000);
  *   - ready transfers are also on one list in the order they became ready,
  *     which is the order block building takes them: a sender's transfers
  *     become ready in nonce order, so any prefix of the list applies;
+ *   - queued transfers are on another list, in the order they became
+ *     queued, each stamped with that time, so expiry takes them from its
+ *     head without looking at the rest;
  *   - senders with queued transfers sit in buckets by how many they have,
  *     so the eviction victim (highest nonce of the sender with the most
  *     queued) is found without scanning the pool;
  *   - a ring of recent rejections, indexed by id, answers "why was it
  *     refused" without growing.  A rejection is filed under the id only
  *     when it holds for every copy with that id (the id does not cover the
- *     signature): a stateless rule, or a state rule met by a copy whose
- *     signature verified, whose signature is kept so that the same bytes
- *     are not verified again;
+ *     signature; see mempool.h); when it came from a copy whose signature
+ *     verified, that signature is kept so that the same bytes are not
+ *     verified again;
  *   - a second ring, indexed by SHA-256 of the whole wire form, holds the
  *     copies whose signature failed, so the same bad bytes (a peer's
  *     gossip, a client's retry) cost one verification, and are never
@@ -33,6 +37,7 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chain/codec.h"
 #include "chain/crypto.h"
@@ -43,16 +48,24 @@
 
 typedef struct sender sender;
 
+/* queued_at of a ready transfer (no clock reads this far). */
+#define READY UINT64_MAX
+
 typedef struct pool_tx {
   mc_tx tx;
   sender *s;
-  int ready;
-  struct pool_tx *prev, *next; /* ready list, while ready */
+  struct pool_tx *prev, *next; /* the ready list or the queued list */
+  uint64_t queued_at;          /* when it became queued; READY if ready */
 } pool_tx;
+
+typedef struct tx_list {
+  pool_tx *head, *tail;
+} tx_list;
 
 struct sender {
   uint8_t pk[MC_PUBKEY_LEN];
-  pool_tx **txs; /* sorted by nonce; [0, nready) ready, the rest queued */
+  pool_tx **base; /* cap slots, of which txs[0, len) are in use */
+  pool_tx **txs;  /* sorted by nonce; [0, nready) ready, the rest queued */
   size_t len, cap, nready;
   uint64_t spent;         /* sum of the ready amounts */
   size_t bucket;          /* queued count it is filed under; 0: unfiled */
@@ -80,8 +93,11 @@ struct mc_mempool {
   void *ctx;
   mc_keymap by_id;     /* id -> pool_tx */
   mc_keymap by_sender; /* pk -> sender */
-  pool_tx *ready_head, *ready_tail;
+  tx_list ready;       /* in the order they became ready */
+  tx_list queued;      /* in the order they became queued */
   size_t size, nready;
+  mc_mempool_clock_fn clock;
+  void *clock_ctx;
   sender **buckets; /* [1..max_per_sender]: senders by queued count */
   size_t top_bucket; /* no bucket above it is non-empty */
   rejection *rej;   /* ring of MC_MEMPOOL_REJECTIONS_KEPT */
@@ -95,12 +111,14 @@ struct mc_mempool {
 };
 
 static size_t queued_of(const sender *s) { return s->len - s->nready; }
+static int is_ready(const pool_tx *t) { return t->queued_at == READY; }
 
 /* ---- rejection memory ---- */
 
 /* Files reason under id.  The caller vouches that it holds for every copy
- * with this id: sig is the signature it verified for a state rule, NULL
- * for a stateless one (which needs none). */
+ * with this id (see mempool.h).  sig, if not NULL, is a signature verified
+ * for this id; one kept from before stays (the id covers every signed
+ * field, so a signature good for it once is good for it always). */
 static void remember(mc_mempool *mp, const uint8_t id[MC_HASH_LEN], int reason,
                      const uint8_t *sig) {
   assert(reason != 0);
@@ -111,13 +129,15 @@ static void remember(mc_mempool *mp, const uint8_t id[MC_HASH_LEN], int reason,
       mc_keymap_del(&mp->by_rej, r->id);
     memcpy(r->id, id, MC_HASH_LEN);
     r->live = 1;
+    r->sig_ok = 0;
     mc_keymap_put(&mp->by_rej, r->id, r); /* sized for the ring at creation */
     mp->rej_next = (mp->rej_next + 1) % MC_MEMPOOL_REJECTIONS_KEPT;
   }
   r->reason = reason;
-  r->sig_ok = sig != NULL;
-  if (sig != NULL)
+  if (sig != NULL) {
+    r->sig_ok = 1;
     memcpy(r->sig, sig, MC_SIG_LEN);
+  }
 }
 
 /* A transfer admitted after an earlier refusal is no longer "rejected". */
@@ -132,7 +152,8 @@ static void forget(mc_mempool *mp, const uint8_t id[MC_HASH_LEN]) {
 /* ---- signatures ---- */
 
 static void remember_bad(mc_mempool *mp, const uint8_t wire_hash[MC_HASH_LEN]) {
-  assert(mc_keymap_get(&mp->by_bad, wire_hash) == NULL);
+  if (mc_keymap_get(&mp->by_bad, wire_hash) != NULL)
+    return;
   bad_copy *b = &mp->bad[mp->bad_next];
   if (b->live)
     mc_keymap_del(&mp->by_bad, b->wire_hash);
@@ -142,25 +163,30 @@ static void remember_bad(mc_mempool *mp, const uint8_t wire_hash[MC_HASH_LEN]) {
   mp->bad_next = (mp->bad_next + 1) % MC_MEMPOOL_BAD_SIGS_KEPT;
 }
 
-/* 1 if these very bytes were refused before with their signature verified
- * (a state rule), so the signature is known good. */
+/* 1 if these very bytes were verified before for a transfer that left or
+ * was refused, so the signature is known good. */
 static int sig_known_good(const mc_mempool *mp, const mc_tx *tx) {
   const rejection *r = mc_keymap_get(&mp->by_rej, tx->id);
   return r != NULL && r->sig_ok && memcmp(r->sig, tx->sig, MC_SIG_LEN) == 0;
 }
 
-/* 0 if tx->sig is from's signature, else MC_ESIG.  Each distinct copy is
- * verified at most once while the rings remember it. */
-static int check_sig(mc_mempool *mp, const mc_tx *tx) {
+/* 1 if these very bytes failed a verification (ours or the caller's). */
+static int sig_known_bad(const mc_mempool *mp, const mc_tx *tx) {
   uint8_t wire_hash[MC_HASH_LEN];
-  if (sig_known_good(mp, tx))
-    return 0;
+  if (mp->by_bad.count == 0)
+    return 0; /* spares the hash while nobody sends bad signatures */
   mc_tx_wire_hash(tx, wire_hash);
-  if (mc_keymap_get(&mp->by_bad, wire_hash) != NULL)
-    return MC_ESIG;
+  return mc_keymap_get(&mp->by_bad, wire_hash) != NULL;
+}
+
+/* 0 if tx->sig is from's signature, else MC_ESIG (and the bytes are
+ * remembered as bad).  The one place the pool verifies. */
+static int verify_sig(mc_mempool *mp, const mc_tx *tx) {
   mp->verifies++;
   if (mc_tx_verify(tx) == 0)
     return 0;
+  uint8_t wire_hash[MC_HASH_LEN];
+  mc_tx_wire_hash(tx, wire_hash);
   remember_bad(mp, wire_hash);
   return MC_ESIG;
 }
@@ -206,33 +232,50 @@ static sender *most_queued(mc_mempool *mp) {
   return mp->top_bucket ? mp->buckets[mp->top_bucket] : NULL;
 }
 
-/* ---- ready list ---- */
+/* ---- ready and queued lists ---- */
 
-static void mark_ready(mc_mempool *mp, pool_tx *t) {
-  assert(!t->ready);
-  t->ready = 1;
+static void list_append(tx_list *l, pool_tx *t) {
   t->next = NULL;
-  t->prev = mp->ready_tail;
-  if (mp->ready_tail != NULL)
-    mp->ready_tail->next = t;
+  t->prev = l->tail;
+  if (l->tail != NULL)
+    l->tail->next = t;
   else
-    mp->ready_head = t;
-  mp->ready_tail = t;
-  mp->nready++;
+    l->head = t;
+  l->tail = t;
 }
 
-static void mark_queued(mc_mempool *mp, pool_tx *t) {
-  assert(t->ready);
+static void list_unlink(tx_list *l, pool_tx *t) {
   if (t->prev != NULL)
     t->prev->next = t->next;
   else
-    mp->ready_head = t->next;
+    l->head = t->next;
   if (t->next != NULL)
     t->next->prev = t->prev;
   else
-    mp->ready_tail = t->prev;
+    l->tail = t->prev;
   t->prev = t->next = NULL;
-  t->ready = 0;
+}
+
+static uint64_t pool_now(const mc_mempool *mp) {
+  uint64_t now = mp->clock(mp->clock_ctx);
+  return now == READY ? READY - 1 : now;
+}
+
+/* Moves a queued t to the tail of the ready list. */
+static void mark_ready(mc_mempool *mp, pool_tx *t) {
+  assert(!is_ready(t));
+  list_unlink(&mp->queued, t);
+  list_append(&mp->ready, t);
+  t->queued_at = READY;
+  mp->nready++;
+}
+
+/* Moves a ready t to the tail of the queued list, stamped now. */
+static void mark_queued(mc_mempool *mp, pool_tx *t) {
+  assert(is_ready(t));
+  list_unlink(&mp->ready, t);
+  list_append(&mp->queued, t);
+  t->queued_at = pool_now(mp);
   mp->nready--;
 }
 
@@ -262,18 +305,29 @@ static void sender_gc(mc_mempool *mp, sender *s) {
     return;
   bucket_unlink(mp, s);
   mc_keymap_del(&mp->by_sender, s->pk);
-  free(s->txs);
+  free(s->base);
   free(s);
 }
 
+/* Makes room for one more transfer at the end of s->txs.  Commits take
+ * transfers from the front (drop_at), leaving room there: once it is half
+ * the array, sliding back costs less than the drops that made it, so both
+ * ends stay O(1) amortised. */
 static int sender_reserve(sender *s) {
-  if (s->len < s->cap)
+  size_t off = (size_t)(s->txs - s->base);
+  if (off + s->len < s->cap)
     return 0;
+  if (off > 0 && off >= s->cap / 2) {
+    memmove(s->base, s->txs, s->len * sizeof *s->txs);
+    s->txs = s->base;
+    return 0;
+  }
   size_t cap = s->cap ? s->cap * 2 : 4;
-  pool_tx **txs = realloc(s->txs, cap * sizeof *txs);
-  if (txs == NULL)
+  pool_tx **base = realloc(s->base, cap * sizeof *base);
+  if (base == NULL)
     return MC_ENOMEM;
-  s->txs = txs;
+  s->base = base;
+  s->txs = base + off;
   s->cap = cap;
   return 0;
 }
@@ -296,13 +350,22 @@ static size_t sender_lower_bound(const sender *s, uint64_t nonce) {
  * being refused (committed). */
 static void drop_at(mc_mempool *mp, sender *s, size_t i, int reason) {
   pool_tx *t = s->txs[i];
-  if (t->ready) {
+  if (is_ready(t)) {
     assert(i < s->nready);
-    mark_queued(mp, t);
+    list_unlink(&mp->ready, t);
+    mp->nready--;
     s->nready--;
     s->spent -= t->tx.amount;
+  } else {
+    list_unlink(&mp->queued, t);
   }
-  memmove(&s->txs[i], &s->txs[i + 1], (s->len - i - 1) * sizeof *s->txs);
+  /* Close the hole from the shorter side: a commit drops the front. */
+  if (i < s->len / 2) {
+    memmove(&s->txs[1], &s->txs[0], i * sizeof *s->txs);
+    s->txs++;
+  } else {
+    memmove(&s->txs[i], &s->txs[i + 1], (s->len - i - 1) * sizeof *s->txs);
+  }
   s->len--;
   mc_keymap_del(&mp->by_id, t->tx.id);
   mp->size--;
@@ -334,6 +397,13 @@ static void promote(mc_mempool *mp, sender *s, uint64_t balance) {
 
 /* ---- lifetime ---- */
 
+static uint64_t monotonic_ms(void *ctx) {
+  (void)ctx;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 mc_mempool *mc_mempool_new(const mc_mempool_limits *lim, const char *chain_id,
                            mc_account_get_fn get, void *ctx) {
   static const mc_mempool_limits defaults = MC_MEMPOOL_DEFAULT_LIMITS;
@@ -351,6 +421,7 @@ mc_mempool *mc_mempool_new(const mc_mempool_limits *lim, const char *chain_id,
   memcpy(mp->chain_id, chain_id, idlen + 1);
   mp->get = get;
   mp->ctx = ctx;
+  mp->clock = monotonic_ms;
   mc_keymap_init(&mp->by_id);
   mc_keymap_init(&mp->by_sender);
   mc_keymap_init(&mp->by_rej);
@@ -376,7 +447,7 @@ void mc_mempool_free(mc_mempool *mp) {
       continue;
     for (size_t j = 0; j < s->len; j++)
       free(s->txs[j]);
-    free(s->txs);
+    free(s->base);
     free(s);
   }
   mc_keymap_free(&mp->by_id);
@@ -387,6 +458,12 @@ void mc_mempool_free(mc_mempool *mp) {
   free(mp->rej);
   free(mp->bad);
   free(mp);
+}
+
+void mc_mempool_set_clock(mc_mempool *mp, mc_mempool_clock_fn now, void *ctx) {
+  assert(mp != NULL && now != NULL);
+  mp->clock = now;
+  mp->clock_ctx = ctx;
 }
 
 /* ---- admission ---- */
@@ -429,16 +506,32 @@ static int check_state(const mc_mempool *mp, const sender *s,
   return 0;
 }
 
-/* Frees one place in a full pool (see mempool.h), or MC_EFULL. */
-static int make_room(mc_mempool *mp, const sender *own, int queued) {
+/* The sender a newcomer of own (queued or not) may evict from when the
+ * pool is full (see mempool.h), or NULL if nothing may be evicted. */
+static sender *eviction_victim(mc_mempool *mp, const sender *own, int queued) {
   sender *v = most_queued(mp);
   if (v == NULL)
-    return MC_EFULL;
+    return NULL;
   if (queued) {
     size_t own_after = (own ? queued_of(own) : 0) + 1;
     if (queued_of(v) <= own_after)
-      return MC_EFULL;
+      return NULL;
   }
+  return v;
+}
+
+/* 0 if the pool has room for the newcomer, or can make it. */
+static int check_room(mc_mempool *mp, const sender *own, int queued) {
+  if (mp->size < mp->lim.max_total)
+    return 0;
+  return eviction_victim(mp, own, queued) != NULL ? 0 : MC_EFULL;
+}
+
+/* Frees one place in a full pool (see mempool.h), or MC_EFULL. */
+static int make_room(mc_mempool *mp, const sender *own, int queued) {
+  sender *v = eviction_victim(mp, own, queued);
+  if (v == NULL)
+    return MC_EFULL;
   drop_at(mp, v, v->len - 1, MC_EFULL);
   if (v != own)
     sender_gc(mp, v);
@@ -456,6 +549,8 @@ static void insert(mc_mempool *mp, sender *s, pool_tx *t, int queued,
   mc_keymap_put(&mp->by_id, t->tx.id, t);
   mp->size++;
   forget(mp, t->tx.id);
+  t->queued_at = pool_now(mp);
+  list_append(&mp->queued, t);
   if (queued) {
     bucket_update(mp, s);
     return;
@@ -466,17 +561,22 @@ static void insert(mc_mempool *mp, sender *s, pool_tx *t, int queued,
   promote(mp, s, balance);
 }
 
-/* What a refusal says about the transfer's id (see remember). */
+/* What a refusal says about the transfer's id (see mempool.h). */
 typedef enum verdict {
-  V_NONE,     /* nothing: not the id's fault, or only this copy's */
-  V_ANY_COPY, /* a stateless rule: every copy breaks it */
-  V_SIGNED,   /* a state rule, met by a copy whose signature verified */
+  V_NONE,     /* nothing: the node's trouble, or only this copy's */
+  V_ANY_COPY, /* holds for every copy whatever its signature */
+  V_VERIFIED, /* may be filed only for a copy whose signature verified */
 } verdict;
+
+/* What the checks found out for admitting the transfer. */
+typedef struct plan {
+  int queued;       /* it waits for a gap */
+  uint64_t balance; /* the sender's committed balance */
+} plan;
 
 /* Puts tx, fully checked, into the pool: makes room in a full pool (see
  * mempool.h) or refuses it with MC_EFULL.  MC_ENOMEM leaves all as it was. */
-static int enter(mc_mempool *mp, const mc_tx *tx, int queued,
-                 uint64_t balance) {
+static int enter(mc_mempool *mp, const mc_tx *tx, const plan *p) {
   sender *s = NULL;
   pool_tx *t = calloc(1, sizeof *t);
   if (t == NULL || mc_keymap_reserve(&mp->by_id, 1) != 0 ||
@@ -487,21 +587,21 @@ static int enter(mc_mempool *mp, const mc_tx *tx, int queued,
     return MC_ENOMEM;
   }
   t->tx = *tx;
-  int rc = mp->size >= mp->lim.max_total ? make_room(mp, s, queued) : 0;
+  int rc = mp->size >= mp->lim.max_total ? make_room(mp, s, p->queued) : 0;
   if (rc != 0) {
     free(t);
     sender_gc(mp, s);
     return rc;
   }
-  insert(mp, s, t, queued, balance);
+  insert(mp, s, t, p->queued, p->balance);
   return 0;
 }
 
-/* The signature is checked after the state rules, as the costliest check,
- * but before a state refusal is reported: the id does not cover the
- * signature, so a refusal of a forged copy says nothing about the real
- * transfer and must not be filed under its id. */
-static int admit(mc_mempool *mp, const mc_tx *tx, verdict *v) {
+/* Every admission check but the signature, cheapest first (see mempool.h
+ * for the order); changes nothing.  sig_ok: tx's signature is known good,
+ * so bytes once noted bad are not held against it. */
+static int precheck(mc_mempool *mp, const mc_tx *tx, int sig_ok, plan *p,
+                    verdict *v) {
   *v = V_NONE;
   if (mc_keymap_get(&mp->by_id, tx->id) != NULL)
     return MC_EDUP;
@@ -510,29 +610,89 @@ static int admit(mc_mempool *mp, const mc_tx *tx, verdict *v) {
     *v = V_ANY_COPY;
     return rc;
   }
+  if (!sig_ok && sig_known_bad(mp, tx))
+    return MC_ESIG;
   mc_account a;
   if ((rc = read_account(mp, tx->from, &a)) != 0)
     return rc; /* the node's trouble, not the transfer's */
-  int queued = 0;
-  int state_rc = check_state(mp, sender_get(mp, tx->from), &a, tx, &queued);
-  if ((rc = check_sig(mp, tx)) != 0)
-    return rc;
-  rc = state_rc != 0 ? state_rc : enter(mp, tx, queued, a.balance);
-  *v = rc == MC_ENOMEM ? V_NONE : V_SIGNED;
+  const sender *s = sender_get(mp, tx->from);
+  p->queued = 0;
+  p->balance = a.balance;
+  rc = check_state(mp, s, &a, tx, &p->queued);
+  if (rc == 0)
+    rc = check_room(mp, s, p->queued);
+  if (rc != 0)
+    *v = rc == MC_EFULL ? V_VERIFIED : V_ANY_COPY;
   return rc;
+}
+
+/* Files a refusal under tx's id when the verdict allows (sig_ok: tx's
+ * signature verified), and passes rc on. */
+static int settle(mc_mempool *mp, const mc_tx *tx, int rc, verdict v,
+                  int sig_ok) {
+  if (rc != 0 && (v == V_ANY_COPY || (v == V_VERIFIED && sig_ok)))
+    remember(mp, tx->id, rc, sig_ok ? tx->sig : NULL);
+  return rc;
+}
+
+/* The id is derived: compute it rather than trust the caller's, so dedup,
+ * the rings and the filing key on what was really signed. */
+static mc_tx with_id(const mc_tx *tx) {
+  mc_tx t = *tx;
+  mc_tx_compute_id(&t);
+  return t;
+}
+
+int mc_mempool_check(mc_mempool *mp, const mc_tx *tx) {
+  assert(mp != NULL && tx != NULL);
+  mc_tx t = with_id(tx);
+  int sig_ok = sig_known_good(mp, &t);
+  plan p;
+  verdict v;
+  int rc = precheck(mp, &t, sig_ok, &p, &v);
+  return settle(mp, &t, rc, v, sig_ok);
+}
+
+/* Admits t, whose signature is good, after checking everything else. */
+static int add_good(mc_mempool *mp, const mc_tx *t) {
+  plan p;
+  verdict v;
+  int rc = precheck(mp, t, 1, &p, &v);
+  if (rc == 0) {
+    rc = enter(mp, t, &p);
+    v = rc == MC_ENOMEM ? V_NONE : V_VERIFIED;
+  }
+  return settle(mp, t, rc, v, 1);
+}
+
+int mc_mempool_add_verified(mc_mempool *mp, const mc_tx *tx) {
+  assert(mp != NULL && tx != NULL);
+  mc_tx t = with_id(tx);
+  return add_good(mp, &t);
 }
 
 int mc_mempool_add(mc_mempool *mp, const mc_tx *tx) {
   assert(mp != NULL && tx != NULL);
-  /* The id is derived: compute it rather than trust the caller's, so
-   * dedup and the signature cache key on what was really signed. */
-  mc_tx t = *tx;
-  mc_tx_compute_id(&t);
+  mc_tx t = with_id(tx);
+  int sig_ok = sig_known_good(mp, &t);
+  plan p;
   verdict v;
-  int rc = admit(mp, &t, &v);
-  if (rc != 0 && v != V_NONE)
-    remember(mp, t.id, rc, v == V_SIGNED ? t.sig : NULL);
-  return rc;
+  int rc = precheck(mp, &t, sig_ok, &p, &v);
+  if (rc != 0)
+    return settle(mp, &t, rc, v, sig_ok);
+  if (!sig_ok && (rc = verify_sig(mp, &t)) != 0)
+    return rc;
+  /* The pool has not changed since the checks: no need to run them again
+   * as mc_mempool_add_verified must. */
+  rc = enter(mp, &t, &p);
+  return settle(mp, &t, rc, rc == MC_ENOMEM ? V_NONE : V_VERIFIED, 1);
+}
+
+void mc_mempool_note_bad_sig(mc_mempool *mp, const mc_tx *tx) {
+  assert(mp != NULL && tx != NULL);
+  uint8_t wire_hash[MC_HASH_LEN];
+  mc_tx_wire_hash(tx, wire_hash);
+  remember_bad(mp, wire_hash);
 }
 
 /* ---- queries ---- */
@@ -547,7 +707,7 @@ int mc_mempool_find(const mc_mempool *mp, const uint8_t id[MC_HASH_LEN],
   if (t == NULL)
     return 0;
   *tx = &t->tx;
-  *ready = t->ready;
+  *ready = is_ready(t);
   return 1;
 }
 
@@ -560,7 +720,7 @@ int mc_mempool_tx_verified(void *mp, const mc_tx *tx) {
 
 size_t mc_mempool_ready(const mc_mempool *mp, const mc_tx **out, size_t max) {
   size_t n = 0;
-  for (const pool_tx *t = mp->ready_head; t != NULL && n < max; t = t->next)
+  for (const pool_tx *t = mp->ready.head; t != NULL && n < max; t = t->next)
     out[n++] = &t->tx;
   return n;
 }
@@ -621,9 +781,9 @@ static void recheck(mc_mempool *mp, sender *s, const mc_account *a) {
       drop_at(mp, s, i, reason); /* keeps s->nready, s->spent consistent */
       continue;
     }
-    if (ready && !t->ready)
+    if (ready && !is_ready(t))
       mark_ready(mp, t);
-    else if (!ready && t->ready)
+    else if (!ready && is_ready(t))
       mark_queued(mp, t);
     if (ready) {
       nready++;
@@ -662,6 +822,28 @@ void mc_mempool_on_commit(mc_mempool *mp, const mc_block *b) {
     mc_account a;
     if (read_account(mp, s->pk, &a) == 0)
       recheck(mp, s, &a);
+    sender_gc(mp, s);
+  }
+}
+
+/* ---- expiry ---- */
+
+void mc_mempool_expire(mc_mempool *mp, uint64_t now_ms) {
+  assert(mp != NULL);
+  uint64_t ttl = mp->lim.queued_ttl_ms;
+  if (ttl == 0)
+    return;
+  /* The queued list is in stamp order (the clock never goes back), so
+   * the first one not yet due ends the walk. */
+  pool_tx *t;
+  while ((t = mp->queued.head) != NULL && t->queued_at <= now_ms &&
+         now_ms - t->queued_at >= ttl) {
+    sender *s = t->s;
+    size_t i = sender_lower_bound(s, t->tx.nonce);
+    assert(i < s->len && s->txs[i] == t);
+    /* Only queued ones expire, and those behind it wait for the same
+     * gap, so nothing else of the sender changes. */
+    drop_at(mp, s, i, MC_EEXPIRED);
     sender_gc(mp, s);
   }
 }

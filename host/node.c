@@ -291,6 +291,29 @@ static int start_verifier(mc_node *n, const mc_config *cfg, char *err,
   return 0;
 }
 
+/* ---- mempool upkeep ---- */
+
+/* The pool's clock is the loop's: monotonic, and read without a syscall. */
+static uint64_t loop_now(void *ctx) { return uv_now(&((mc_node *)ctx)->loop); }
+
+static void on_mempool_tick(uv_timer_t *h) {
+  mc_node *n = h->data;
+  size_t before = mc_mempool_queued_count(n->mempool);
+  mc_mempool_expire(n->mempool, uv_now(&n->loop));
+  size_t gone = before - mc_mempool_queued_count(n->mempool);
+  if (gone > 0)
+    MC_LOG(MC_LOG_INFO, "mempool_expired", MC_LOG_F_U("txs", gone),
+           MC_LOG_F_U("queued", mc_mempool_queued_count(n->mempool)));
+}
+
+static void start_mempool_upkeep(mc_node *n) {
+  mc_mempool_set_clock(n->mempool, loop_now, n);
+  uv_timer_init(&n->loop, &n->mempool_timer);
+  n->mempool_timer.data = n;
+  uv_timer_start(&n->mempool_timer, on_mempool_tick, 1000, 1000);
+  n->mempool_timer_ready = 1;
+}
+
 int mc_node_open(mc_node *n, const mc_config *cfg, char *err, size_t errlen,
                  int *fatal_input) {
   n->cfg = cfg;
@@ -318,6 +341,7 @@ int mc_node_open(mc_node *n, const mc_config *cfg, char *err, size_t errlen,
     return MC_ENOMEM;
   uv_loop_init(&n->loop);
   n->loop_ready = 1;
+  start_mempool_upkeep(n);
   rc = start_verifier(n, cfg, err, errlen);
   if (rc == 0)
     rc = create_engine(n, cfg, err, errlen);
@@ -403,6 +427,8 @@ void mc_node_stop(mc_node *n, int exit_code) {
     mc_verifier_close(n->verifier);
     n->verifier = NULL;
   }
+  if (n->mempool_timer_ready)
+    close_handle_once((uv_handle_t *)&n->mempool_timer);
   if (n->signals_ready) {
     close_handle_once((uv_handle_t *)&n->sigint);
     close_handle_once((uv_handle_t *)&n->sigterm);

@@ -67,6 +67,8 @@ struct mc_node {
 
   mc_timer *timers;
   uint64_t next_timer_id;
+  uv_timer_t mempool_timer; /* expires queued transfers every second */
+  int mempool_timer_ready;
   uv_signal_t sigint, sigterm;
   int loop_ready, signals_ready;
   int stopping;

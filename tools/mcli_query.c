@@ -293,7 +293,10 @@ static int send_submit(const char *cmd, mcli_conn *conn, const send_args *s,
   if (send_wait(cmd, conn, tx, timeout, &resp) != MCLI_EXIT_OK)
     return MCLI_EXIT_FAIL;
   int rejected = resp.u.tx_status.state == MC_TX_REJECTED;
-  int rc = send_report(cmd, s, tx, mc_tx_state_name(resp.u.tx_status.state),
+  int expired = rejected && resp.u.tx_status.code == MC_EEXPIRED;
+  int rc = send_report(cmd, s, tx,
+                       expired ? "expired"
+                               : mc_tx_state_name(resp.u.tx_status.state),
                        resp.u.tx_status.height,
                        rejected ? resp.u.tx_status.code : 0);
   mc_msg_clear(&resp);
@@ -497,7 +500,10 @@ static void tx_print_text(const char *id, const mc_msg *m) {
     printf("%s queued (waiting for an earlier nonce)\n", id);
     break;
   case MC_TX_REJECTED:
-    printf("%s rejected: %s (%s)\n", id, mc_strerror(code), mc_err_name(code));
+    /* the protocol's state is "rejected", its reason says how */
+    printf("%s %s: %s (%s)\n", id,
+           code == MC_EEXPIRED ? "expired" : "rejected", mc_strerror(code),
+           mc_err_name(code));
     break;
   default:
     printf("%s unknown\n", id);

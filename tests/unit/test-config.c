@@ -53,6 +53,33 @@ static void test_defaults_and_flags(void **state) {
   assert_int_equal(c.log_level, MC_LOG_DEBUG);
   assert_int_equal(c.mempool.max_nonce_gap, 0);
   assert_int_equal(c.max_conns, 256);
+  assert_int_equal(c.mempool.max_total, 100000);
+  assert_int_equal(c.mempool.max_per_sender, 50000);
+  assert_int_equal(c.mempool.queued_ttl_ms, 60000);
+  mc_config_free(&c);
+}
+
+static void test_mempool_flags(void **state) {
+  (void)state;
+  mc_config c;
+  char err[256];
+  const char *args[] = {REQ, "--mempool-max-total", "2000",
+                        "--mempool-max-per-sender", "1000",
+                        "--mempool-queued-ttl-ms", "0", NULL};
+  assert_int_equal(run(&c, err, sizeof err, args), 0);
+  assert_int_equal(c.mempool.max_total, 2000);
+  assert_int_equal(c.mempool.max_per_sender, 1000);
+  assert_int_equal(c.mempool.queued_ttl_ms, 0);
+  mc_config_free(&c);
+  const char *bad[] = {REQ, "--mempool-queued-ttl-ms", "86400001", NULL};
+  assert_int_equal(run(&c, err, sizeof err, bad), MC_EINVAL);
+  assert_non_null(strstr(err, "--mempool-queued-ttl-ms"));
+  mc_config_free(&c);
+  mc_config_init(&c);
+  assert_int_equal(mc_config_from_json(&c, "{\"mempool_queued_ttl_ms\":5000}",
+                                       "f.json", err, sizeof err),
+                   0);
+  assert_int_equal(c.mempool.queued_ttl_ms, 5000);
   mc_config_free(&c);
 }
 
@@ -309,6 +336,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_valueless_flag_and_limits),
       cmocka_unit_test(test_defaults_and_flags),
+      cmocka_unit_test(test_mempool_flags),
       cmocka_unit_test(test_help_version_plugin_info),
       cmocka_unit_test(test_config_flag_parsing),
       cmocka_unit_test(test_flag_errors),

@@ -7,8 +7,10 @@
  * mc_account_get_fn the node gives the pool; commits are applied to it
  * with the real state transition (mc_overlay) before the pool hears of
  * them, as mc_node_commit does.  Keys are deterministic ed25519 keys from
- * fixed seeds, transfers are signed with mc_tx_sign.
+ * fixed seeds, transfers are signed with mc_tx_sign.  The pool's clock is
+ * a variable the tests set, so expiry is deterministic.
  */
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,6 +95,7 @@ static mc_tx make_tx(const key *from, const key *to, uint64_t amount,
 }
 
 static key alice, bob, carol, dave;
+static uint64_t fake_now; /* the pools' clock */
 
 static int setup(void **state) {
   (void)state;
@@ -104,17 +107,29 @@ static int setup(void **state) {
   dave = make_key(4);
   naccounts = 0;
   get_calls_fail = 0;
+  fake_now = 0;
   set_account(alice.pk, 1000, 0);
   set_account(bob.pk, 1000, 0);
   set_account(carol.pk, 1000, 0);
   return 0;
 }
 
-static mc_mempool *pool_with(size_t total, size_t per_sender, uint64_t gap) {
-  mc_mempool_limits lim = {total, per_sender, gap};
+static uint64_t fake_clock(void *ctx) {
+  (void)ctx;
+  return fake_now;
+}
+
+static mc_mempool *pool_ttl(size_t total, size_t per_sender, uint64_t gap,
+                            uint64_t ttl) {
+  mc_mempool_limits lim = {total, per_sender, gap, ttl};
   mc_mempool *mp = mc_mempool_new(&lim, CHAIN, fake_get, NULL);
   assert_non_null(mp);
+  mc_mempool_set_clock(mp, fake_clock, NULL);
   return mp;
+}
+
+static mc_mempool *pool_with(size_t total, size_t per_sender, uint64_t gap) {
+  return pool_ttl(total, per_sender, gap, 0);
 }
 
 static mc_mempool *pool(void) { return pool_with(100, 50, 8); }
@@ -216,9 +231,21 @@ static void test_bad_signature(void **state) {
   mc_mempool_free(mp);
 }
 
-/* A state refusal is filed under the id only for a copy whose signature
- * verified; a badly signed copy gets MC_ESIG and leaves no trace. */
-static void test_state_refusal_needs_good_signature(void **state) {
+/* A copy with the real transfer's fields and a bad signature (anyone can
+ * make one without the sender's key). */
+static mc_tx forge(const mc_tx *real, size_t which) {
+  mc_tx f = *real;
+  f.sig[which % MC_SIG_LEN] ^= 0x40;
+  return f;
+}
+
+/* The rules on the sender's own state are met before the signature is
+ * verified.  They hold for every copy whatever its signature (the sender's
+ * committed account and pending transfers, which only its key changes),
+ * so a forged copy's refusal is filed under the id, as the real one's is.
+ * A full pool is other senders' doing: its refusal before verification is
+ * returned, never filed. */
+static void test_forged_copies_refused_as_real_ones(void **state) {
   (void)state;
   mc_mempool *mp = pool_with(100, 2, 4);
   set_account(alice.pk, 100, 5);
@@ -228,25 +255,201 @@ static void test_state_refusal_needs_good_signature(void **state) {
   const struct {
     mc_tx tx;
     int reason;
+    int filed;
   } cases[] = {
-      {make_tx(&alice, &bob, 10, 5), MC_ENONCE},
-      {make_tx(&alice, &bob, 10, 11), MC_ENONCEGAP},
-      {make_tx(&alice, &bob, 101, 6), MC_EBALANCE},
-      {make_tx(&bob, &carol, 1, 3), MC_EFULL}, /* bob's share is 2 */
+      {make_tx(&alice, &bob, 10, 5), MC_ENONCE, 1},
+      {make_tx(&alice, &bob, 10, 11), MC_ENONCEGAP, 1},
+      {make_tx(&alice, &bob, 101, 6), MC_EBALANCE, 1},
+      {make_tx(&bob, &carol, 1, 3), MC_EFULL, 0}, /* bob's share is 2 */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    mc_tx bad = cases[i].tx;
-    bad.sig[i] ^= 0x40;
-    assert_int_equal(mc_mempool_add(mp, &bad), MC_ESIG);
-    assert_not_recorded(mp, &bad);
+    uint64_t n = mc_mempool_verify_count(mp);
+    mc_tx bad = forge(&cases[i].tx, i);
+    assert_int_equal(mc_mempool_add(mp, &bad), cases[i].reason);
+    if (cases[i].filed)
+      assert_rejected(mp, &bad, cases[i].reason);
+    else
+      assert_not_recorded(mp, &bad);
     assert_int_equal(mc_mempool_add(mp, &cases[i].tx), cases[i].reason);
-    assert_rejected(mp, &cases[i].tx, cases[i].reason);
-    /* Another bad copy later leaves the good copy's reason in place. */
-    bad.sig[i + 1] ^= 0x40;
-    assert_int_equal(mc_mempool_add(mp, &bad), MC_ESIG);
-    assert_rejected(mp, &cases[i].tx, cases[i].reason);
+    if (cases[i].filed)
+      assert_rejected(mp, &cases[i].tx, cases[i].reason);
+    else
+      assert_not_recorded(mp, &cases[i].tx);
+    assert_int_equal(mc_mempool_verify_count(mp), n); /* none verified */
   }
+  /* A good copy the caller verified is filed whatever the reason. */
+  assert_int_equal(mc_mempool_add_verified(mp, &cases[3].tx), MC_EFULL);
+  assert_rejected(mp, &cases[3].tx, MC_EFULL);
   assert_int_equal(mc_mempool_size(mp), 2);
+  mc_mempool_free(mp);
+}
+
+/* A forged copy cannot change what GET_TX says about a real transfer: while
+ * it is pending a copy is a duplicate; a copy that passes the cheap checks
+ * fails its signature and is not filed; a refusal it met (balance, here) is
+ * forgotten when the real transfer is admitted. */
+static void test_forged_copies_cannot_poison(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  mc_tx real = make_tx(&alice, &bob, 10, 1);
+  assert_int_equal(mc_mempool_add(mp, &real), 0);
+  mc_tx bad = forge(&real, 7);
+  assert_int_equal(mc_mempool_add(mp, &bad), MC_EDUP);
+  assert_int_equal(mc_mempool_check(mp, &bad), MC_EDUP);
+  assert_not_recorded(mp, &real);
+  assert_state(mp, &real, 1);
+
+  mc_tx next = make_tx(&alice, &bob, 10, 2);
+  mc_tx bad_next = forge(&next, 9);
+  assert_int_equal(mc_mempool_add(mp, &bad_next), MC_ESIG);
+  assert_not_recorded(mp, &next);
+  assert_int_equal(mc_mempool_add(mp, &next), 0);
+
+  set_account(carol.pk, 5, 0);
+  mc_tx c1 = make_tx(&carol, &bob, 10, 1);
+  mc_tx bad_c1 = forge(&c1, 11);
+  assert_int_equal(mc_mempool_add(mp, &bad_c1), MC_EBALANCE);
+  assert_rejected(mp, &c1, MC_EBALANCE); /* true of the real one too */
+  set_account(carol.pk, 50, 0);
+  assert_int_equal(mc_mempool_add(mp, &bad_c1), MC_ESIG);
+  assert_rejected(mp, &c1, MC_EBALANCE); /* a bad copy files nothing */
+  assert_int_equal(mc_mempool_add(mp, &c1), 0);
+  assert_not_recorded(mp, &c1);
+  assert_state(mp, &c1, 1);
+  mc_mempool_free(mp);
+}
+
+/* Every refusal found before the signature costs no verification: the
+ * pool's caps, nonce used or pending, gap, balance, stateless rules. */
+static void test_cheap_refusals_verify_nothing(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_with(4, 2, 4);
+  set_account(alice.pk, 100, 5);
+  mc_tx b1 = make_tx(&bob, &carol, 1, 1), b2 = make_tx(&bob, &carol, 1, 2);
+  mc_tx c1 = make_tx(&carol, &bob, 1, 1), c2 = make_tx(&carol, &bob, 1, 2);
+  mc_tx *fill[] = {&b1, &b2, &c1, &c2};
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(mc_mempool_add(mp, fill[i]), 0);
+  const struct {
+    mc_tx tx;
+    int reason;
+  } cases[] = {
+      {make_tx(&bob, &carol, 1, 3), MC_EFULL},   /* bob's share is 2 */
+      {make_tx(&alice, &bob, 1, 6), MC_EFULL},   /* pool full, all ready */
+      {make_tx(&alice, &bob, 1, 5), MC_ENONCE},  /* used */
+      {make_tx(&bob, &alice, 2, 2), MC_ENONCE},  /* pending */
+      {make_tx(&alice, &bob, 1, 11), MC_ENONCEGAP},
+      {make_tx(&alice, &bob, 101, 6), MC_EBALANCE},
+      {make_tx(&alice, &alice, 1, 6), MC_ESELF},
+      {make_tx_on("other", &alice, &bob, 1, 6), MC_ECHAINID},
+      {b1, MC_EDUP},
+  };
+  uint64_t n = mc_mempool_verify_count(mp);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    assert_int_equal(mc_mempool_add(mp, &cases[i].tx), cases[i].reason);
+    assert_int_equal(mc_mempool_check(mp, &cases[i].tx), cases[i].reason);
+    mc_tx bad = forge(&cases[i].tx, i);
+    assert_int_equal(mc_mempool_add(mp, &bad), cases[i].reason);
+  }
+  assert_int_equal(mc_mempool_verify_count(mp), n);
+  assert_int_equal(mc_mempool_size(mp), 4);
+  mc_mempool_free(mp);
+}
+
+/* ---- split admission: check, verify elsewhere, add_verified ---- */
+
+/* mc_mempool_check verifies nothing and admits nothing; it refuses and
+ * files as mc_mempool_add would. */
+static void test_check(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  set_account(bob.pk, 1000, 3);
+  mc_tx good = make_tx(&alice, &bob, 10, 1);
+  mc_tx used = make_tx(&bob, &alice, 10, 3);
+  mc_tx zero = make_tx(&alice, &bob, 0, 1);
+  mc_tx lying = good;
+  memset(lying.id, 0, MC_HASH_LEN);
+  assert_int_equal(mc_mempool_check(mp, &good), 0);
+  assert_int_equal(mc_mempool_check(mp, &lying), 0); /* id recomputed */
+  assert_int_equal(mc_mempool_check(mp, &used), MC_ENONCE);
+  assert_rejected(mp, &used, MC_ENONCE);
+  assert_int_equal(mc_mempool_check(mp, &zero), MC_EZERO);
+  assert_rejected(mp, &zero, MC_EZERO);
+  mc_tx bad = forge(&good, 1);
+  assert_int_equal(mc_mempool_check(mp, &bad), 0); /* not known bad yet */
+  assert_int_equal(mc_mempool_size(mp), 0);
+  assert_int_equal(mc_mempool_verify_count(mp), 0);
+  /* A getter error is the node's trouble: returned, not filed. */
+  get_calls_fail = 1;
+  assert_int_equal(mc_mempool_check(mp, &good), MC_EIO);
+  get_calls_fail = 0;
+  assert_not_recorded(mp, &good);
+  mc_mempool_free(mp);
+}
+
+/* The caller verified: admitted without a verification, and counted as
+ * verified for block validation; the other checks run again, as the pool
+ * may have changed since mc_mempool_check. */
+static void test_add_verified(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_with(3, 50, 8);
+  mc_tx a1 = make_tx(&alice, &bob, 10, 1);
+  assert_int_equal(mc_mempool_check(mp, &a1), 0);
+  assert_int_equal(mc_mempool_add_verified(mp, &a1), 0);
+  assert_int_equal(mc_mempool_verify_count(mp), 0);
+  assert_state(mp, &a1, 1);
+  assert_int_equal(mc_mempool_tx_verified(mp, &a1), 1);
+  assert_int_equal(mc_mempool_add_verified(mp, &a1), MC_EDUP);
+
+  /* Checked while nonce 2 was free; another nonce-2 got in meanwhile. */
+  mc_tx a2 = make_tx(&alice, &bob, 10, 2), a2b = make_tx(&alice, &carol, 10, 2);
+  assert_int_equal(mc_mempool_check(mp, &a2), 0);
+  assert_int_equal(mc_mempool_add(mp, &a2b), 0);
+  assert_int_equal(mc_mempool_add_verified(mp, &a2), MC_ENONCE);
+  assert_rejected(mp, &a2, MC_ENONCE);
+
+  /* Checked while there was room; the pool filled meanwhile.  The refusal
+   * is filed with the signature the caller verified, so the same bytes
+   * are not verified again when they come back. */
+  mc_tx b1 = make_tx(&bob, &alice, 10, 1), c1 = make_tx(&carol, &alice, 10, 1);
+  assert_int_equal(mc_mempool_check(mp, &b1), 0);
+  assert_int_equal(mc_mempool_add(mp, &c1), 0);
+  assert_int_equal(mc_mempool_add_verified(mp, &b1), MC_EFULL);
+  assert_rejected(mp, &b1, MC_EFULL);
+  mc_tx blk[] = {a1};
+  commit(mp, blk, 1);
+  uint64_t n = mc_mempool_verify_count(mp);
+  assert_int_equal(mc_mempool_add(mp, &b1), 0);
+  assert_int_equal(mc_mempool_verify_count(mp), n);
+  assert_not_recorded(mp, &b1);
+  mc_mempool_free(mp);
+}
+
+/* A failed verification reported by the caller: the same bytes are then
+ * refused with MC_ESIG by check and add without a verification, nothing is
+ * filed under the id, and the genuine transfer is still admitted. */
+static void test_note_bad_sig(void **state) {
+  (void)state;
+  mc_mempool *mp = pool();
+  mc_tx good = make_tx(&alice, &bob, 10, 1);
+  mc_tx bad = forge(&good, 3);
+  assert_int_equal(mc_mempool_check(mp, &bad), 0);
+  assert_int_not_equal(mc_tx_verify(&bad), 0); /* the caller's worker */
+  mc_mempool_note_bad_sig(mp, &bad);
+  mc_mempool_note_bad_sig(mp, &bad); /* twice is harmless */
+  assert_int_equal(mc_mempool_check(mp, &bad), MC_ESIG);
+  assert_int_equal(mc_mempool_add(mp, &bad), MC_ESIG);
+  assert_int_equal(mc_mempool_verify_count(mp), 0);
+  assert_not_recorded(mp, &good);
+  assert_int_equal(mc_mempool_check(mp, &good), 0);
+  assert_int_equal(mc_mempool_add(mp, &good), 0);
+  assert_int_equal(mc_mempool_verify_count(mp), 1);
+  /* Bad bytes the pool verified itself are known too. */
+  mc_tx good2 = make_tx(&alice, &bob, 10, 2), bad2 = forge(&good2, 5);
+  assert_int_equal(mc_mempool_add(mp, &bad2), MC_ESIG);
+  assert_int_equal(mc_mempool_verify_count(mp), 2);
+  assert_int_equal(mc_mempool_check(mp, &bad2), MC_ESIG);
+  assert_int_equal(mc_mempool_verify_count(mp), 2);
   mc_mempool_free(mp);
 }
 
@@ -269,14 +472,14 @@ static void test_copies_verified_once(void **state) {
   assert_int_equal(mc_mempool_verify_count(mp), n + 1);
   assert_int_equal(mc_mempool_add(mp, &bad2), MC_ESIG); /* other bytes */
   assert_int_equal(mc_mempool_verify_count(mp), n + 2);
+  assert_int_equal(mc_mempool_add(mp, &used), MC_ENONCE); /* no verify */
   assert_int_equal(mc_mempool_add(mp, &used), MC_ENONCE);
-  assert_int_equal(mc_mempool_add(mp, &used), MC_ENONCE);
-  assert_int_equal(mc_mempool_verify_count(mp), n + 3);
+  assert_int_equal(mc_mempool_verify_count(mp), n + 2);
   /* The good copy is not taken for the bad bytes it shares an id with. */
   assert_int_equal(mc_mempool_add(mp, &good), 0);
-  assert_int_equal(mc_mempool_verify_count(mp), n + 4);
+  assert_int_equal(mc_mempool_verify_count(mp), n + 3);
   assert_int_equal(mc_mempool_add(mp, &good), MC_EDUP);
-  assert_int_equal(mc_mempool_verify_count(mp), n + 4);
+  assert_int_equal(mc_mempool_verify_count(mp), n + 3);
   mc_mempool_free(mp);
 }
 
@@ -434,6 +637,8 @@ static void test_per_sender_cap(void **state) {
   assert_int_equal(mc_mempool_add(mp, &t[1]), 0);
   assert_int_equal(mc_mempool_add(mp, &t[4]), 0); /* queued counts too */
   assert_int_equal(mc_mempool_add(mp, &t[2]), MC_EFULL);
+  assert_not_recorded(mp, &t[2]); /* refused before verification */
+  assert_int_equal(mc_mempool_add_verified(mp, &t[2]), MC_EFULL);
   assert_rejected(mp, &t[2], MC_EFULL);
   /* Other senders are not affected. */
   mc_tx b1 = make_tx(&bob, &alice, 1, 1);
@@ -465,7 +670,7 @@ static void test_eviction(void **state) {
    * sender with fewer. */
   mc_tx a6 = make_tx(&alice, &carol, 1, 6);
   assert_int_equal(mc_mempool_add(mp, &a6), MC_EFULL);
-  assert_rejected(mp, &a6, MC_EFULL);
+  assert_not_recorded(mp, &a6); /* refused before verification */
   /* Nor may carol's queued one push out a sender with as many as it
    * would have. */
   mc_tx c3 = make_tx(&carol, &alice, 1, 3);
@@ -481,7 +686,7 @@ static void test_eviction(void **state) {
   assert_rejected(mp, &b3, MC_EFULL);
   mc_tx b1 = make_tx(&bob, &carol, 1, 1);
   assert_int_equal(mc_mempool_add(mp, &b1), MC_EFULL);
-  assert_rejected(mp, &b1, MC_EFULL);
+  assert_not_recorded(mp, &b1);
   assert_int_equal(mc_mempool_ready_count(mp), 4);
   assert_true(mc_mempool_contains(mp, a1.id));
   assert_true(mc_mempool_contains(mp, c1.id));
@@ -696,6 +901,132 @@ static void test_commit_demotes(void **state) {
   mc_mempool_free(mp);
 }
 
+/* ---- expiry ---- */
+
+/* A queued transfer whose gap is never filled leaves after the TTL, each
+ * on its own time, and says why; ready ones never expire. */
+static void test_expiry(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_ttl(100, 50, 8, 1000);
+  fake_now = 5000;
+  mc_tx a1 = make_tx(&alice, &carol, 1, 1);
+  mc_tx a3 = make_tx(&alice, &carol, 1, 3);
+  mc_tx b4 = make_tx(&bob, &carol, 1, 4);
+  assert_int_equal(mc_mempool_add(mp, &a1), 0);
+  assert_int_equal(mc_mempool_add(mp, &a3), 0);
+  fake_now = 5400;
+  assert_int_equal(mc_mempool_add(mp, &b4), 0);
+  mc_mempool_expire(mp, 5999);
+  assert_int_equal(mc_mempool_queued_count(mp), 2);
+  mc_mempool_expire(mp, 6000);
+  assert_rejected(mp, &a3, MC_EEXPIRED);
+  assert_state(mp, &b4, 0);
+  assert_state(mp, &a1, 1);
+  mc_mempool_expire(mp, 6399);
+  assert_state(mp, &b4, 0);
+  mc_mempool_expire(mp, 100000);
+  assert_rejected(mp, &b4, MC_EEXPIRED);
+  assert_state(mp, &a1, 1); /* ready: never expires */
+  assert_int_equal(mc_mempool_size(mp), 1);
+  /* Bob left the pool entirely (his sender entry with it). */
+  mc_tx b1 = make_tx(&bob, &carol, 1, 1);
+  assert_int_equal(mc_mempool_add(mp, &b1), 0);
+  /* An expired transfer may come back: its signature is known good. */
+  uint64_t n = mc_mempool_verify_count(mp);
+  fake_now = 100000;
+  assert_int_equal(mc_mempool_add(mp, &a3), 0);
+  assert_int_equal(mc_mempool_verify_count(mp), n);
+  assert_not_recorded(mp, &a3);
+  assert_state(mp, &a3, 0);
+  mc_mempool_free(mp);
+}
+
+/* A transfer whose gap fills in time is ready and no longer expires,
+ * whether the gap filled by admission or by a commit. */
+static void test_expiry_spares_promoted(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_ttl(100, 50, 8, 1000);
+  mc_tx a2 = make_tx(&alice, &carol, 10, 2);
+  mc_tx a1 = make_tx(&alice, &carol, 10, 1);
+  mc_tx b2 = make_tx(&bob, &carol, 10, 2);
+  assert_int_equal(mc_mempool_add(mp, &a2), 0);
+  assert_int_equal(mc_mempool_add(mp, &b2), 0);
+  fake_now = 900;
+  assert_int_equal(mc_mempool_add(mp, &a1), 0);
+  mc_tx other_b1 = make_tx(&bob, &dave, 10, 1); /* through another node */
+  commit(mp, &other_b1, 1);
+  assert_int_equal(mc_mempool_queued_count(mp), 0);
+  mc_mempool_expire(mp, 5000);
+  assert_int_equal(mc_mempool_size(mp), 3);
+  assert_state(mp, &a2, 1);
+  assert_state(mp, &b2, 1);
+  mc_mempool_free(mp);
+}
+
+/* A commit that sends ready transfers back to queued stamps them then. */
+static void test_expiry_after_demotion(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_ttl(100, 50, 8, 1000);
+  set_account(alice.pk, 100, 0);
+  mc_tx a1 = make_tx(&alice, &carol, 30, 1);
+  mc_tx a2 = make_tx(&alice, &carol, 30, 2);
+  mc_tx a3 = make_tx(&alice, &carol, 5, 3);
+  assert_int_equal(mc_mempool_add(mp, &a1), 0);
+  assert_int_equal(mc_mempool_add(mp, &a2), 0);
+  assert_int_equal(mc_mempool_add(mp, &a3), 0);
+  fake_now = 10000;
+  mc_tx other1 = make_tx(&alice, &dave, 80, 1); /* leaves 20 */
+  commit(mp, &other1, 1);
+  assert_rejected(mp, &a2, MC_EBALANCE);
+  assert_state(mp, &a3, 0); /* queued since 10000 */
+  mc_mempool_expire(mp, 10999);
+  assert_state(mp, &a3, 0);
+  mc_mempool_expire(mp, 11000);
+  assert_rejected(mp, &a3, MC_EEXPIRED);
+  assert_int_equal(mc_mempool_size(mp), 0);
+  mc_mempool_free(mp);
+}
+
+/* A TTL of 0 keeps queued transfers until their gap fills. */
+static void test_expiry_off(void **state) {
+  (void)state;
+  mc_mempool *mp = pool_ttl(100, 50, 8, 0);
+  mc_tx a3 = make_tx(&alice, &carol, 1, 3);
+  assert_int_equal(mc_mempool_add(mp, &a3), 0);
+  mc_mempool_expire(mp, UINT64_MAX - 1);
+  assert_state(mp, &a3, 0);
+  mc_mempool_free(mp);
+}
+
+/* Expiry walks only what is due: many queued transfers, a few due. */
+static void test_expiry_takes_only_due(void **state) {
+  (void)state;
+  enum { SENDERS = 40, PER = 8 };
+  static key keys[SENDERS];
+  mc_mempool *mp = pool_ttl(SENDERS * PER, PER, 16, 100);
+  for (unsigned s = 0; s < SENDERS; s++) {
+    keys[s] = make_key(300 + s);
+    set_account(keys[s].pk, 1000, 0);
+  }
+  for (unsigned s = 0; s < SENDERS; s++) {
+    fake_now = s; /* sender s's transfers queued at time s */
+    for (uint64_t n = 2; n < 2 + PER; n++) {
+      mc_tx t = make_tx(&keys[s], &keys[(s + 1) % SENDERS], 1, n);
+      assert_int_equal(mc_mempool_add(mp, &t), 0);
+    }
+  }
+  assert_int_equal(mc_mempool_queued_count(mp), SENDERS * PER);
+  mc_mempool_expire(mp, 100 + 9); /* senders 0..9 */
+  assert_int_equal(mc_mempool_queued_count(mp), (SENDERS - 10) * PER);
+  mc_tx t = make_tx(&keys[9], &keys[10], 1, 2);
+  assert_rejected(mp, &t, MC_EEXPIRED);
+  t = make_tx(&keys[10], &keys[11], 1, 2);
+  assert_state(mp, &t, 0);
+  mc_mempool_expire(mp, 100 + SENDERS);
+  assert_int_equal(mc_mempool_size(mp), 0);
+  mc_mempool_free(mp);
+}
+
 /* ---- memory of refusals, next nonce ---- */
 
 static void test_rejection_memory_bounded(void **state) {
@@ -763,7 +1094,7 @@ static void test_next_nonce(void **state) {
 
 static void test_new_refuses_bad_arguments(void **state) {
   (void)state;
-  mc_mempool_limits zero_total = {0, 10, 4}, zero_sender = {10, 0, 4};
+  mc_mempool_limits zero_total = {0, 10, 4, 0}, zero_sender = {10, 0, 4, 0};
   assert_null(mc_mempool_new(&zero_total, CHAIN, fake_get, NULL));
   assert_null(mc_mempool_new(&zero_sender, CHAIN, fake_get, NULL));
   assert_null(mc_mempool_new(NULL, "", fake_get, NULL));
@@ -815,12 +1146,151 @@ static void test_many_senders(void **state) {
   mc_mempool_free(mp);
 }
 
+/* ---- memory ---- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+/* Everyone is rich and has never sent anything. */
+static int rich_get(void *ctx, const uint8_t pk[MC_PUBKEY_LEN],
+                    mc_account *out) {
+  (void)ctx;
+  memset(out, 0, sizeof *out);
+  memcpy(out->pubkey, pk, MC_PUBKEY_LEN);
+  out->balance = UINT64_MAX / 2;
+  return 0;
+}
+
+/* Resident bytes of this process (for information: pages freed by earlier
+ * tests may be reused, so the pool's share is the heap figure below). */
+static size_t rss_bytes(void) {
+  unsigned long size = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f != NULL) {
+    if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+      resident = 0;
+    fclose(f);
+  }
+  return (size_t)resident * 4096u;
+}
+
+/* Bytes the allocator has handed out (chunk sizes, not requests). */
+static size_t heap_in_use(void) {
+  struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
+
+/* Fills a pool with the default limits with n pending transfers from
+ * `senders` senders and returns what the pool holds, in bytes.  The
+ * transfers are not signed: mc_mempool_add_verified trusts the caller, and
+ * memory does not depend on the signature's bytes. */
+static size_t pool_bytes(size_t n, size_t senders, size_t *rss_grew) {
+  size_t before = heap_in_use(), rss_before = rss_bytes();
+  mc_mempool *mp = mc_mempool_new(NULL, CHAIN, rich_get, NULL);
+  assert_non_null(mp);
+  mc_tx t;
+  memset(&t, 0, sizeof t);
+  snprintf(t.chain_id, sizeof t.chain_id, "%s", CHAIN);
+  t.amount = 1;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t from = (uint32_t)(i % senders), to = from + 1;
+    memcpy(t.from, &from, sizeof from);
+    memcpy(t.to, &to, sizeof to);
+    t.nonce = i / senders + 1;
+    memcpy(t.sig, &i, sizeof i);
+    assert_int_equal(mc_mempool_add_verified(mp, &t), 0);
+  }
+  assert_int_equal(mc_mempool_ready_count(mp), n);
+  size_t used = heap_in_use() - before;
+  *rss_grew = rss_bytes() - rss_before;
+  mc_mempool_free(mp);
+  return used;
+}
+
+/* One sender's committed nonce, for one_sender_get. */
+static uint64_t one_sender_nonce;
+
+static int one_sender_get(void *ctx, const uint8_t pk[MC_PUBKEY_LEN],
+                          mc_account *out) {
+  rich_get(ctx, pk, out);
+  out->nonce = one_sender_nonce;
+  return 0;
+}
+
+/* One sender's full share drains block by block: each commit drops the
+ * front of the sender's array, which must not cost the whole array (it
+ * did: the rest of the array moved for each included transfer, 10 GB of
+ * memmove to drain a 50,000 share, twice this test's time). */
+static void test_one_sender_share_drains(void **state) {
+  (void)state;
+  enum { SHARE = 50000, BLOCK = 500 };
+  one_sender_nonce = 0;
+  mc_mempool *mp = mc_mempool_new(NULL, CHAIN, one_sender_get, NULL);
+  assert_non_null(mp);
+  mc_block *b = mc_block_new(BLOCK);
+  assert_non_null(b);
+  mc_tx t;
+  memset(&t, 0, sizeof t);
+  snprintf(t.chain_id, sizeof t.chain_id, "%s", CHAIN);
+  t.amount = 1;
+  t.to[0] = 1;
+  for (uint64_t n = 1; n <= SHARE; n++) {
+    t.nonce = n;
+    assert_int_equal(mc_mempool_add_verified(mp, &t), 0);
+  }
+  t.nonce = SHARE + 1;
+  assert_int_equal(mc_mempool_add_verified(mp, &t), MC_EFULL);
+  const mc_tx **out = calloc(BLOCK, sizeof *out);
+  assert_non_null(out);
+  for (size_t left = SHARE; left > 0; left -= BLOCK) {
+    assert_int_equal(mc_mempool_ready(mp, out, BLOCK), BLOCK);
+    for (size_t i = 0; i < BLOCK; i++)
+      b->txs[i] = *out[i];
+    b->header.tx_count = BLOCK;
+    one_sender_nonce += BLOCK;
+    mc_mempool_on_commit(mp, b);
+    assert_int_equal(mc_mempool_size(mp), left - BLOCK);
+  }
+  free(out);
+  mc_block_free(b);
+  mc_mempool_free(mp);
+}
+
+/* 100,000 pending transfers (the default max_total) must fit in 64 MiB,
+ * spread over many senders or packed into two full shares. */
+static void test_memory_100k(void **state) {
+  (void)state;
+  const size_t n = 100000;
+  const size_t shapes[] = {1000, 2};
+  for (size_t i = 0; i < 2; i++) {
+    size_t rss_grew;
+    size_t used = pool_bytes(n, shapes[i], &rss_grew);
+    print_message("mempool: %zu pending from %zu senders hold %zu bytes, "
+                  "%zu per transfer (process RSS grew %zu bytes)\n",
+                  n, shapes[i], used, used / n, rss_grew);
+#ifndef UNDER_ASAN /* ASan's allocator is not the one mallinfo2 sees */
+    assert_true(used > n * sizeof(mc_tx));
+    assert_true(used <= (size_t)64 << 20);
+#endif
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_admit_ready, setup),
       cmocka_unit_test_setup(test_recomputes_id, setup),
       cmocka_unit_test_setup(test_bad_signature, setup),
-      cmocka_unit_test_setup(test_state_refusal_needs_good_signature, setup),
+      cmocka_unit_test_setup(test_forged_copies_refused_as_real_ones, setup),
+      cmocka_unit_test_setup(test_forged_copies_cannot_poison, setup),
+      cmocka_unit_test_setup(test_cheap_refusals_verify_nothing, setup),
+      cmocka_unit_test_setup(test_check, setup),
+      cmocka_unit_test_setup(test_add_verified, setup),
+      cmocka_unit_test_setup(test_note_bad_sig, setup),
       cmocka_unit_test_setup(test_copies_verified_once, setup),
       cmocka_unit_test_setup(test_bad_copies_bounded, setup),
       cmocka_unit_test_setup(test_static_rules, setup),
@@ -839,11 +1309,18 @@ int main(void) {
       cmocka_unit_test_setup(test_commit_invalidates, setup),
       cmocka_unit_test_setup(test_commit_promotes, setup),
       cmocka_unit_test_setup(test_commit_demotes, setup),
+      cmocka_unit_test_setup(test_expiry, setup),
+      cmocka_unit_test_setup(test_expiry_spares_promoted, setup),
+      cmocka_unit_test_setup(test_expiry_after_demotion, setup),
+      cmocka_unit_test_setup(test_expiry_off, setup),
+      cmocka_unit_test_setup(test_expiry_takes_only_due, setup),
       cmocka_unit_test_setup(test_rejection_memory_bounded, setup),
       cmocka_unit_test_setup(test_rejection_latest_reason, setup),
       cmocka_unit_test_setup(test_next_nonce, setup),
       cmocka_unit_test_setup(test_new_refuses_bad_arguments, setup),
       cmocka_unit_test_setup(test_many_senders, setup),
+      cmocka_unit_test_setup(test_one_sender_share_drains, setup),
+      cmocka_unit_test_setup(test_memory_100k, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

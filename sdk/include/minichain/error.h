@@ -43,7 +43,8 @@
   X(ESELF, -26, "transfer to self")                                            \
   X(ESTATE, -27, "operation not valid in the current state")                   \
   X(EKIND, -28, "wrong plugin kind")                                           \
-  X(ENOSYS, -29, "function not provided")
+  X(ENOSYS, -29, "function not provided")                                     \
+  X(EEXPIRED, -30, "waited too long for an earlier nonce")
 
 typedef enum mc_errno {
   MC_OK = 0,
