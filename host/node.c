@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "chain/codec.h"
 #include "chain/crypto.h"
 #include "fsutil.h"
@@ -288,7 +289,9 @@ static int start_verifier(mc_node *n, const mc_config *cfg, char *err,
     return rc;
   }
   mc_chain_set_verify_many(n->chain, verify_on_workers, n->verifier);
-  return 0;
+  if ((rc = mc_admit_new(n, &n->admit)) != 0)
+    snprintf(err, errlen, "cannot start admission: %s", mc_strerror(rc));
+  return rc;
 }
 
 /* ---- mempool upkeep ---- */
@@ -427,6 +430,8 @@ void mc_node_stop(mc_node *n, int exit_code) {
     mc_verifier_close(n->verifier);
     n->verifier = NULL;
   }
+  mc_admit_close(n->admit); /* after the verifier: no batch is being read */
+  n->admit = NULL;
   if (n->mempool_timer_ready)
     close_handle_once((uv_handle_t *)&n->mempool_timer);
   if (n->signals_ready) {

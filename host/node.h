@@ -61,6 +61,7 @@ struct mc_node {
   mc_chain *chain;
   mc_mempool *mempool;
   mc_verifier *verifier;
+  struct mc_admit *admit;
   mc_consensus *consensus;
   mc_listener *listener;
   mc_peers *peers;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "chain/codec.h"
+#include "admit.h"
 #include "log.h"
 #include "minichain/error.h"
 #include "net/proto.h"
@@ -37,21 +38,8 @@ static void reply_error(mc_node *n, mc_conn *c, uint64_t rid, int code,
 }
 
 static int on_submit(mc_node *n, mc_conn *c, const mc_msg *req) {
-  int rc = mc_mempool_add(n->mempool, &req->u.tx);
-  mc_msg m = {.type = MC_MSG_SUBMIT_RESULT, .rid = req->rid};
-  m.u.submit_result.code = rc;
-  memcpy(m.u.submit_result.txid, req->u.tx.id, MC_HASH_LEN);
-  if (rc == 0) {
-    n->stats.txs_admitted++;
-    if (n->peers != NULL)
-      mc_peers_gossip_tx(n->peers, &req->u.tx, NULL);
-  } else {
-    n->stats.txs_refused++;
-    MC_LOG(MC_LOG_DEBUG, "tx_refused",
-           MC_LOG_F_HEX("id", req->u.tx.id, MC_HASH_LEN),
-           MC_LOG_F_S("reason", mc_err_name(rc)));
-  }
-  return reply(c, &m);
+  mc_admit_tx(n->admit, c, req->rid, &req->u.tx, 1); /* answers later */
+  return 0;
 }
 
 static void fill_status(mc_node *n, mc_status_info *s) {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admit.h"
 #include "chain/codec.h"
 #include "log.h"
 #include "minichain/error.h"
@@ -36,12 +37,8 @@ void mc_peers_gossip_tx(mc_peers *p, const mc_tx *tx, mc_conn *except) {
 
 int gossip_on_tx(mc_session *s, const mc_tx *tx) {
   mc_node *n = s->p->n;
-  if (mc_mempool_contains(n->mempool, tx->id))
-    return 0;
-  if (mc_mempool_add(n->mempool, tx) == 0) {
-    n->stats.txs_admitted++;
-    mc_peers_gossip_tx(s->p, tx, s->conn);
-  }
+  if (!mc_mempool_contains(n->mempool, tx->id))
+    mc_admit_tx(n->admit, s->conn, 0, tx, 0); /* relayed once admitted */
   return 0; /* a peer may know a state we have not reached: not an offence */
 }
 
