@@ -27,6 +27,8 @@ typedef struct item {
   mc_conn *conn;
   uint64_t rid;
   int from_client;
+  int verdict; /* already refused (no signature to check), else 0 */
+  size_t job_index; /* where its signature is in the job, if verdict 0 */
 } item;
 
 typedef struct batch {
@@ -132,8 +134,10 @@ static void admit_batch(mc_admit *a, batch *b) {
   mc_mempool *mp = a->node->mempool;
   for (size_t i = 0; i < b->n; i++) {
     item *it = &b->items[i];
-    int code;
-    if (b->res[i] != 0) {
+    int code = it->verdict;
+    if (code != 0) {
+      /* refused before any signature was checked */
+    } else if (b->res[it->job_index] != 0) {
       mc_mempool_note_bad_sig(mp, &it->tx);
       code = MC_ESIG;
     } else {
@@ -166,9 +170,14 @@ static void send_open_batch(mc_admit *a) {
   if (b == NULL)
     return;
   a->open = NULL;
-  for (size_t i = 0; i < b->n; i++)
-    b->txs[i] = &b->items[i].tx;
-  b->job = (mc_verify_job){.txs = b->txs, .res = b->res, .n = b->n,
+  size_t k = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    if (b->items[i].verdict == 0) {
+      b->items[i].job_index = k;
+      b->txs[k++] = &b->items[i].tx;
+    }
+  }
+  b->job = (mc_verify_job){.txs = b->txs, .res = b->res, .n = k,
                            .done = on_verified, .data = a};
   if (a->tail != NULL)
     a->tail->next = b;
@@ -180,9 +189,10 @@ static void send_open_batch(mc_admit *a) {
 
 static void on_turn_end(uv_check_t *h) { send_open_batch(h->data); }
 
-/* Adds one transfer to the open batch; 0, or MC_ENOMEM. */
+/* Adds one transfer to the open batch (with its verdict if it is refused
+ * already); 0, or MC_ENOMEM. */
 static int enqueue(mc_admit *a, mc_conn *c, uint64_t rid, const mc_tx *tx,
-                   int from_client) {
+                   int from_client, int verdict) {
   if (a->open == NULL && (a->open = new_batch(a)) == NULL)
     return MC_ENOMEM;
   item *it = &a->open->items[a->open->n++];
@@ -190,6 +200,7 @@ static int enqueue(mc_admit *a, mc_conn *c, uint64_t rid, const mc_tx *tx,
   it->conn = c;
   it->rid = rid;
   it->from_client = from_client;
+  it->verdict = verdict;
   mc_conn_hold(c);
   a->waiting++;
   if (a->open->n == MC_ADMIT_MAX_BATCH)
@@ -204,16 +215,20 @@ void mc_admit_tx(mc_admit *a, mc_conn *c, uint64_t rid, const mc_tx *tx,
   if (!from_client && a->waiting >= MC_ADMIT_MAX_WAITING)
     return; /* gossip is optional: dropped when the node is this busy */
   int code = mc_mempool_check(a->node->mempool, tx);
-  if (code == 0 || code == MC_ENONCEGAP) {
-    code = enqueue(a, c, rid, tx, from_client);
-    if (code == 0) {
-      if (from_client && a->waiting >= MC_ADMIT_MAX_WAITING &&
-          pause_client(a, c) != 0)
-        mc_conn_close(c, "out of memory");
-      return;
-    }
+  int verify = code == 0 || code == MC_ENONCEGAP;
+  /* A refusal is answered at once when nothing waits before it; else it
+   * waits its turn, so a client's SUBMIT_RESULTs keep its order. */
+  if (!verify && (!from_client || a->waiting == 0)) {
+    conclude(a, c, rid, tx, code, from_client);
+    return;
   }
-  conclude(a, c, rid, tx, code, from_client);
+  if (enqueue(a, c, rid, tx, from_client, verify ? 0 : code) != 0) {
+    conclude(a, c, rid, tx, MC_ENOMEM, from_client);
+    return;
+  }
+  if (from_client && a->waiting >= MC_ADMIT_MAX_WAITING &&
+      pause_client(a, c) != 0)
+    mc_conn_close(c, "out of memory");
 }
 
 int mc_admit_new(mc_node *n, mc_admit **out) {

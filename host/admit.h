@@ -4,12 +4,13 @@
  * relayed once admitted).
  *
  * Each transfer first meets the mempool's cheap checks (mc_mempool_check);
- * one they refuse is answered at once and costs no verification.  The
+ * one they refuse costs no verification.  The
  * others wait for the end of the loop turn and go, as one batch, to the
  * verifier's threads; when a batch's signatures are in, its transfers are
  * admitted (mc_mempool_add_verified) in the order they arrived, and
- * answered.  So a client's answers to SUBMIT_TX may come after answers to
- * requests it sent later (they carry the request id).
+ * answered.  A refusal waits for the transfers before it, so a client's
+ * SUBMIT_RESULTs come in the order of its SUBMIT_TXs; answers to its other
+ * requests may overtake them (every answer carries its request id).
  *
  * A transfer refused only for being too far ahead of its sender's next
  * nonce (MC_ENONCEGAP) is verified all the same: the transfers before it
