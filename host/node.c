@@ -203,7 +203,7 @@ static int load_inputs(mc_node *n, const mc_config *cfg, char *err,
 static int open_store(mc_node *n, const mc_config *cfg, char *err,
                       size_t errlen) {
   char why[512] = "";
-  n->store_host = (struct mc_host){n, n->store_plugin.desc->name, NULL};
+  n->store_host = (struct mc_host){n, n->store_plugin.desc->name, NULL, NULL};
   int rc = n->svt->open(&mc_node_host_api, &n->store_host, cfg->data_dir,
                         &n->store, why, sizeof why);
   if (rc != 0) {
@@ -220,8 +220,10 @@ static int create_engine(mc_node *n, const mc_config *cfg, char *err,
   snprintf(name, sizeof name, "consensus-%s.state",
            n->consensus_plugin.desc->name);
   n->consensus_host = (struct mc_host){n, n->consensus_plugin.desc->name,
-                                       path_join(cfg->data_dir, name)};
-  if (n->consensus_host.state_path == NULL)
+                                       path_join(cfg->data_dir, name), NULL};
+  if (n->consensus_host.state_path == NULL ||
+      (n->consensus_host.state = mc_statefile_new(
+           n->consensus_host.state_path, MC_PLUGIN_STATE_MAX)) == NULL)
     return MC_ENOMEM;
   mc_consensus_params p = {
       .size = sizeof p,
@@ -458,6 +460,7 @@ void mc_node_close(mc_node *n) {
     n->svt->close(n->store);
   if (n->lock_fd >= 0)
     close(n->lock_fd);
+  mc_statefile_free(n->consensus_host.state);
   free(n->consensus_host.state_path);
   mc_genesis_free(&n->genesis);
   memset(&n->key, 0, sizeof n->key);

@@ -22,6 +22,7 @@
 #include "minichain/store.h"
 #include "net/net.h"
 #include "peer/peers.h"
+#include "statefile.h"
 #include "verify.h"
 
 typedef struct mc_node mc_node;
@@ -30,8 +31,12 @@ typedef struct mc_node mc_node;
 struct mc_host {
   mc_node *node;
   const char *src;  /* the plugin's name, for logs */
-  char *state_path; /* where state_save writes (consensus only) */
+  char *state_path;      /* DATA/consensus-NAME.state (consensus only) */
+  mc_statefile *state;   /* what state_save and state_load use, or NULL */
 };
+
+/* Largest state a plugin may save. */
+#define MC_PLUGIN_STATE_MAX (64u << 20)
 
 typedef struct mc_timer mc_timer;
 

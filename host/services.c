@@ -12,12 +12,10 @@
 
 #include "chain/codec.h"
 #include "chain/crypto.h"
-#include "fsutil.h"
 #include "log.h"
 #include "minichain/error.h"
 #include "node.h"
 
-#define PLUGIN_STATE_MAX (64u << 20)
 
 struct mc_timer {
   uv_timer_t handle;
@@ -240,9 +238,9 @@ static void svc_buf_free(mc_host *h, void *p) {
 /* ---- durable plugin state ---- */
 
 static int svc_state_save(mc_host *h, const uint8_t *data, size_t len) {
-  if (h->state_path == NULL)
+  if (h->state == NULL)
     return MC_ESTATE;
-  int rc = mc_write_file_atomic(h->state_path, data, len);
+  int rc = mc_statefile_save(h->state, data, len);
   if (rc != 0)
     mc_log_write(MC_LOG_ERROR, "host", "plugin_state_save_failed",
                  (mc_log_field[]){MC_LOG_F_S("path", h->state_path)}, 1);
@@ -250,9 +248,9 @@ static int svc_state_save(mc_host *h, const uint8_t *data, size_t len) {
 }
 
 static int svc_state_load(mc_host *h, uint8_t **data, size_t *len) {
-  if (h->state_path == NULL)
+  if (h->state == NULL)
     return MC_ENOTFOUND;
-  return mc_read_file(h->state_path, PLUGIN_STATE_MAX, data, len);
+  return mc_statefile_load(h->state, data, len);
 }
 
 const mc_host_api mc_node_host_api = {

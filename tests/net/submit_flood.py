@@ -155,6 +155,8 @@ def run(args, tmp, made):
     c = made(nh.NetCluster(args, tmp, n=1, senders=4, block_interval=10,
                            chain_id="submit-flood", max_txs=5000))
     v = c.nodes[0]
+    if c.asan:
+        nh.small_quarantine()
     c.start_all()
     nh.wait_for(lambda: v.height() >= 3, 20, "first blocks")
 
