@@ -258,6 +258,15 @@ static void buf_str(mc_bench_report *r, const char *s) {
   buf_add(r, "\"");
 }
 
+/* A value for a text line: integers (counts, bytes) without decimals,
+ * their last digit where a fraction's last integer digit would be. */
+static void print_value(FILE *out, double v) {
+  if (isfinite(v) && v == floor(v) && fabs(v) < 1e15)
+    fprintf(out, "%8.0f    ", v);
+  else
+    fprintf(out, "%12.3f", v);
+}
+
 /* JSON has no inf or nan. */
 static void buf_num(mc_bench_report *r, double v) {
   if (isfinite(v))
@@ -294,7 +303,9 @@ void mc_bench_ceiling(mc_bench_report *r, const char *name, double value,
     buf_add(r, "}");
     return;
   }
-  fprintf(r->out, "ceiling  %-30s %12.3f ", name, value);
+  fprintf(r->out, "ceiling  %-30s ", name);
+  print_value(r->out, value);
+  fputc(' ', r->out);
   if (note != NULL)
     fprintf(r->out, "%-8s  (%s)\n", unit, note);
   else
@@ -327,7 +338,9 @@ void mc_bench_figure(mc_bench_report *r, const char *name, double value,
     buf_add(r, "}");
     return;
   }
-  fprintf(r->out, "         %-30s %12.3f ", name, value);
+  fprintf(r->out, "         %-30s ", name);
+  print_value(r->out, value);
+  fputc(' ', r->out);
   if (ceiling_name != NULL || note != NULL)
     fprintf(r->out, "%-8s", unit);
   else
