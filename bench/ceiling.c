@@ -346,7 +346,8 @@ void mc_bench_figure(mc_bench_report *r, const char *name, double value,
   else
     fprintf(r->out, "%s", unit);
   if (ceiling_name != NULL)
-    fprintf(r->out, "= %7.3gx %s", ratio, ceiling_name);
+    fprintf(r->out, fabs(ratio) >= 1000 ? "= %7.0fx %s" : "= %7.3gx %s",
+            ratio, ceiling_name);
   if (note != NULL)
     fprintf(r->out, "  (%s)", note);
   fputc('\n', r->out);
