@@ -45,8 +45,8 @@ int main(int argc, char **argv) {
   mc_bench_ceiling(&r, "ed25519_verify_one_core", one, "/s", note);
   snprintf(note, sizeof note, "%d threads, one per online CPU, summed", ncpu);
   mc_bench_ceiling(&r, "ed25519_verify_all_cores", all, "/s", note);
-  snprintf(note, sizeof note, "4 KiB append + fdatasync in %s, %d rounds",
-           dir, fs.rounds);
+  snprintf(note, sizeof note, "4 KiB append + fdatasync in %s, %d rounds", dir,
+           fs.rounds);
   mc_bench_ceiling(&r, "fsync_p50", fs.p50_ms, "ms", note);
   mc_bench_ceiling(&r, "fsync_p99", fs.p99_ms, "ms", NULL);
   mc_bench_ceiling(&r, "fsync_rate", fs.per_s, "/s", NULL);

@@ -53,8 +53,8 @@
 #include "minichain/store.h"
 
 #define NACCOUNTS 10000
-#define WINDOW 200            /* appends the p50/p99 are taken over */
-#define CERT_LEN 266          /* a 4-validator PoA commit certificate */
+#define WINDOW 200   /* appends the p50/p99 are taken over */
+#define CERT_LEN 266 /* a 4-validator PoA commit certificate */
 #define GENESIS_BALANCE 1000000000000ull
 #define CHAIN_ID "bench-store"
 #define MAX_SIZES 16
@@ -222,8 +222,8 @@ typedef struct gen {
   mc_lthash acc;                  /* LtHash of acct */
   uint64_t rng;                   /* filler bytes and transfer choice */
   uint8_t validators[4][MC_PUBKEY_LEN]; /* proposers (filler keys) */
-  mc_account *changes;            /* scratch: one block's changes */
-  uint32_t *touched;              /* scratch: indices of those accounts */
+  mc_account *changes;                  /* scratch: one block's changes */
+  uint32_t *touched;                    /* scratch: indices of those accounts */
 } gen;
 
 static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
@@ -408,7 +408,8 @@ static void remove_tree(const char *dir) {
   rmdir(dir);
 }
 
-/* ---- the run -------------------------------------------------------------- */
+/* ---- the run --------------------------------------------------------------
+ */
 
 typedef struct options {
   uint64_t sizes[MAX_SIZES];
@@ -434,11 +435,12 @@ typedef struct run {
 
 static void fail(const run *r, const char *what, int rc, const char *err) {
   fprintf(stderr, "bench-store: %s: %s failed at height %" PRIu64 ": %s%s%s\n",
-          r->p->desc->name, what, r->appended, mc_strerror(rc),
-          err ? ": " : "", err ? err : "");
+          r->p->desc->name, what, r->appended, mc_strerror(rc), err ? ": " : "",
+          err ? err : "");
   if (g_host.wrong_call != NULL)
-    fprintf(stderr, "bench-store: the store called host service %s, which "
-                    "no store may use\n",
+    fprintf(stderr,
+            "bench-store: the store called host service %s, which "
+            "no store may use\n",
             g_host.wrong_call);
 }
 
@@ -517,16 +519,21 @@ static void report_size(run *r, uint64_t want, double seg_s,
 
   mc_bench_report rep;
   mc_bench_begin(&rep, stdout, r->o->json, "store");
-  snprintf(title, sizeof title, "%s %s", r->p->desc->name,
-           r->p->desc->version);
+  snprintf(title, sizeof title, "%s %s", r->p->desc->name, r->p->desc->version);
   if (!r->o->json)
-    printf("\n== store %s (%s): %" PRIu64 " blocks of %" PRIu32
-           " transfers\n",
+    printf("\n== store %s (%s): %" PRIu64 " blocks of %" PRIu32 " transfers\n",
            title, r->p->path, want, r->o->ntx);
   if (r->o->json)
     mc_bench_note(&rep, "store", title);
-  mc_bench_figure(&rep, "blocks", (double)r->appended, "blocks", 0, NULL,
-                  NULL);
+  snprintf(note, sizeof note,
+           "4 KiB append + fdatasync in %s, %d rounds, "
+           "measured %s",
+           r->o->dir, fs->rounds,
+           fs == &now ? "after this size" : "at the start");
+  mc_bench_ceiling(&rep, "fsync_p50", fs->p50_ms, "ms", note);
+  mc_bench_ceiling(&rep, "fsync_p99", fs->p99_ms, "ms", NULL);
+  mc_bench_ceiling(&rep, "fsync_rate", fs->per_s, "/s", NULL);
+  mc_bench_figure(&rep, "blocks", (double)r->appended, "blocks", 0, NULL, NULL);
   mc_bench_figure(&rep, "blocks_asked", (double)want, "blocks", 0, NULL, NULL);
   mc_bench_figure(&rep, "txs_per_block", r->o->ntx, "tx", 0, NULL, NULL);
   if (stopped) {
@@ -536,18 +543,10 @@ static void report_size(run *r, uint64_t want, double seg_s,
              r->appended, r->o->max_seconds, seg_s, p50);
     mc_bench_note(&rep, "stopped", note);
   }
-  snprintf(note, sizeof note, "4 KiB append + fdatasync in %s, %d rounds, "
-           "measured %s",
-           r->o->dir, fs->rounds, fs == &now ? "after this size" : "at the start");
-  mc_bench_ceiling(&rep, "fsync_p50", fs->p50_ms, "ms", note);
-  mc_bench_ceiling(&rep, "fsync_p99", fs->p99_ms, "ms", NULL);
-  mc_bench_ceiling(&rep, "fsync_rate", fs->per_s, "/s", NULL);
   snprintf(note, sizeof note, "last %zu appends, at height %" PRIu64, nw,
            r->appended - 1);
-  mc_bench_figure(&rep, "append_p50", p50, "ms", fs->p50_ms, "fsync p50",
-                  note);
-  mc_bench_figure(&rep, "append_p99", p99, "ms", fs->p99_ms, "fsync p99",
-                  NULL);
+  mc_bench_figure(&rep, "append_p50", p50, "ms", fs->p50_ms, "fsync p50", note);
+  mc_bench_figure(&rep, "append_p99", p99, "ms", fs->p99_ms, "fsync p99", NULL);
   snprintf(note, sizeof note, "%" PRIu64 " appends since the last size",
            seg_blocks);
   mc_bench_figure(&rep, "appends_per_s",
@@ -575,8 +574,9 @@ static int grow_to(run *r, uint64_t want) {
     append_s += r->window[(r->appended - 1) % WINDOW] / 1e3;
     double now = mc_bench_now();
     if (now - last_note >= 5.0) {
-      fprintf(stderr, "  %s: %" PRIu64 "/%" PRIu64 " blocks, %.0f s, last "
-                      "append %.3f ms\n",
+      fprintf(stderr,
+              "  %s: %" PRIu64 "/%" PRIu64 " blocks, %.0f s, last "
+              "append %.3f ms\n",
               r->p->desc->name, r->appended, want, now - t0,
               r->window[(r->appended - 1) % WINDOW]);
       last_note = now;
@@ -620,16 +620,17 @@ static int bench_plugin(const options *o, const char *path,
   r->g = gen_new(o->ntx);
   if (r->g == NULL || store_open(r, NULL) != 0)
     goto out;
-  fprintf(stderr, "bench-store: %s %s in %s\n", p.desc->name,
-          p.desc->version, r->dir);
+  fprintf(stderr, "bench-store: %s %s in %s\n", p.desc->name, p.desc->version,
+          r->dir);
   for (size_t i = 0; i < o->nsizes; i++) {
     int more = grow_to(r, o->sizes[i]);
     if (more < 0)
       goto out;
     if (more == 0) {
       for (size_t j = i + 1; j < o->nsizes; j++)
-        fprintf(stderr, "bench-store: %s: %" PRIu64 " blocks skipped "
-                        "(the time cap cut %" PRIu64 " short)\n",
+        fprintf(stderr,
+                "bench-store: %s: %" PRIu64 " blocks skipped "
+                "(the time cap cut %" PRIu64 " short)\n",
                 p.desc->name, o->sizes[j], o->sizes[i]);
       break;
     }
@@ -647,7 +648,8 @@ out:
   return rc;
 }
 
-/* ---- main ----------------------------------------------------------------- */
+/* ---- main -----------------------------------------------------------------
+ */
 
 static int usage(const char *argv0) {
   fprintf(stderr,
@@ -756,8 +758,9 @@ int main(int argc, char **argv) {
                 "certificates (266 B) are FILLER bytes, not signatures: "
                 "stores do not verify them");
   if (getloadavg(load, 3) == 3) {
-    snprintf(note, sizeof note, "%.2f %.2f %.2f at the start (other work on "
-                                "this machine skews every figure)",
+    snprintf(note, sizeof note,
+             "%.2f %.2f %.2f at the start (other work on "
+             "this machine skews every figure)",
              load[0], load[1], load[2]);
     mc_bench_note(&rep, "loadavg", note);
   }

@@ -315,9 +315,8 @@ void mc_bench_ceiling(mc_bench_report *r, const char *name, double value,
 void mc_bench_figure(mc_bench_report *r, const char *name, double value,
                      const char *unit, double ceiling_value,
                      const char *ceiling_name, const char *note) {
-  double ratio = ceiling_name != NULL && ceiling_value != 0
-                     ? value / ceiling_value
-                     : NAN;
+  double ratio =
+      ceiling_name != NULL && ceiling_value != 0 ? value / ceiling_value : NAN;
   if (r->json) {
     buf_add(r, ",");
     buf_str(r, name);
@@ -346,8 +345,8 @@ void mc_bench_figure(mc_bench_report *r, const char *name, double value,
   else
     fprintf(r->out, "%s", unit);
   if (ceiling_name != NULL)
-    fprintf(r->out, fabs(ratio) >= 1000 ? "= %7.0fx %s" : "= %7.3gx %s",
-            ratio, ceiling_name);
+    fprintf(r->out, fabs(ratio) >= 1000 ? "= %7.0fx %s" : "= %7.3gx %s", ratio,
+            ceiling_name);
   if (note != NULL)
     fprintf(r->out, "  (%s)", note);
   fputc('\n', r->out);

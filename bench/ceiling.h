@@ -50,10 +50,10 @@ int mc_bench_verify_all(double seconds, double *rate, int *ncpu);
 
 /* fsync latency in one directory: what a durable append costs at least. */
 typedef struct mc_bench_fsync {
-  int rounds;      /* rounds measured */
-  double p50_ms;   /* median latency of one round */
-  double p99_ms;   /* 99th percentile */
-  double per_s;    /* rounds per second over the whole run */
+  int rounds;    /* rounds measured */
+  double p50_ms; /* median latency of one round */
+  double p99_ms; /* 99th percentile */
+  double per_s;  /* rounds per second over the whole run */
 } mc_bench_fsync;
 
 /*
@@ -77,16 +77,15 @@ double mc_bench_percentile(double *v, size_t n, double pct);
  * line of JSON).
  */
 typedef struct mc_bench_report {
-  FILE *out;   /* where lines go (stdout) */
-  int json;    /* 1: one JSON object line; 0: text lines */
-  char *buf;   /* the JSON object being built (malloc'd) */
+  FILE *out; /* where lines go (stdout) */
+  int json;  /* 1: one JSON object line; 0: text lines */
+  char *buf; /* the JSON object being built (malloc'd) */
   size_t len, cap;
-  int failed;  /* an allocation failed: mc_bench_end prints nothing */
+  int failed; /* an allocation failed: mc_bench_end prints nothing */
 } mc_bench_report;
 
 /* Starts a report; `bench` names the program ("ceiling", "store").  */
-void mc_bench_begin(mc_bench_report *r, FILE *out, int json,
-                    const char *bench);
+void mc_bench_begin(mc_bench_report *r, FILE *out, int json, const char *bench);
 
 /* A ceiling: "ceiling  <name>  <value> <unit>  (<note>)".  note may be
  * NULL. */
