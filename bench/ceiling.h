@@ -9,9 +9,14 @@
  * ratio of it.  This library is those measurements (mcbench, linked by
  * every bench program) and the printer:
  *
- *   text:  "figure                     value unit      =  ratio  of ceiling"
- *   JSON:  one object per line, {"bench":..., "<figure>":{"value":...,
- *          "unit":..., "ceiling":"<name>", "ratio":...}, "<note>":"..."}
+ *   text:  "ceiling  fsync_p50        0.412 ms   (note)"
+ *          "         append_p50       1.217 ms  =  2.95x fsync p50  (note)"
+ *   JSON:  one object per line, {"bench":"<program>",
+ *          "<ceiling>":{"value":..., "unit":..., "is_ceiling":true},
+ *          "<figure>":{"value":..., "unit":..., "ceiling":"<name>",
+ *                      "ratio":...}, "<note key>":"<text>"}
+ *          (each value object may also carry "note"; a non-finite number
+ *          is null)
  *
  * Nothing here is a test: no figure passes or fails.
  */
