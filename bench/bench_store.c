@@ -543,6 +543,9 @@ static void report_size(run *r, uint64_t want, double seg_s,
              r->appended, r->o->max_seconds, seg_s, p50);
     mc_bench_note(&rep, "stopped", note);
   }
+  mc_bench_figure(&rep, "seconds", seg_s, "s", 0, NULL,
+                  "wall time to grow from the previous size, making the "
+                  "blocks included");
   snprintf(note, sizeof note, "last %zu appends, at height %" PRIu64, nw,
            r->appended - 1);
   mc_bench_figure(&rep, "append_p50", p50, "ms", fs->p50_ms, "fsync p50", note);
