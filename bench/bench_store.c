@@ -597,23 +597,17 @@ static int grow_to(run *r, uint64_t want) {
   return r->appended == want;
 }
 
-static int bench_plugin(const options *o, const char *path,
+static int bench_plugin(const options *o, const mc_plugin *pl,
                         const mc_bench_fsync *fs) {
-  mc_plugin p;
-  char err[1024];
-  if (mc_plugin_load(path, MC_PLUGIN_STORE, NULL, &p, err, sizeof err) != 0) {
-    fprintf(stderr, "bench-store: %s\n", err);
-    return -1;
-  }
   run *r = calloc(1, sizeof *r);
   if (r == NULL)
     return -1;
   r->o = o;
-  r->p = &p;
-  r->vt = p.desc->vtable;
+  r->p = pl;
+  r->vt = pl->desc->vtable;
   r->fs = fs;
   snprintf(r->dir, sizeof r->dir, "%s/bench-store-%s-XXXXXX", o->dir,
-           p.desc->name);
+           pl->desc->name);
   if (mkdtemp(r->dir) == NULL) {
     fprintf(stderr, "bench-store: mkdtemp %s: %s\n", r->dir, strerror(errno));
     free(r);
@@ -623,8 +617,8 @@ static int bench_plugin(const options *o, const char *path,
   r->g = gen_new(o->ntx);
   if (r->g == NULL || store_open(r, NULL) != 0)
     goto out;
-  fprintf(stderr, "bench-store: %s %s in %s\n", p.desc->name, p.desc->version,
-          r->dir);
+  fprintf(stderr, "bench-store: %s %s in %s\n", pl->desc->name,
+          pl->desc->version, r->dir);
   for (size_t i = 0; i < o->nsizes; i++) {
     int more = grow_to(r, o->sizes[i]);
     if (more < 0)
@@ -634,7 +628,7 @@ static int bench_plugin(const options *o, const char *path,
         fprintf(stderr,
                 "bench-store: %s: %" PRIu64 " blocks skipped "
                 "(the time cap cut %" PRIu64 " short)\n",
-                p.desc->name, o->sizes[j], o->sizes[i]);
+                pl->desc->name, o->sizes[j], o->sizes[i]);
       break;
     }
   }
@@ -690,68 +684,56 @@ static int parse_sizes(const char *s, options *o) {
   return o->nsizes ? 0 : -1;
 }
 
-int main(int argc, char **argv) {
-  options o = {{1000, 10000, 100000}, 3, 10, ".", 120, 0, 0};
-  const char **plugins = calloc((size_t)argc, sizeof *plugins);
-  size_t nplugins = 0;
-  if (plugins == NULL)
-    return 1;
+/* Reads the options into *o and the plugin paths into plugins[] (argc
+ * entries).  Returns 0, or -1 for anything that is not understood. */
+static int parse_args(int argc, char **argv, options *o, const char **plugins,
+                      size_t *nplugins) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    char *end = NULL;
     if (strcmp(a, "--blocks") == 0 && v) {
-      if (parse_sizes(v, &o) != 0)
-        return usage(argv[0]);
+      if (parse_sizes(v, o) != 0)
+        return -1;
       i++;
     } else if (strcmp(a, "--txs-per-block") == 0 && v) {
-      char *end;
       unsigned long n = strtoul(v, &end, 10);
       if (*end || n > MC_BLOCK_MAX_TXS)
-        return usage(argv[0]);
-      o.ntx = (uint32_t)n;
+        return -1;
+      o->ntx = (uint32_t)n;
       i++;
     } else if (strcmp(a, "--dir") == 0 && v) {
-      o.dir = v;
+      o->dir = v;
       i++;
     } else if (strcmp(a, "--max-seconds") == 0 && v) {
-      char *end;
-      o.max_seconds = strtod(v, &end);
-      if (*end || !(o.max_seconds > 0))
-        return usage(argv[0]);
+      o->max_seconds = strtod(v, &end);
+      if (*end || !(o->max_seconds > 0))
+        return -1;
       i++;
     } else if (strcmp(a, "--keep") == 0) {
-      o.keep = 1;
+      o->keep = 1;
     } else if (strcmp(a, "--json") == 0) {
-      o.json = 1;
+      o->json = 1;
     } else if (a[0] == '-') {
-      return usage(argv[0]);
+      return -1;
     } else {
-      plugins[nplugins++] = a;
+      plugins[(*nplugins)++] = a;
     }
   }
-  if (nplugins == 0)
-    return usage(argv[0]);
-  if (mc_crypto_init() != 0) {
-    fprintf(stderr, "bench-store: cannot initialise libsodium\n");
-    return 1;
-  }
-  if (mkdir(o.dir, 0755) != 0 && errno != EEXIST) {
-    fprintf(stderr, "bench-store: %s: %s\n", o.dir, strerror(errno));
-    return 1;
-  }
+  return *nplugins > 0 ? 0 : -1;
+}
 
-  mc_bench_fsync fs;
-  if (mc_bench_fsync_latency(o.dir, 200, &fs) != 0)
-    return 1;
+/* The fsync ceiling at the start, and what the chain is made of. */
+static void report_start(const options *o, const mc_bench_fsync *fs) {
   char note[512];
   double load[3] = {0, 0, 0};
   mc_bench_report rep;
-  mc_bench_begin(&rep, stdout, o.json, "store-ceiling");
+  mc_bench_begin(&rep, stdout, o->json, "store-ceiling");
   snprintf(note, sizeof note, "4 KiB append + fdatasync in %s, %d rounds",
-           o.dir, fs.rounds);
-  mc_bench_ceiling(&rep, "fsync_p50", fs.p50_ms, "ms", note);
-  mc_bench_ceiling(&rep, "fsync_p99", fs.p99_ms, "ms", NULL);
-  mc_bench_ceiling(&rep, "fsync_rate", fs.per_s, "/s", NULL);
+           o->dir, fs->rounds);
+  mc_bench_ceiling(&rep, "fsync_p50", fs->p50_ms, "ms", note);
+  mc_bench_ceiling(&rep, "fsync_p99", fs->p99_ms, "ms", NULL);
+  mc_bench_ceiling(&rep, "fsync_rate", fs->per_s, "/s", NULL);
   mc_bench_note(&rep, "chain",
                 "transfers among 10000 accounts funded at genesis; heights, "
                 "links, tx ids, Merkle and state roots, balances and nonces "
@@ -768,11 +750,48 @@ int main(int argc, char **argv) {
     mc_bench_note(&rep, "loadavg", note);
   }
   mc_bench_end(&rep);
+}
 
-  int rc = 0;
+int main(int argc, char **argv) {
+  options o = {{1000, 10000, 100000}, 3, 10, ".", 120, 0, 0};
+  size_t nplugins = 0;
+  const char **plugins = calloc((size_t)argc, sizeof *plugins);
+  mc_plugin *loaded = calloc((size_t)argc, sizeof *loaded);
+  int rc = 1;
+  if (plugins == NULL || loaded == NULL)
+    goto out;
+  if (parse_args(argc, argv, &o, plugins, &nplugins) != 0) {
+    rc = usage(argv[0]);
+    goto out;
+  }
+  if (mc_crypto_init() != 0) {
+    fprintf(stderr, "bench-store: cannot initialise libsodium\n");
+    goto out;
+  }
+  if (mkdir(o.dir, 0755) != 0 && errno != EEXIST) {
+    fprintf(stderr, "bench-store: %s: %s\n", o.dir, strerror(errno));
+    goto out;
+  }
+  /* Every plugin is loaded before anything is measured, so that a wrong
+   * path is said at once, not after minutes of another store's run. */
+  for (size_t i = 0; i < nplugins; i++) {
+    char err[1024];
+    if (mc_plugin_load(plugins[i], MC_PLUGIN_STORE, NULL, &loaded[i], err,
+                       sizeof err) != 0) {
+      fprintf(stderr, "bench-store: %s\n", err);
+      goto out;
+    }
+  }
+  mc_bench_fsync fs;
+  if (mc_bench_fsync_latency(o.dir, 200, &fs) != 0)
+    goto out;
+  report_start(&o, &fs);
+  rc = 0;
   for (size_t i = 0; i < nplugins; i++)
-    if (bench_plugin(&o, plugins[i], &fs) != 0)
+    if (bench_plugin(&o, &loaded[i], &fs) != 0)
       rc = 1;
+out:
+  free(loaded);
   free(plugins);
   return rc;
 }
