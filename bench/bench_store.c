@@ -408,8 +408,7 @@ static void remove_tree(const char *dir) {
   rmdir(dir);
 }
 
-/* ---- the run --------------------------------------------------------------
- */
+/* ---- the run ------------------------------------------------------------ */
 
 typedef struct options {
   uint64_t sizes[MAX_SIZES];
@@ -539,8 +538,9 @@ static void report_size(run *r, uint64_t want, double seg_s,
   if (stopped) {
     snprintf(note, sizeof note,
              "stopped after %" PRIu64 " blocks (--max-seconds %.0f reached "
-             "%.0f s into this size): %.3f ms per append",
-             r->appended, r->o->max_seconds, seg_s, p50);
+             "%.0f s into this size): %.3f ms per append (median of the "
+             "last %zu)",
+             r->appended, r->o->max_seconds, seg_s, p50, nw);
     mc_bench_note(&rep, "stopped", note);
   }
   mc_bench_figure(&rep, "seconds", seg_s, "s", 0, NULL,
@@ -645,8 +645,7 @@ out:
   return rc;
 }
 
-/* ---- main -----------------------------------------------------------------
- */
+/* ---- main --------------------------------------------------------------- */
 
 static int usage(const char *argv0) {
   fprintf(stderr,
