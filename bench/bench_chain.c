@@ -3,22 +3,25 @@
  * the ceiling this machine sets: its own ed25519 verification rate, since
  * every transfer's signature is verified once.
  *
+ *   bench-chain [--json]
+ *
  * Prints, for this run:
- *   ceiling   ed25519 verifications per second (libsodium, one core)
+ *   ceiling   ed25519 verifications per second on one core (bench/ceiling.c:
+ *             libsodium over 120-byte messages, the size of a transfer's
+ *             signing bytes)
  *   admit     mempool admissions per second (all checks, signature
- *             included), and that as a share of the ceiling
+ *             included), as a ratio of the ceiling
  *   apply     transfers per second through the state transition, Merkle
  *             root and LtHash state root of 5000-transfer blocks (the
- *             work of validating a block whose signatures are cached)
+ *             work of validating a block whose signatures are cached), as
+ *             a ratio of the ceiling
  * Not a pass/fail test: the figures are for reading (scripts/bench.sh).
  */
-#include <inttypes.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "ceiling.h"
 #include "chain/codec.h"
 #include "chain/crypto.h"
 #include "chain/state.h"
@@ -32,12 +35,6 @@
 #define CHAIN_ID "bench"
 
 static mc_keypair keys[SENDERS + 1];
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Every sender holds plenty; the recipient (keys[SENDERS]) starts empty. */
 static int rich_get(void *ctx, const uint8_t pk[MC_PUBKEY_LEN],
@@ -64,28 +61,16 @@ static void make_txs(mc_tx *txs, size_t n) {
   }
 }
 
-static double verify_rate(const mc_tx *txs) {
-  size_t done = 0;
-  double t0 = now_s(), t;
-  do {
-    for (int i = 0; i < 1000; i++, done++)
-      if (mc_tx_verify(&txs[done % TXS]) != 0)
-        abort();
-    t = now_s();
-  } while (t - t0 < 1.0);
-  return (double)done / (t - t0);
-}
-
 static double admit_rate(const mc_tx *txs) {
   mc_mempool_limits lim = {TXS, TXS, TXS, 0};
   mc_mempool *mp = mc_mempool_new(&lim, CHAIN_ID, rich_get, NULL);
   if (mp == NULL)
     abort();
-  double t0 = now_s();
+  double t0 = mc_bench_now();
   for (size_t i = 0; i < TXS; i++)
     if (mc_mempool_add(mp, &txs[i]) != 0)
       abort();
-  double t = now_s() - t0;
+  double t = mc_bench_now() - t0;
   mc_mempool_free(mp);
   return TXS / t;
 }
@@ -110,18 +95,23 @@ static void apply_block(const mc_tx *txs, size_t n) {
 
 static double apply_rate(const mc_tx *txs) {
   size_t blocks = 0;
-  double t0 = now_s(), t;
+  double t0 = mc_bench_now(), t;
   do {
     /* The first 5000 transfers: nonces 1..5 of each sender, in order,
      * applied to the same starting state every time. */
     apply_block(txs, BLOCK_TXS);
     blocks++;
-    t = now_s();
+    t = mc_bench_now();
   } while (t - t0 < 1.0);
   return (double)(blocks * BLOCK_TXS) / (t - t0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  int json = argc == 2 && strcmp(argv[1], "--json") == 0;
+  if (argc > 2 || (argc == 2 && !json)) {
+    fprintf(stderr, "usage: %s [--json]\n", argv[0]);
+    return 2;
+  }
   if (mc_crypto_init() != 0)
     return 1;
   for (size_t i = 0; i <= SENDERS; i++)
@@ -130,16 +120,25 @@ int main(void) {
   if (txs == NULL)
     return 1;
   make_txs(txs, TXS);
-  double ceiling = verify_rate(txs);
+  double ceiling;
+  if (mc_bench_verify_one(1.0, &ceiling) != 0)
+    return 1;
   double admit = admit_rate(txs);
   double apply = apply_rate(txs);
-  printf("ceiling  ed25519 verify        %10.0f /s (one core)\n", ceiling);
-  printf("admit    mempool admission     %10.0f tx/s  = %3.0f%% of the ceiling "
-         "(%d senders, %d transfers)\n",
-         admit, 100.0 * admit / ceiling, SENDERS, TXS);
-  printf("apply    block validation      %10.0f tx/s  = %.1fx the ceiling "
-         "(%d-transfer blocks, signatures cached)\n",
-         apply, apply / ceiling, BLOCK_TXS);
+
+  char note[128];
+  mc_bench_report r;
+  mc_bench_begin(&r, stdout, json, "chain");
+  snprintf(note, sizeof note, "one core, %d-byte messages",
+           MC_BENCH_VERIFY_MSG_LEN);
+  mc_bench_ceiling(&r, "ed25519_verify_one_core", ceiling, "/s", note);
+  snprintf(note, sizeof note, "%d senders, %d transfers, signatures checked",
+           SENDERS, TXS);
+  mc_bench_figure(&r, "admit", admit, "tx/s", ceiling, "verify", note);
+  snprintf(note, sizeof note, "%d-transfer blocks, signatures cached",
+           BLOCK_TXS);
+  mc_bench_figure(&r, "apply", apply, "tx/s", ceiling, "verify", note);
+  mc_bench_end(&r);
   free(txs);
   return 0;
 }
