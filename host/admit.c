@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keymap.h"
 #include "log.h"
 #include "minichain/error.h"
 #include "net/proto.h"
@@ -27,8 +28,11 @@ typedef struct item {
   mc_conn *conn;
   uint64_t rid;
   int from_client;
-  int verdict; /* already refused (no signature to check), else 0 */
+  int verdict;   /* already refused (no signature to check), else 0 */
+  int sig_known; /* its signature verified before (node sigcache) */
   size_t job_index; /* where its signature is in the job, if verdict 0 */
+  struct batch *batch; /* the batch it is in */
+  int sent;            /* its batch is with the verifier */
 } item;
 
 typedef struct batch {
@@ -36,6 +40,7 @@ typedef struct batch {
   item items[MC_ADMIT_MAX_BATCH];
   const mc_tx *txs[MC_ADMIT_MAX_BATCH];
   int res[MC_ADMIT_MAX_BATCH];
+  atomic_uchar skip[MC_ADMIT_MAX_BATCH];
   size_t n;
   int finished;
   struct batch *next;
@@ -43,6 +48,7 @@ typedef struct batch {
 
 struct mc_admit {
   mc_node *node;
+  mc_keymap waiting_ids; /* id -> a waiting item with that id */
   uv_check_t turn_end;
   batch *open;             /* filling during this turn */
   batch *head, *tail;      /* with the verifier, in order */
@@ -110,6 +116,26 @@ static int pause_client(mc_admit *a, mc_conn *c) {
   return 0;
 }
 
+/* ---- waiting transfers by id ---- */
+
+static void forget_id(mc_admit *a, const item *it) {
+  if (mc_keymap_get(&a->waiting_ids, it->tx.id) == it)
+    mc_keymap_del(&a->waiting_ids, it->tx.id);
+}
+
+void mc_admit_note_verified(mc_admit *a, const mc_tx *tx) {
+  if (a == NULL)
+    return;
+  item *it = mc_keymap_get(&a->waiting_ids, tx->id);
+  if (it == NULL || it->verdict != 0 || it->sig_known ||
+      memcmp(it->tx.sig, tx->sig, MC_SIG_LEN) != 0)
+    return;
+  it->sig_known = 1;
+  if (it->sent)
+    atomic_store_explicit(&it->batch->skip[it->job_index], 1,
+                          memory_order_relaxed);
+}
+
 /* ---- batches ---- */
 
 static batch *new_batch(mc_admit *a) {
@@ -137,13 +163,14 @@ static void admit_batch(mc_admit *a, batch *b) {
     int code = it->verdict;
     if (code != 0) {
       /* refused before any signature was checked */
-    } else if (b->res[it->job_index] != 0) {
+    } else if (!it->sig_known && b->res[it->job_index] != 0) {
       mc_mempool_note_bad_sig(mp, &it->tx);
       code = MC_ESIG;
     } else {
       code = mc_mempool_add_verified(mp, &it->tx);
     }
     conclude(a, it->conn, it->rid, &it->tx, code, it->from_client);
+    forget_id(a, it);
     mc_conn_release(it->conn);
   }
   a->waiting -= b->n;
@@ -172,13 +199,20 @@ static void send_open_batch(mc_admit *a) {
   a->open = NULL;
   size_t k = 0;
   for (size_t i = 0; i < b->n; i++) {
-    if (b->items[i].verdict == 0) {
-      b->items[i].job_index = k;
-      b->txs[k++] = &b->items[i].tx;
+    item *it = &b->items[i];
+    /* a block validated during this turn may have checked it */
+    it->sig_known = it->sig_known ||
+                    (it->verdict == 0 &&
+                     mc_sigcache_has(a->node->sigcache, &it->tx));
+    if (it->verdict == 0 && !it->sig_known) {
+      it->job_index = k;
+      it->sent = 1;
+      atomic_init(&b->skip[k], 0);
+      b->txs[k++] = &it->tx;
     }
   }
   b->job = (mc_verify_job){.txs = b->txs, .res = b->res, .n = k,
-                           .done = on_verified, .data = a};
+                           .done = on_verified, .data = a, .skip = b->skip};
   if (a->tail != NULL)
     a->tail->next = b;
   else
@@ -201,6 +235,14 @@ static int enqueue(mc_admit *a, mc_conn *c, uint64_t rid, const mc_tx *tx,
   it->rid = rid;
   it->from_client = from_client;
   it->verdict = verdict;
+  it->sig_known = 0; /* asked when the batch leaves */
+  it->batch = a->open;
+  it->sent = 0;
+  /* room was reserved for MC_ADMIT_MAX_WAITING ids; past that (a few
+   * clients' last frames before they pause) an item is just not found */
+  if (verdict == 0 && a->waiting_ids.count < MC_ADMIT_MAX_WAITING &&
+      mc_keymap_get(&a->waiting_ids, tx->id) == NULL)
+    mc_keymap_put(&a->waiting_ids, tx->id, it);
   mc_conn_hold(c);
   a->waiting++;
   if (a->open->n == MC_ADMIT_MAX_BATCH)
@@ -214,8 +256,12 @@ void mc_admit_tx(mc_admit *a, mc_conn *c, uint64_t rid, const mc_tx *tx,
     return;
   if (!from_client && a->waiting >= MC_ADMIT_MAX_WAITING)
     return; /* gossip is optional: dropped when the node is this busy */
+  if (!from_client && mc_keymap_get(&a->waiting_ids, tx->id) != NULL)
+    return; /* another peer's copy is being checked already */
   int code = mc_mempool_check(a->node->mempool, tx);
-  int verify = code == 0 || code == MC_ENONCEGAP;
+  /* a peer's transfer past the gap is dropped: gossip is optional, and
+   * the node it was submitted to keeps it */
+  int verify = code == 0 || (code == MC_ENONCEGAP && from_client);
   /* A refusal is answered at once when nothing waits before it; else it
    * waits its turn, so a client's SUBMIT_RESULTs keep its order. */
   if (!verify && (!from_client || a->waiting == 0)) {
@@ -236,6 +282,11 @@ int mc_admit_new(mc_node *n, mc_admit **out) {
   if (a == NULL)
     return MC_ENOMEM;
   a->node = n;
+  mc_keymap_init(&a->waiting_ids);
+  if (mc_keymap_reserve(&a->waiting_ids, MC_ADMIT_MAX_WAITING + 1) != 0) {
+    free(a);
+    return MC_ENOMEM;
+  }
   uv_check_init(&n->loop, &a->turn_end);
   a->turn_end.data = a;
   uv_check_start(&a->turn_end, on_turn_end);
@@ -244,9 +295,11 @@ int mc_admit_new(mc_node *n, mc_admit **out) {
   return 0;
 }
 
-static void free_batch(batch *b) {
-  for (size_t i = 0; i < b->n; i++)
+static void free_batch(mc_admit *a, batch *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    forget_id(a, &b->items[i]);
     mc_conn_release(b->items[i].conn);
+  }
   free(b);
 }
 
@@ -254,6 +307,7 @@ static void on_closed(uv_handle_t *h) {
   mc_admit *a = h->data;
   free(a->spare);
   free(a->paused);
+  mc_keymap_free(&a->waiting_ids);
   free(a);
 }
 
@@ -262,11 +316,11 @@ void mc_admit_close(mc_admit *a) {
     return;
   a->closing = 1;
   if (a->open != NULL)
-    free_batch(a->open);
+    free_batch(a, a->open);
   while (a->head != NULL) {
     batch *b = a->head;
     a->head = b->next;
-    free_batch(b);
+    free_batch(a, b);
   }
   a->open = a->tail = NULL;
   a->waiting = 0;

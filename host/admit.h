@@ -12,9 +12,13 @@
  * SUBMIT_RESULTs come in the order of its SUBMIT_TXs; answers to its other
  * requests may overtake them (every answer carries its request id).
  *
- * A transfer refused only for being too far ahead of its sender's next
- * nonce (MC_ENONCEGAP) is verified all the same: the transfers before it
- * may be in the same or an earlier batch, not in the pool yet.
+ * A client's transfer refused only for being too far ahead of its
+ * sender's next nonce (MC_ENONCEGAP) is verified all the same: the
+ * transfers before it may be in the same or an earlier batch, not in the
+ * pool yet.  A peer's is dropped, as is a peer's copy of a transfer
+ * already waiting here (every peer relays what it admits): gossip is
+ * optional, and a node that verified a transfer once in a block
+ * (mc_admit_note_verified) does not verify its gossiped copy.
  *
  * Bounded: at most MC_ADMIT_MAX_WAITING transfers wait or are being
  * verified.  Past that a client connection stops being read until half of
@@ -49,6 +53,10 @@ int mc_admit_new(struct mc_node *n, mc_admit **out);
  */
 void mc_admit_tx(mc_admit *a, mc_conn *c, uint64_t rid, const mc_tx *tx,
                  int from_client);
+
+/* tx (its id filled in) was verified elsewhere (in a block): a copy with
+ * the same signature waiting here is not verified again. */
+void mc_admit_note_verified(mc_admit *a, const mc_tx *tx);
 
 /* Transfers waiting or being verified now. */
 size_t mc_admit_waiting(const mc_admit *a);

@@ -275,10 +275,25 @@ static int start_listening(mc_node *n, const mc_config *cfg, char *err,
   return rc;
 }
 
-static void verify_on_workers(void *ctx, const mc_tx *const *txs, size_t n,
+int mc_node_sig_known(void *ctx, const mc_tx *tx) {
+  mc_node *n = ctx;
+  return mc_mempool_tx_verified(n->mempool, tx) ||
+         (n->sigcache != NULL && mc_sigcache_has(n->sigcache, tx));
+}
+
+/* Block validation's signatures: on the workers, the good ones then
+ * remembered for the gossiped copies that may follow. */
+static void verify_on_workers(void *ctx, const mc_tx *const *txs, size_t count,
                               int *res) {
-  mc_verify_job job = {.txs = txs, .res = res, .n = n};
-  mc_verifier_run(ctx, &job);
+  mc_node *n = ctx;
+  mc_verify_job job = {.txs = txs, .res = res, .n = count};
+  mc_verifier_run(n->verifier, &job);
+  for (size_t i = 0; i < count; i++) {
+    if (res[i] == 0) {
+      mc_sigcache_add(n->sigcache, txs[i]);
+      mc_admit_note_verified(n->admit, txs[i]);
+    }
+  }
 }
 
 static int start_verifier(mc_node *n, const mc_config *cfg, char *err,
@@ -290,7 +305,9 @@ static int start_verifier(mc_node *n, const mc_config *cfg, char *err,
              mc_strerror(rc));
     return rc;
   }
-  mc_chain_set_verify_many(n->chain, verify_on_workers, n->verifier);
+  if ((n->sigcache = mc_sigcache_new(MC_NODE_SIGCACHE)) == NULL)
+    return MC_ENOMEM;
+  mc_chain_set_verify_many(n->chain, verify_on_workers, n);
   if ((rc = mc_admit_new(n, &n->admit)) != 0)
     snprintf(err, errlen, "cannot start admission: %s", mc_strerror(rc));
   return rc;
@@ -360,8 +377,7 @@ int mc_node_open(mc_node *n, const mc_config *cfg, char *err, size_t errlen,
 int mc_node_commit(mc_node *n, const mc_block *b, const uint8_t *cert,
                    size_t cert_len) {
   /* No clock here: b carries a certificate (see MC_MAX_CLOCK_DRIFT_MS). */
-  int rc = mc_chain_commit(n->chain, b, cert, cert_len, mc_mempool_tx_verified,
-                           n->mempool);
+  int rc = mc_chain_commit(n->chain, b, cert, cert_len, mc_node_sig_known, n);
   if (rc != 0) {
     MC_LOG(MC_LOG_WARN, "block_refused", MC_LOG_F_U("height", b->header.height),
            MC_LOG_F_S("reason", mc_err_name(rc)));
@@ -419,7 +435,10 @@ void mc_node_stop(mc_node *n, int exit_code) {
   n->stopping = 1;
   n->exit_code = exit_code;
   MC_LOG(MC_LOG_INFO, "node_stopping",
-         MC_LOG_F_U("height", mc_chain_height(n->chain)));
+         MC_LOG_F_U("height", mc_chain_height(n->chain)),
+         MC_LOG_F_U("txs_admitted", n->stats.txs_admitted),
+         MC_LOG_F_U("sigs_checked",
+                    n->verifier ? mc_verifier_checked(n->verifier) : 0));
   if (n->consensus != NULL)
     n->cvt->stop(n->consensus);
   mc_node_timers_close(n);
@@ -455,6 +474,7 @@ void mc_node_close(mc_node *n) {
   if (n->loop_ready && uv_loop_close(&n->loop) != 0)
     MC_LOG0(MC_LOG_WARN, "loop_handles_left_open");
   mc_mempool_free(n->mempool);
+  mc_sigcache_free(n->sigcache);
   mc_chain_close(n->chain);
   if (n->store != NULL)
     n->svt->close(n->store);

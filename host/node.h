@@ -22,6 +22,7 @@
 #include "minichain/store.h"
 #include "net/net.h"
 #include "peer/peers.h"
+#include "sigcache.h"
 #include "statefile.h"
 #include "verify.h"
 
@@ -34,6 +35,9 @@ struct mc_host {
   char *state_path;      /* DATA/consensus-NAME.state (consensus only) */
   mc_statefile *state;   /* what state_save and state_load use, or NULL */
 };
+
+/* Signatures remembered from validated blocks (a few blocks' worth). */
+#define MC_NODE_SIGCACHE 32768
 
 /* Largest state a plugin may save. */
 #define MC_PLUGIN_STATE_MAX (64u << 20)
@@ -66,6 +70,7 @@ struct mc_node {
   mc_chain *chain;
   mc_mempool *mempool;
   mc_verifier *verifier;
+  mc_sigcache *sigcache; /* signatures block validation found good */
   struct mc_admit *admit;
   mc_consensus *consensus;
   mc_listener *listener;
@@ -115,6 +120,10 @@ void mc_node_close(mc_node *n);
  * chain, mempool, log, engine notification. */
 int mc_node_commit(mc_node *n, const mc_block *b, const uint8_t *cert,
                    size_t cert_len);
+
+/* mc_sig_known_fn over the node's mempool and signature cache: 1 if this
+ * very transfer's signature verified already.  ctx is the mc_node. */
+int mc_node_sig_known(void *ctx, const mc_tx *tx);
 
 /* Cancels every plugin timer and closes their handles. */
 void mc_node_timers_close(mc_node *n);

@@ -200,8 +200,7 @@ static int svc_build_block(mc_host *h, mc_block **out) {
 
 static int svc_validate_block(mc_host *h, const mc_block *b) {
   mc_node *n = h->node;
-  return mc_chain_validate(n->chain, b, mc_node_now_ms(), mc_mempool_tx_verified,
-                           n->mempool);
+  return mc_chain_validate(n->chain, b, mc_node_now_ms(), mc_node_sig_known, n);
 }
 
 static int svc_commit_block(mc_host *h, const mc_block *b, const uint8_t *cert,

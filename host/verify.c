@@ -33,7 +33,15 @@ struct mc_verifier {
   unsigned nthreads;
   uv_async_t wake;
   size_t async_out; /* async jobs submitted and not yet done (loop thread) */
+  uint64_t checked; /* signatures checked, ever (under mu) */
 };
+
+uint64_t mc_verifier_checked(mc_verifier *v) {
+  pthread_mutex_lock(&v->mu);
+  uint64_t n = v->checked;
+  pthread_mutex_unlock(&v->mu);
+  return n;
+}
 
 unsigned mc_verifier_threads(const mc_verifier *v) { return v->nthreads; }
 
@@ -62,15 +70,28 @@ static mc_verify_job *claim(mc_verifier *v, size_t *from, size_t *to) {
   return j;
 }
 
-static void check_range(mc_verify_job *j, size_t from, size_t to) {
-  for (size_t i = from; i < to; i++)
+/* Checks txs[from, to) of j; returns how many it verified (not skipped). */
+static size_t check_range(mc_verify_job *j, size_t from, size_t to) {
+  size_t verified = 0;
+  for (size_t i = from; i < to; i++) {
+    if (j->skip != NULL && atomic_load_explicit(&j->skip[i],
+                                                memory_order_relaxed)) {
+      j->res[i] = 0;
+      continue;
+    }
     j->res[i] = mc_tx_verify(j->txs[i]) == 0 ? 0 : MC_ESIG;
+    verified++;
+  }
+  return verified;
 }
 
-/* With mu held: counts a checked chunk; finishes the job after its last. */
-static void report(mc_verifier *v, mc_verify_job *j, size_t count) {
+/* With mu held: counts a checked chunk (`verified` of its `count` were
+ * verified, the rest skipped); finishes the job after its last. */
+static void report(mc_verifier *v, mc_verify_job *j, size_t count,
+                   size_t verified) {
   assert(j->left >= count);
   j->left -= count;
+  v->checked += verified;
   if (j->left > 0)
     return;
   if (!j->async) {
@@ -97,9 +118,9 @@ static void *worker(void *arg) {
     if (v->stop)
       break;
     pthread_mutex_unlock(&v->mu);
-    check_range(j, from, to);
+    size_t verified = check_range(j, from, to);
     pthread_mutex_lock(&v->mu);
-    report(v, j, to - from);
+    report(v, j, to - from, verified);
   }
   pthread_mutex_unlock(&v->mu);
   return NULL;
@@ -135,12 +156,24 @@ static void enqueue(mc_verifier *v, mc_verify_job *j) {
 
 void mc_verifier_run(mc_verifier *v, mc_verify_job *job) {
   if (v == NULL || job->n < 2) {
-    check_range(job, 0, job->n);
+    size_t verified = check_range(job, 0, job->n);
+    if (v != NULL) {
+      pthread_mutex_lock(&v->mu);
+      v->checked += verified;
+      pthread_mutex_unlock(&v->mu);
+    }
     return;
   }
   job->async = 0;
   pthread_mutex_lock(&v->mu);
-  enqueue(v, job);
+  /* first in line: the caller (a block on the consensus path) waits */
+  job->claimed = 0;
+  job->left = job->n;
+  job->next = v->head;
+  v->head = job;
+  if (v->tail == NULL)
+    v->tail = job;
+  pthread_cond_broadcast(&v->work);
   /* work on our own job (and only it: the wait must stay short) */
   while (job->claimed < job->n) {
     size_t from = job->claimed;
@@ -159,9 +192,9 @@ void mc_verifier_run(mc_verifier *v, mc_verify_job *job) {
         v->tail = prev;
     }
     pthread_mutex_unlock(&v->mu);
-    check_range(job, from, to);
+    size_t verified = check_range(job, from, to);
     pthread_mutex_lock(&v->mu);
-    report(v, job, to - from);
+    report(v, job, to - from, verified);
   }
   while (job->left > 0)
     pthread_cond_wait(&v->finished, &v->mu);
@@ -175,7 +208,7 @@ void mc_verifier_submit(mc_verifier *v, mc_verify_job *job) {
   pthread_mutex_lock(&v->mu);
   if (job->n == 0) {
     job->left = 1;
-    report(v, job, 1);
+    report(v, job, 1, 0);
   } else {
     enqueue(v, job);
   }

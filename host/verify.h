@@ -12,13 +12,14 @@
  *     on the loop thread (admission of submitted and gossiped transfers).
  *
  * Workers only read the transfers and write one result each; everything
- * else stays on the loop thread.  Jobs are served in the order submitted,
- * but async jobs may finish in any order: a caller that needs order keeps
- * it itself (admit.c does).
+ * else stays on the loop thread.  A waiting job goes before every async
+ * one; async jobs are served in the order submitted, but may finish in
+ * any order: a caller that needs order keeps it itself (admit.c does).
  */
 #ifndef MC_VERIFY_H
 #define MC_VERIFY_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -38,6 +39,10 @@ struct mc_verify_job {
   size_t n;
   mc_verify_done_fn done;  /* async jobs only */
   void *data;              /* the caller's */
+  /* Optional (NULL): the loop thread sets skip[i] when txs[i] turned out
+   * to be verified elsewhere meanwhile; a worker that has not reached it
+   * yet then sets res[i] = 0 without checking it. */
+  atomic_uchar *skip;
   /* private: */
   size_t claimed, left;
   int async;
@@ -53,6 +58,10 @@ int mc_verifier_new(uv_loop_t *loop, unsigned threads, mc_verifier **out);
 
 /* How many worker threads it runs. */
 unsigned mc_verifier_threads(const mc_verifier *v);
+
+/* Signatures it has verified since it started (skipped ones not
+ * counted). */
+uint64_t mc_verifier_checked(mc_verifier *v);
 
 /* Verifies job->txs[0..n) on the workers and the calling thread together
  * and returns when every res[] is set; `done` is not used.  Loop thread

@@ -15,6 +15,7 @@
 #include "chain/chain.h"
 
 #include <assert.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,30 @@ struct mc_chain {
   uint8_t head_hash[MC_HASH_LEN];
   mc_verify_many_fn verify_many; /* NULL: one signature after another */
   void *verify_ctx;
+  /* The last block that passed mc_chain_validate, and a digest of its
+   * signatures: committing that very block does not check them again. */
+  int vetted;
+  uint8_t vetted_hash[MC_HASH_LEN], vetted_sigs[MC_HASH_LEN];
 };
+
+/* BLAKE2b-256 of the block's transfer signatures in order: with the block
+ * hash (which covers every other field of every transfer through the
+ * transaction root) it names the block's exact contents. */
+static void sigs_digest(const mc_block *b, uint8_t out[MC_HASH_LEN]) {
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, NULL, 0, MC_HASH_LEN);
+  for (uint32_t i = 0; i < b->header.tx_count; i++)
+    crypto_generichash_update(&st, b->txs[i].sig, MC_SIG_LEN);
+  crypto_generichash_final(&st, out, MC_HASH_LEN);
+}
+
+static int was_vetted(const mc_chain *c, const mc_block *b) {
+  uint8_t d[MC_HASH_LEN];
+  if (!c->vetted || memcmp(b->hash, c->vetted_hash, MC_HASH_LEN) != 0)
+    return 0;
+  sigs_digest(b, d);
+  return memcmp(d, c->vetted_sigs, MC_HASH_LEN) == 0;
+}
 
 void mc_chain_set_verify_many(mc_chain *c, mc_verify_many_fn fn, void *ctx) {
   c->verify_many = fn;
@@ -351,36 +375,33 @@ static int check_header(const mc_chain *c, const mc_block *b,
 static int check_sigs(mc_chain *c, const mc_block *b, mc_sig_known_fn sig_known,
                       void *ctx, int *bad) {
   uint32_t n = b->header.tx_count;
-  const mc_tx **need = malloc(n * sizeof *need);
+  mc_tx *need = malloc(n * sizeof *need); /* copies, their ids derived */
+  const mc_tx **ptrs = malloc(n * sizeof *ptrs);
   uint32_t *at = malloc(n * sizeof *at);
   int *res = malloc(n * sizeof *res);
-  if (need == NULL || at == NULL || res == NULL) {
-    free(need);
-    free(at);
-    free(res);
-    return MC_ENOMEM;
-  }
+  int rc = need && ptrs && at && res ? 0 : MC_ENOMEM;
   size_t k = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    mc_tx t = b->txs[i];
-    mc_tx_compute_id(&t);
-    if (!(sig_known && sig_known(ctx, &t))) {
-      need[k] = &b->txs[i];
+  for (uint32_t i = 0; rc == 0 && i < n; i++) {
+    need[k] = b->txs[i];
+    mc_tx_compute_id(&need[k]);
+    if (!(sig_known && sig_known(ctx, &need[k]))) {
+      ptrs[k] = &need[k];
       at[k++] = i;
     }
   }
-  if (c->verify_many != NULL) {
-    c->verify_many(c->verify_ctx, need, k, res);
-  } else {
+  if (rc == 0 && c->verify_many != NULL) {
+    c->verify_many(c->verify_ctx, ptrs, k, res);
+  } else if (rc == 0) {
     for (size_t j = 0; j < k; j++)
-      res[j] = mc_tx_verify(need[j]);
+      res[j] = mc_tx_verify(ptrs[j]);
   }
-  for (size_t j = 0; j < k; j++)
+  for (size_t j = 0; rc == 0 && j < k; j++)
     bad[at[j]] = res[j] != 0;
   free(need);
+  free(ptrs);
   free(at);
   free(res);
-  return 0;
+  return rc;
 }
 
 /* Applies the transfers in order; the first that fails (its signature or
@@ -393,7 +414,7 @@ static int apply_txs(mc_chain *c, const mc_block *b, mc_overlay *o,
   int *bad = calloc(n, sizeof *bad);
   if (bad == NULL)
     return MC_ENOMEM;
-  int rc = check_sigs(c, b, sig_known, ctx, bad);
+  int rc = was_vetted(c, b) ? 0 : check_sigs(c, b, sig_known, ctx, bad);
   for (uint32_t i = 0; rc == 0 && i < n; i++)
     rc = bad[i] ? MC_ESIG : mc_overlay_apply(o, &b->txs[i], c->g->chain_id);
   free(bad);
@@ -438,6 +459,11 @@ int mc_chain_validate(mc_chain *c, const mc_block *b, uint64_t now_ms,
   mc_lthash acc;
   int rc = check_block(c, b, &now_ms, sig_known, ctx, &o, &acc);
   mc_overlay_free(o);
+  if (rc == 0) {
+    c->vetted = 1;
+    memcpy(c->vetted_hash, b->hash, MC_HASH_LEN);
+    sigs_digest(b, c->vetted_sigs);
+  }
   return rc;
 }
 
@@ -511,6 +537,7 @@ int mc_chain_commit(mc_chain *c, const mc_block *b, const uint8_t *cert,
   c->acc = acc;
   c->head = b->header;
   memcpy(c->head_hash, b->hash, MC_HASH_LEN);
+  c->vetted = 0;
   return 0;
 }
 

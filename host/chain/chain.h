@@ -37,7 +37,8 @@ typedef int (*mc_sig_known_fn)(void *ctx, const mc_tx *tx);
 
 /*
  * Checks the signatures of n transfers at once (on several threads, say):
- * sets res[i] to 0 or MC_ESIG for txs[i].
+ * sets res[i] to 0 or MC_ESIG for txs[i].  The transfers' ids are filled
+ * in (derived, not taken from the block).
  */
 typedef void (*mc_verify_many_fn)(void *ctx, const mc_tx *const *txs,
                                   size_t n, int *res);
