@@ -84,8 +84,11 @@ def _value(v):
 
 
 def _num(v):
+    """A JSON number: counts and bytes exact, others to 6 digits."""
     if v is None or not math.isfinite(v):
         return None
+    if v == int(v) and abs(v) < 1e15:
+        return int(v)
     return float("%.6g" % v)
 
 
