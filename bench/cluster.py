@@ -41,6 +41,7 @@ Only the standard library and the framed client of tests/cluster/cluster.py
 import argparse
 import json
 import math
+import random
 import os
 import shutil
 import signal
@@ -229,6 +230,7 @@ class Net:
                  view_timeout_ms=1000):
         self.b = b
         self.store = store
+        self.interval_ms = interval_ms
         self.dir = tempfile.mkdtemp(prefix="mc-cbench-", dir=b.dir)
         self.genesis = self.path("genesis.json")
         self.nodes = [Node(self, f"v{i}", f"bench-validator-{i}", True)
@@ -403,7 +405,8 @@ def load_figure(b, what, store, n, interval, res, target=None):
     lat = res.get("_probe")
     if lat:
         for q, f in (("p50_ms", 0.5), ("p90_ms", 0.9), ("p99_ms", 0.99)):
-            note = f"{len(lat)} transfers one at a time, GET_TX every 1 ms"
+            note = (f"{len(lat)} transfers one at a time, GET_TX every "
+                    f"1 ms")
             if target and q in target:
                 v = quantile(lat, f)
                 note += (f"; target <= {target[q]} ms: "
@@ -431,12 +434,15 @@ def loadavg_at(res):
     return res.get("_loadavg", loadavg())
 
 
-def probe(net, until, gap_s=0.02, poll_s=0.001):
+def probe(net, until, interval_ms, poll_s=0.001):
     """Until time.monotonic() reaches `until`: one transfer at a time
     from the probe key to node 0, then GET_TX polled every poll_s until it
     is committed.  Returns the submit-to-commit times in ms.  A second
     measure of the latency beside mcli load's, which sees commits by
-    polling GET_STATUS every 5 ms and fetching each new block."""
+    polling GET_STATUS every 5 ms and fetching each new block.
+    The pause after each commit is random over one block interval: a
+    fixed pause would submit at the same point of every block's cycle
+    and measure that point only."""
     c = Conn(net.nodes[0].port)
     to = bytes(cl.dev_key("bench-validator-0").verify_key)
     out, nonce = [], 1
@@ -456,7 +462,7 @@ def probe(net, until, gap_s=0.02, poll_s=0.001):
                     raise BenchError("probe transfer not committed in 30 s")
                 time.sleep(poll_s)
             out.append((time.monotonic() - t0) * 1000)
-            time.sleep(gap_s)
+            time.sleep(0.005 + random.uniform(0, interval_ms / 1000))
     finally:
         c.close()
     return out
@@ -476,7 +482,7 @@ def run_load(b, net, with_probe=False, **kw):
         # mcli signs a paced run ahead, then offers for `duration` s
         t = time.monotonic()
         time.sleep(1.5)
-        lat = probe(net, t + kw["duration"])
+        lat = probe(net, t + kw["duration"], net.interval_ms)
         out, _ = p.communicate(timeout=kw["duration"] + 200)
         try:
             res = json.loads(out.strip().splitlines()[-1])
