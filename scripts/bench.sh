@@ -16,7 +16,7 @@
 #   cluster   bench/cluster.py: mchost nodes on loopback driven by
 #             mcli load: committed tx/s and submit-to-commit p50/p90/p99
 #             of 1 and 4 validators (json, leveldb), saturated and paced
-#             at 25/50/90% of it, beside the verify rate (about 5 min)
+#             at 25/50/90% of it, beside the verify rate (about 3.5 min)
 #   sync      bench/cluster.py: a new observer catching up a chain of
 #             200000 transfers, transfers/s beside the verify rate
 #   pool      bench/cluster.py: RSS of a node holding 100000 pending
