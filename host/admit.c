@@ -179,6 +179,8 @@ static void admit_batch(mc_admit *a, batch *b) {
 static void on_verified(mc_verify_job *job) {
   batch *b = (batch *)job;
   mc_admit *a = b->job.data;
+  if (job->cancelled)
+    return; /* the node is stopping: mc_admit_close frees the batch */
   b->finished = 1;
   while (a->head != NULL && a->head->finished) {
     batch *done = a->head;
