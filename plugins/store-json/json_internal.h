@@ -2,12 +2,16 @@
  * json_internal.h - what the files of json.so share with each other.
  *
  * json.so keeps the chain in DIR/chain.json (the seed's persistence model,
- * extended) and everything in memory with hash indexes.  The pieces:
- *   json_index.c  a hash index from 32-byte keys (hashes, public keys)
- *   json_codec.c  numbers, hex and one block <-> its JSON object
- *   json_doc.c    reading and checking a whole chain.json document
- *   json_file.c   reading a file and replacing one atomically and durably
- *   json_store.c  the mc_store_vtable itself
+ * extended), the blocks appended since chain.json was last written in
+ * DIR/chain.journal, and everything in memory with hash indexes.  The
+ * pieces:
+ *   json_index.c    a hash index from 32-byte keys (hashes, public keys)
+ *   json_codec.c    numbers, hex and one block <-> its JSON object
+ *   json_doc.c      reading and checking a whole chain.json document
+ *   json_file.c     reading a file and replacing one atomically and durably
+ *   json_journal.c  the journal: one checksummed record per append
+ *   json_compact.c  folding the journal into chain.json, on a thread
+ *   json_store.c    the mc_store_vtable itself
  * Nothing here is exported (the plugin is built with hidden visibility);
  * the mc__j prefix only keeps the names apart from the SDK's.
  */
@@ -15,6 +19,8 @@
 #define MC_JSON_INTERNAL_H
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +31,15 @@
 #define MC_JSON_VERSION 1
 #define MC_JSON_FILE "chain.json"
 #define MC_JSON_TMP_FILE "chain.json.tmp"
+#define MC_JSON_JOURNAL "chain.journal"
+#define MC_JSON_JOURNAL_OLD "chain.journal.old"
+#define MC_JSON_JOURNAL_TMP "chain.journal.tmp"
+#define MC_JSON_JOURNAL_HEAD 16 /* bytes of the journal's header */
+
+/* How chain.json begins, up to its first block line: what json_compact.c
+ * writes and what json_doc.c's fast reader expects. */
+#define MC_JSON_DOC_HEAD                                                       \
+  "{\"format\":\"minichain-json-store\",\"version\":1,\n\"blocks\":["
 
 /* Largest integer a JSON number carries exactly (2^53 - 1); larger values
  * are written as decimal strings. */
@@ -101,7 +116,109 @@ typedef struct mc__jdoc {
  */
 int mc__jdoc_load(const char *text, size_t len, mc__jdoc *out, char *err,
                   size_t errlen);
+/*
+ * The same for a chain.json in exactly the layout mc__jdoc_emit writes
+ * (one block per line), without building one tree for the whole document:
+ * each line is parsed on its own and kept as that block's line.  On
+ * success (*lines)[i] points into `text` (NUL-terminated there: text is
+ * changed and must outlive the lines; free *lines itself).  Returns
+ * MC_JSON_NOT_LINES, with text unchanged, if the file is not in that layout or
+ * anything in it is wrong: mc__jdoc_load then gives the exact answer.
+ * Otherwise 0 or MC_ENOMEM.
+ */
+int mc__jdoc_load_lines(char *text, size_t len, mc__jdoc *out, char ***lines,
+                        char *err, size_t errlen);
 void mc__jdoc_free(mc__jdoc *d);
+/* mc__jdoc_load_lines: "read it the slow way" (not an mc_errno). */
+#define MC_JSON_NOT_LINES 1
+
+/* ---- json_journal.c ------------------------------------------------------ */
+
+/* One record as read back; the pointers are into the scanned buffer. */
+typedef struct mc__jrec {
+  size_t offset; /* of the record in its file */
+  uint64_t height;
+  const uint8_t *hash; /* MC_HASH_LEN bytes */
+  char *line;          /* the block's chain.json line, NUL-terminated */
+  size_t line_len;     /* without the NUL */
+  const uint8_t *changes;
+  uint32_t nchanges;
+} mc__jrec;
+
+/* The record of block b, whose chain.json line is `line`, and its changes:
+ * *out malloc'd, *outlen bytes.  Returns 0 or MC_ENOMEM. */
+int mc__jrec_encode(const mc_block *b, const char *line,
+                    const mc_account *changes, size_t n, uint8_t **out,
+                    size_t *outlen);
+/* The i-th change of r. */
+void mc__jrec_change(const mc__jrec *r, uint32_t i, mc_account *out);
+
+typedef int (*mc__jrec_cb)(void *arg, mc__jrec *r, char *err, size_t errlen);
+/*
+ * Calls cb on each intact record of a journal's bytes, in order.  A
+ * damaged record with no intact one after it is a torn tail when
+ * tail_may_tear (scanning stops there; *good_end is where it begins) and
+ * corruption otherwise; a damaged record before an intact one is always
+ * corruption.  Returns 0, MC_ECORRUPT (reason in err) or what cb returned.
+ */
+int mc__jjournal_scan(char *buf, size_t len, int tail_may_tear,
+                      mc__jrec_cb cb, void *arg, size_t *good_end, char *err,
+                      size_t errlen);
+/* Creates dirfd/name holding only the header, whole (temp file, fdatasync,
+ * rename, fsync of the directory); *fd is open on it for writing.
+ * Returns 0 or MC_EIO. */
+int mc__jjournal_create(int dirfd, const char *name, int *fd, char *err,
+                        size_t errlen);
+/* Writes rec at offset `end` of fd and fdatasyncs.  On failure (MC_EIO)
+ * the file is cut back to `end`; *intact is 0 if even that failed. */
+int mc__jjournal_append(int fd, uint64_t end, const uint8_t *rec, size_t len,
+                        int *intact, char *err, size_t errlen);
+
+/* ---- json_compact.c ------------------------------------------------------ */
+
+/* What a chain.json is written from: borrowed pointers. */
+typedef struct mc__jview {
+  char *const *lines;
+  size_t nlines;
+  const mc_account *accts;
+  size_t naccts;
+} mc__jview;
+
+/* Writes the document of a mc__jview (the emit function for
+ * mc__jfile_replace). */
+int mc__jdoc_emit(FILE *f, void *view);
+
+/* One rewrite of chain.json from a snapshot. */
+typedef struct mc__jcompact {
+  int dirfd;
+  char **lines; /* copies of the store's line pointers 0..nlines-1 */
+  size_t nlines;
+  mc_account *accts; /* a copy */
+  size_t naccts;
+  int drop_old; /* remove chain.journal.old once chain.json is durable */
+  /* the result, readable once finished */
+  int rc, renamed, old_left;
+  uint64_t bytes, ms;
+  char why[256];
+  /* the thread */
+  pthread_t thread;
+  int running;
+  atomic_int done;
+} mc__jcompact;
+
+/* Fills c with copies of the line pointers and accounts.  0 or MC_ENOMEM. */
+int mc__jcompact_snapshot(mc__jcompact *c, int dirfd, char *const *lines,
+                          size_t nlines, const mc_account *accts,
+                          size_t naccts);
+/* Runs the rewrite on this thread. */
+void mc__jcompact_run(mc__jcompact *c);
+/* Runs it on a new thread.  0 or MC_EIO (no thread). */
+int mc__jcompact_start(mc__jcompact *c);
+/* 1 if a started rewrite has finished and its thread is joined (waiting
+ * for it when `wait`), else 0. */
+int mc__jcompact_poll(mc__jcompact *c, int wait);
+/* Frees the snapshot. */
+void mc__jcompact_clear(mc__jcompact *c);
 
 /* ---- json_file.c --------------------------------------------------------- */
 
