@@ -63,14 +63,20 @@ void mc__jhex_encode(const uint8_t *in, size_t n, char *out) {
   out[2 * n] = '\0';
 }
 
+/* Digit values by byte; 0xff: not a hex digit.  A table, because chain.json
+ * is mostly hex and open decodes all of it. */
+static const uint8_t hex_values[256] = {
+    ['0'] = 0,   ['1'] = 1,   ['2'] = 2,   ['3'] = 3,   ['4'] = 4,
+    ['5'] = 5,   ['6'] = 6,   ['7'] = 7,   ['8'] = 8,   ['9'] = 9,
+    ['a'] = 10,  ['b'] = 11,  ['c'] = 12,  ['d'] = 13,  ['e'] = 14,
+    ['f'] = 15,  ['A'] = 10,  ['B'] = 11,  ['C'] = 12,  ['D'] = 13,
+    ['E'] = 14,  ['F'] = 15};
+
 static int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
+  unsigned char u = (unsigned char)c;
+  int v = hex_values[u];
+  /* The table's zeroes are "not a digit" except for '0' itself. */
+  return v != 0 || u == '0' ? v : -1;
 }
 
 int mc__jhex_decode(const char *hex, uint8_t *out, size_t n) {

@@ -345,14 +345,12 @@ int mc__jdoc_load_lines(char *text, size_t len, mc__jdoc *out, char ***lines,
   if (!empty) {
     if (*p++ != '\n')
       return MC_JSON_NOT_LINES;
-    for (const char *q = p; q < end; n++) {
-      int last;
+    int last = 0;
+    for (const char *q = p; !last; n++) {
       const char *next;
-      if (block_line(q, end, &last, &next) == 0)
+      if (q >= end || block_line(q, end, &last, &next) == 0)
         return MC_JSON_NOT_LINES;
       q = next;
-      if (last)
-        break;
     }
   }
   size_t *lens = calloc(n ? n : 1, sizeof *lens);
