@@ -57,7 +57,11 @@ typedef struct mc__jidx_entry {
 typedef struct mc__jidx {
   mc__jidx_entry *slots; /* cap entries; cap is 0 or a power of two */
   size_t cap;
-  size_t count;
+  size_t count; /* entries in slots */
+  /* The table before the last growth, moved into slots a few entries per
+   * put (so that no single put pays for the whole table); NULL when done. */
+  mc__jidx_entry *old;
+  size_t old_cap, old_pos, old_left;
   uint64_t seed; /* random per index, so crafted keys cannot collide */
 } mc__jidx;
 
@@ -66,7 +70,8 @@ void mc__jidx_free(mc__jidx *t);
 /* Makes room for `extra` more keys, so that the next `extra` puts cannot
  * fail.  Returns 0 or MC_ENOMEM (the index is unchanged then). */
 int mc__jidx_reserve(mc__jidx *t, size_t extra);
-/* Inserts or overwrites key.  Room must have been reserved. */
+/* Inserts or overwrites key.  Room must have been reserved.  Entries
+ * returned by get before a put may move. */
 void mc__jidx_put(mc__jidx *t, const uint8_t key[32], uint64_t a, uint32_t b);
 /* The entry for key, or NULL. */
 const mc__jidx_entry *mc__jidx_get(const mc__jidx *t, const uint8_t key[32]);

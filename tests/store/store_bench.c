@@ -6,7 +6,8 @@
  *
  *   store_bench STORE.so DIR grow N NTX    append until DIR holds N blocks
  *                                          of NTX transfers; prints the
- *                                          mean append time per tenth
+ *                                          append times per tenth (mean,
+ *                                          p50, p99, max)
  *   store_bench STORE.so DIR append M NTX  open, append M more blocks,
  *                                          close; prints each phase
  *   store_bench STORE.so DIR open          open and close; prints both
@@ -67,6 +68,9 @@ static double append_one(mc_store *s, sh_gen *g) {
   double t0 = now_ms();
   int rc = vt->append(s, b, chg, nchg);
   double ms = now_ms() - t0;
+  if (ms >= 50)
+    printf("  slow append: height %llu took %.1f ms\n",
+           (unsigned long long)b->header.height, ms);
   if (rc != 0) {
     fprintf(stderr, "append %llu: %s\n", (unsigned long long)b->header.height,
             mc_err_name(rc));
@@ -75,6 +79,26 @@ static double append_one(mc_store *s, sh_gen *g) {
   mc_block_free(b);
   free(chg);
   return ms;
+}
+
+static int by_value(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Mean, median, 99th percentile and maximum of k append times. */
+static void print_window(const char *what, uint64_t from, uint64_t to,
+                         double *ms, size_t k) {
+  if (k == 0)
+    return;
+  double sum = 0;
+  for (size_t i = 0; i < k; i++)
+    sum += ms[i];
+  qsort(ms, k, sizeof *ms, by_value);
+  printf("%s %llu..%llu: mean %.2f ms, p50 %.2f, p99 %.2f, max %.1f\n", what,
+         (unsigned long long)from, (unsigned long long)to, sum / (double)k,
+         ms[k / 2], ms[k * 99 / 100], ms[k - 1]);
+  fflush(stdout);
 }
 
 static long long dir_bytes(const char *dir) {
@@ -111,30 +135,23 @@ int main(int argc, char **argv) {
          (unsigned long long)have, dir_bytes(dir) / 1e6);
   if (strcmp(cmd, "grow") == 0 && argc == 6) {
     uint64_t n = strtoull(argv[4], NULL, 10), step = n / 10 ? n / 10 : 1;
-    while (have < n) {
-      double sum = 0, max = 0;
+    double *ms = malloc(step * sizeof *ms);
+    while (ms != NULL && have < n) {
+      size_t k = 0;
       uint64_t from = have;
-      for (; have < n && have < from + step; have++) {
-        double ms = append_one(s, &g);
-        sum += ms;
-        max = ms > max ? ms : max;
-      }
-      printf("append: heights %llu..%llu: mean %.3f ms, max %.1f ms\n",
-             (unsigned long long)from, (unsigned long long)have - 1,
-             sum / (double)(have - from), max);
-      fflush(stdout);
+      for (; have < n && have < from + step; have++)
+        ms[k++] = append_one(s, &g);
+      print_window("append: heights", from, have - 1, ms, k);
     }
+    free(ms);
   } else if (strcmp(cmd, "append") == 0 && argc == 6) {
     uint64_t m = strtoull(argv[4], NULL, 10);
-    double sum = 0, max = 0;
-    for (uint64_t i = 0; i < m; i++) {
-      double ms = append_one(s, &g);
-      sum += ms;
-      max = ms > max ? ms : max;
-    }
-    printf("append: %llu blocks at %llu: mean %.3f ms, max %.1f ms\n",
-           (unsigned long long)m, (unsigned long long)have, sum / (double)m,
-           max);
+    double *ms = malloc((m ? m : 1) * sizeof *ms);
+    for (uint64_t i = 0; ms != NULL && i < m; i++)
+      ms[i] = append_one(s, &g);
+    if (ms != NULL)
+      print_window("append: heights", have, have + m - 1, ms, (size_t)m);
+    free(ms);
   } else if (strcmp(cmd, "open") != 0) {
     fprintf(stderr, "unknown command %s\n", cmd);
     return 2;
