@@ -63,27 +63,35 @@ void mc__jhex_encode(const uint8_t *in, size_t n, char *out) {
   out[2 * n] = '\0';
 }
 
-/* Digit values by byte; 0xff: not a hex digit.  A table, because chain.json
+/* Digit values by byte, -1 for anything else: a table, because chain.json
  * is mostly hex and open decodes all of it. */
-static const uint8_t hex_values[256] = {
-    ['0'] = 0,   ['1'] = 1,   ['2'] = 2,   ['3'] = 3,   ['4'] = 4,
-    ['5'] = 5,   ['6'] = 6,   ['7'] = 7,   ['8'] = 8,   ['9'] = 9,
-    ['a'] = 10,  ['b'] = 11,  ['c'] = 12,  ['d'] = 13,  ['e'] = 14,
-    ['f'] = 15,  ['A'] = 10,  ['B'] = 11,  ['C'] = 12,  ['D'] = 13,
-    ['E'] = 14,  ['F'] = 15};
-
-static int hex_value(char c) {
-  unsigned char u = (unsigned char)c;
-  int v = hex_values[u];
-  /* The table's zeroes are "not a digit" except for '0' itself. */
-  return v != 0 || u == '0' ? v : -1;
-}
+static const int8_t hex_values[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+     0,  1,  2,  3,  4,  5,  6,  7,  8,  9, -1, -1, -1, -1, -1, -1,
+    -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 int mc__jhex_decode(const char *hex, uint8_t *out, size_t n) {
+  const unsigned char *h = (const unsigned char *)hex;
   for (size_t i = 0; i < n; i++) {
-    int hi = hex_value(hex[2 * i]);
-    int lo = hi < 0 ? -1 : hex_value(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0)
+    int hi = hex_values[h[2 * i]];
+    if (hi < 0)
+      return MC_EDECODE; /* also the NUL of a short string */
+    int lo = hex_values[h[2 * i + 1]];
+    if (lo < 0)
       return MC_EDECODE;
     out[i] = (uint8_t)(hi << 4 | lo);
   }
