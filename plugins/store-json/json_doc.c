@@ -289,16 +289,19 @@ static size_t block_line(const char *p, const char *end, int *last,
 
 static int parse_line(const char *p, size_t n, size_t i, mc__jdoc *d,
                       char *err, size_t errlen) {
-  const char *end = NULL;
-  cJSON *obj = cJSON_ParseWithLengthOpts(p, n, &end, 0);
-  if (obj == NULL || end != p + n) {
+  int rc = mc__jblock_scan(p, n, &d->blocks[i]);
+  if (rc == MC_JSON_NOT_LINES) {
+    const char *end = NULL;
+    cJSON *obj = cJSON_ParseWithLengthOpts(p, n, &end, 0);
+    if (obj == NULL || end != p + n) {
+      cJSON_Delete(obj);
+      return MC_JSON_NOT_LINES;
+    }
+    char where[32];
+    snprintf(where, sizeof where, "blocks[%zu]", i);
+    rc = mc__jblock_parse(obj, where, &d->blocks[i], err, errlen);
     cJSON_Delete(obj);
-    return MC_JSON_NOT_LINES;
   }
-  char where[32];
-  snprintf(where, sizeof where, "blocks[%zu]", i);
-  int rc = mc__jblock_parse(obj, where, &d->blocks[i], err, errlen);
-  cJSON_Delete(obj);
   if (rc == 0) {
     d->nblocks++;
     rc = check_link(d->blocks, i, err, errlen);

@@ -8,6 +8,7 @@
  *   json_index.c    a hash index from 32-byte keys (hashes, public keys)
  *   json_codec.c    numbers, hex and one block <-> its JSON object
  *   json_doc.c      reading and checking a whole chain.json document
+ *   json_scan.c     reading a block line of the exact rendered shape fast
  *   json_file.c     reading a file and replacing one atomically and durably
  *   json_journal.c  the journal: one checksummed record per append
  *   json_compact.c  folding the journal into chain.json, on a thread
@@ -136,6 +137,14 @@ int mc__jdoc_load_lines(char *text, size_t len, mc__jdoc *out, char ***lines,
 void mc__jdoc_free(mc__jdoc *d);
 /* mc__jdoc_load_lines: "read it the slow way" (not an mc_errno). */
 #define MC_JSON_NOT_LINES 1
+
+/* ---- json_scan.c --------------------------------------------------------- */
+
+/* Reads a block from a line of exactly the shape mc__jblock_render
+ * writes (len bytes, no NUL needed) into *out (release with
+ * mc__jblock_clear).  Returns 0, MC_ENOMEM, or MC_JSON_NOT_LINES (nothing
+ * allocated) for any other line: read it with cJSON then. */
+int mc__jblock_scan(const char *line, size_t len, mc_block *out);
 
 /* ---- json_journal.c ------------------------------------------------------ */
 

@@ -378,18 +378,26 @@ static int replay_record(void *arg, mc__jrec *r, char *err, size_t errlen) {
             where, (unsigned long long)r->height, s->nblocks);
     return MC_ECORRUPT;
   }
-  const char *end = NULL;
-  cJSON *obj = cJSON_ParseWithLengthOpts(r->line, r->line_len, &end, 0);
-  if (obj == NULL || end != r->line + r->line_len) {
-    cJSON_Delete(obj);
-    set_err(err, errlen, "%s holds a line that is not one JSON value", where);
-    return MC_ECORRUPT;
-  }
   mc_block b;
-  int rc = mc__jblock_parse(obj, where, &b, err, errlen);
-  cJSON_Delete(obj);
-  if (rc != 0)
+  int rc = mc__jblock_scan(r->line, r->line_len, &b);
+  if (rc == MC_ENOMEM) {
+    set_err(err, errlen, "out of memory replaying %s", where);
     return rc;
+  }
+  if (rc != 0) {
+    const char *end = NULL;
+    cJSON *obj = cJSON_ParseWithLengthOpts(r->line, r->line_len, &end, 0);
+    if (obj == NULL || end != r->line + r->line_len) {
+      cJSON_Delete(obj);
+      set_err(err, errlen, "%s holds a line that is not one JSON value",
+              where);
+      return MC_ECORRUPT;
+    }
+    rc = mc__jblock_parse(obj, where, &b, err, errlen);
+    cJSON_Delete(obj);
+    if (rc != 0)
+      return rc;
+  }
   if (b.header.height != r->height ||
       memcmp(b.hash, r->hash, MC_HASH_LEN) != 0) {
     set_err(err, errlen, "%s: its line is not the block of its header", where);
