@@ -18,6 +18,8 @@
  * - a damaged record before an intact one, a missing record and a
  *   repeated one are refused with MC_ECORRUPT, and no file changes;
  * - a failed (partial) journal write leaves the files as they were;
+ * - a chain.json line reformatted by hand is still read, one edited to
+ *   be wrong is refused with its reason;
  * - after a clean close chain.json alone holds every block, no journal is
  *   left, and chain.json is a valid document in the seed's format.
  *
@@ -717,6 +719,83 @@ static void clean_close(void **state) {
   sh_chain_free(c);
 }
 
+/* ---- chain.json edited by hand ------------------------------------------- */
+
+/* Replaces the first `from` after `after` in text with `to` (malloc'd). */
+static char *edit(const char *text, const char *after, const char *from,
+                  const char *to) {
+  const char *a = strstr(text, after);
+  assert_non_null(a);
+  const char *f = strstr(a, from);
+  assert_non_null(f);
+  size_t head = (size_t)(f - text), fl = strlen(from), tl = strlen(to);
+  char *out = malloc(strlen(text) - fl + tl + 1);
+  assert_non_null(out);
+  memcpy(out, text, head);
+  memcpy(out + head, to, tl);
+  strcpy(out + head + tl, f + fl);
+  return out;
+}
+
+/*
+ * chain.json keeps one block per line, and open reads lines of the shape
+ * json.so writes without cJSON.  A line a user reformatted (still one
+ * line) is read through cJSON instead and still counts; a line edited so
+ * that it is wrong is refused with the reason cJSON's path gives.
+ */
+static void hand_edited_lines(void **state) {
+  fixture *f = *state;
+  sh_chain *c = sh_chain_new(8, 3, 10, 30);
+  assert_non_null(c);
+  mc_store *s = open_ok(f->dir);
+  append_ok(s, c, 0, 8);
+  vt->close(s);
+  char jp[4400];
+  snprintf(jp, sizeof jp, "%s/chain.json", f->dir);
+  size_t len;
+  char *good = read_file(jp, &len);
+  assert_non_null(good);
+  /* Spaces, and a small number written as a quoted decimal, in block 3. */
+  char *a = edit(good, "{\"height\":3,", "\"timestamp\":",
+                 "\"timestamp\" : ");
+  char *at = strstr(strstr(a, "{\"height\":3,"), "\"amount\":");
+  assert_non_null(at);
+  at += strlen("\"amount\":");
+  size_t digits = strspn(at, "0123456789"), head = (size_t)(at - a);
+  char *b = malloc(strlen(a) + 3);
+  assert_non_null(b);
+  memcpy(b, a, head);
+  b[head] = '"';
+  memcpy(b + head + 1, at, digits);
+  b[head + 1 + digits] = '"';
+  strcpy(b + head + 2 + digits, at + digits);
+  write_file(jp, b, strlen(b));
+  s = open_ok(f->dir);
+  assert_holds(s, c, 7);
+  vt->close(s);
+  /* The same line with an edited amount: refused, naming the block. */
+  char *bad = edit(good, "{\"height\":3,", "\"amount\":", "\"amount\": 1");
+  write_file(jp, bad, strlen(bad));
+  size_t l1, l2;
+  char *before = snapshot(f->dir, &l1);
+  char err[1024] = "";
+  mc_store *none = NULL;
+  int rc = vt->open(&sh_api, sh_host(), f->dir, &none, err, sizeof err);
+  assert_int_equal(rc, MC_ECORRUPT);
+  print_message("  refused an edited amount: %s\n", err);
+  assert_non_null(strstr(err, "blocks[3].tx_list[0].id"));
+  char *after = snapshot(f->dir, &l2);
+  assert_int_equal(l1, l2);
+  assert_memory_equal(before, after, l1);
+  free(before);
+  free(after);
+  free(bad);
+  free(a);
+  free(b);
+  free(good);
+  sh_chain_free(c);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_dir, teardown_dir)
@@ -736,7 +815,8 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       T(clean_close),        T(torn_tail),
       T(refuses_damage),     T(partial_write),
-      T(compaction_cut_short), T(kill_during_append),
+      T(compaction_cut_short), T(hand_edited_lines),
+      T(kill_during_append),
       T(kill_during_compaction),
   };
   return cmocka_run_group_tests_name("json journal", tests, NULL, NULL);
