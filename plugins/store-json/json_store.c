@@ -254,7 +254,8 @@ static int check_derived(mc_store *s, const mc_block *b, const char *where,
 }
 
 /* Takes the blocks of doc, with their lines (kept from the file when the
- * fast reader gave them, else rendered here). */
+ * fast reader gave them, else rendered here).  Takes `lines` (the array)
+ * in every case. */
 static int take_blocks(mc_store *s, mc__jdoc *doc, char **lines, char *err,
                        size_t errlen) {
   size_t ntx = 0, n = doc->nblocks;
@@ -262,8 +263,10 @@ static int take_blocks(mc_store *s, mc__jdoc *doc, char **lines, char *err,
     char where[32];
     snprintf(where, sizeof where, "blocks[%zu]", i);
     int rc = check_derived(s, &doc->blocks[i], where, err, errlen);
-    if (rc != 0)
+    if (rc != 0) {
+      free(lines);
       return rc;
+    }
     ntx += doc->blocks[i].header.tx_count;
   }
   int rendered = lines == NULL;
