@@ -12,21 +12,25 @@
  *   chain.journal      the blocks appended since (json_journal.c).
  *   chain.journal.old  while a compaction runs: the journal it folds.
  * An append writes one record to chain.journal and fdatasyncs it: O(one
- * block), whatever the chain's length.  When the journal has grown past
- * chain.json's size (or MC_JSON_COMPACT_BYTES, for tests), the journal is
- * renamed chain.journal.old, a new one takes the next appends, and a
- * thread of json.so's own rewrites chain.json from a snapshot of memory
- * (json_compact.c) and then removes the old journal; appends never wait
- * for it.  A clean close folds what is left, so that after it chain.json
- * alone holds the chain and no journal remains.
+ * block), whatever the chain's length.  When the journal holds as many
+ * bytes as chain.json (at least 64 MiB; MC_JSON_COMPACT_BYTES overrides,
+ * for tests), it is renamed chain.journal.old, a new one takes the next
+ * appends, and a thread of json.so's own rewrites chain.json from a
+ * snapshot of memory (json_compact.c) and then removes the old journal;
+ * appends never wait for it.  The threshold grows with chain.json, so
+ * the rewrites cost O(1) per appended byte.  A clean close folds what is
+ * left, so that after it chain.json alone holds the chain and no journal
+ * remains; while a node runs, chain.json may end before the newest blocks.
  *
  * At every instant chain.json plus the journals hold every block whose
- * append returned 0: a journal is renamed, never rewritten, and is
- * removed only after a chain.json holding its blocks is durable.  Open
- * reads chain.json, then replays chain.journal.old and chain.journal;
+ * append returned 0: a journal is only appended to (a record that did
+ * not become durable is cut off again), renamed, and removed only after
+ * a chain.json holding its blocks is durable.  Open reads chain.json a
+ * line at a time (json_doc.c, json_scan.c: no tree of the whole document
+ * and no re-rendering), then replays chain.journal.old and chain.journal;
  * records of heights chain.json already holds (a crash between the
  * rename of a new chain.json and the removal of a journal) are checked
- * against it and skipped.
+ * against it and skipped.  Open stays O(chain): everything is in memory.
  *
  * Nothing in memory changes until the journal record is durable, and
  * every allocation an append needs is made before it is written, so a
