@@ -170,13 +170,12 @@ void sh_gen_free(sh_gen *g) {
   g->accts = NULL;
 }
 
-/* Adds account k to the change list once; returns its slot there. */
-static void touch(const sh_gen *g, size_t k, mc_account *chg, size_t *nchg,
-                  uint8_t *mark) {
-  (void)g;
+/* Adds account k to the change list once (its index, for now: the values
+ * are filled in when the block is done). */
+static void touch(size_t k, mc_account *chg, size_t *nchg, uint8_t *mark) {
   if (!mark[k]) {
     mark[k] = 1;
-    chg[(*nchg)++].balance = k; /* index for now; values filled at the end */
+    chg[(*nchg)++].balance = k;
   }
 }
 
@@ -201,7 +200,7 @@ mc_block *sh_gen_next(sh_gen *g, mc_account **chg_out, size_t *nchg_out) {
   b->header.tx_count = ntx;
   if (h == 0)
     for (size_t k = 0; k < g->naccts; k++)
-      touch(g, k, chg, &nchg, mark);
+      touch(k, chg, &nchg, mark);
   for (uint32_t i = 0; i < ntx; i++) {
     size_t from = (size_t)(splitmix(&x) % g->naccts);
     size_t to = (from + 1 + (size_t)(splitmix(&x) % (g->naccts - 1))) %
@@ -216,8 +215,8 @@ mc_block *sh_gen_next(sh_gen *g, mc_account **chg_out, size_t *nchg_out) {
     g->accts[to].balance += tx->amount;
     fill(&x, tx->sig, MC_SIG_LEN);
     mc_tx_compute_id(tx);
-    touch(g, from, chg, &nchg, mark);
-    touch(g, to, chg, &nchg, mark);
+    touch(from, chg, &nchg, mark);
+    touch(to, chg, &nchg, mark);
   }
   for (size_t i = 0; i < nchg; i++)
     chg[i] = g->accts[chg[i].balance];
