@@ -65,6 +65,7 @@ void mc__jhex_encode(const uint8_t *in, size_t n, char *out) {
 
 /* Digit values by byte, -1 for anything else: a table, because chain.json
  * is mostly hex and open decodes all of it. */
+/* clang-format off */
 static const int8_t hex_values[256] = {
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -83,6 +84,7 @@ static const int8_t hex_values[256] = {
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 };
+/* clang-format on */
 
 int mc__jhex_decode(const char *hex, uint8_t *out, size_t n) {
   const unsigned char *h = (const unsigned char *)hex;

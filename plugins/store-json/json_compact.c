@@ -65,17 +65,17 @@ void mc__jcompact_run(mc__jcompact *c) {
   mc__jview v = {c->lines, c->nlines, c->accts, c->naccts};
   uint64_t t0 = now_ms();
   c->why[0] = '\0';
-  c->rc = mc__jfile_replace(c->dirfd, MC_JSON_FILE, MC_JSON_TMP_FILE,
-                            mc__jdoc_emit, &v, &c->renamed, c->why,
-                            sizeof c->why);
+  c->rc =
+      mc__jfile_replace(c->dirfd, MC_JSON_FILE, MC_JSON_TMP_FILE, mc__jdoc_emit,
+                        &v, &c->renamed, c->why, sizeof c->why);
   struct stat st;
   c->bytes = c->renamed && fstatat(c->dirfd, MC_JSON_FILE, &st, 0) == 0
                  ? (uint64_t)st.st_size
                  : 0;
   if (c->rc == 0 && c->drop_old &&
       unlinkat(c->dirfd, MC_JSON_JOURNAL_OLD, 0) != 0 && errno != ENOENT) {
-    snprintf(c->why, sizeof c->why, "cannot remove %s: %s",
-             MC_JSON_JOURNAL_OLD, strerror(errno));
+    snprintf(c->why, sizeof c->why, "cannot remove %s: %s", MC_JSON_JOURNAL_OLD,
+             strerror(errno));
     c->old_left = 1;
   }
   c->ms = now_ms() - t0;

@@ -287,8 +287,8 @@ static size_t block_line(const char *p, const char *end, int *last,
   return 0;
 }
 
-static int parse_line(const char *p, size_t n, size_t i, mc__jdoc *d,
-                      char *err, size_t errlen) {
+static int parse_line(const char *p, size_t n, size_t i, mc__jdoc *d, char *err,
+                      size_t errlen) {
   int rc = mc__jblock_scan(p, n, &d->blocks[i]);
   if (rc == MC_JSON_NOT_LINES) {
     const char *end = NULL;

@@ -116,8 +116,8 @@ static ssize_t sink_write(void *cookie, const char *buf, size_t n) {
 static int write_temp(int dirfd, const char *tmp_name, mc__jfile_emit_fn emit,
                       void *arg, char *err, size_t errlen) {
   sink k = {-1, 0, 0};
-  k.fd = openat(dirfd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                0644);
+  k.fd =
+      openat(dirfd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (k.fd < 0)
     return io_error(err, errlen, "cannot create", tmp_name, errno);
   cookie_io_functions_t io = {.write = sink_write};

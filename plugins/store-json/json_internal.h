@@ -12,6 +12,7 @@
  *   json_file.c     reading a file and replacing one atomically and durably
  *   json_journal.c  the journal: one checksummed record per append
  *   json_compact.c  folding the journal into chain.json, on a thread
+ *   json_open.c     opening: chain.json, then the journals
  *   json_store.c    the mc_store_vtable itself
  * Nothing here is exported (the plugin is built with hidden visibility);
  * the mc__j prefix only keeps the names apart from the SDK's.
@@ -26,6 +27,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <sys/types.h>
+
+#include "minichain/store.h"
 #include "minichain/types.h"
 
 #define MC_JSON_FORMAT "minichain-json-store"
@@ -175,9 +179,8 @@ typedef int (*mc__jrec_cb)(void *arg, mc__jrec *r, char *err, size_t errlen);
  * corruption otherwise; a damaged record before an intact one is always
  * corruption.  Returns 0, MC_ECORRUPT (reason in err) or what cb returned.
  */
-int mc__jjournal_scan(char *buf, size_t len, int tail_may_tear,
-                      mc__jrec_cb cb, void *arg, size_t *good_end, char *err,
-                      size_t errlen);
+int mc__jjournal_scan(char *buf, size_t len, int tail_may_tear, mc__jrec_cb cb,
+                      void *arg, size_t *good_end, char *err, size_t errlen);
 /* Creates dirfd/name holding only the header, whole (temp file, fdatasync,
  * rename, fsync of the directory); *fd is open on it for writing.
  * Returns 0 or MC_EIO. */
@@ -255,5 +258,66 @@ typedef int (*mc__jfile_emit_fn)(FILE *f, void *arg);
 int mc__jfile_replace(int dirfd, const char *name, const char *tmp_name,
                       mc__jfile_emit_fn emit, void *arg, int *renamed,
                       char *err, size_t errlen);
+
+/* ---- json_store.c and json_open.c: the store ----------------------------- */
+
+/* chain.json, chain.journal.old and chain.journal, read at open. */
+#define MC_JSON_MAX_ARENAS 3
+
+struct mc_store {
+  const mc_host_api *api;
+  mc_host *host;
+  int dirfd;
+  char *dir;  /* for messages */
+  int opened; /* open succeeded: close may write */
+
+  mc_block *blocks; /* heights 0..nblocks-1 */
+  char **lines;     /* lines[i]: blocks[i]'s chain.json line, see owns_line */
+  size_t nblocks, blocks_cap, lines_cap;
+
+  /* Texts of files read at open that lines point into; freed at close. */
+  char *arenas[MC_JSON_MAX_ARENAS];
+  size_t arena_len[MC_JSON_MAX_ARENAS];
+  size_t narenas;
+
+  mc_account *accts; /* slot order: first appearance */
+  size_t naccts, accts_cap;
+
+  mc__jidx by_hash; /* block hash -> (height, -) */
+  mc__jidx by_tx;   /* tx id -> (height, index) */
+  mc__jidx by_acct; /* pubkey -> (slot, -) */
+
+  /* the files */
+  uint64_t json_blocks;   /* blocks the chain.json on disk holds, durably */
+  uint64_t json_bytes;    /* and its size */
+  int jfd;                /* chain.journal, or -1 while there is none */
+  uint64_t jend;          /* its length: where the next record goes */
+  int old_exists;         /* chain.journal.old is there */
+  int broken;             /* a failed append could not be cut off the journal */
+  uint64_t compact_bytes; /* from COMPACT_ENV; 0: the default rule */
+  uint64_t retry_at_ms;
+  mc__jcompact compact;
+  uint64_t replay_next; /* at open: the least height the next record may hold */
+};
+
+/* Writes a formatted one-line reason into err. */
+void mc__jset_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The slot of pk in s->accts, or -1. */
+ssize_t mc__jstore_find_account(const mc_store *s, const uint8_t *pk);
+/* Sets one account; room must have been reserved. */
+void mc__jstore_set_account(mc_store *s, const mc_account *a);
+/* Makes every allocation adding block b with n changes needs, so that
+ * adding it cannot fail.  0 or MC_ENOMEM. */
+int mc__jstore_reserve(mc_store *s, const mc_block *b, size_t n);
+/* Indexes block `height`, which the store now holds; room reserved. */
+void mc__jstore_index_block(mc_store *s, uint64_t height);
+/* b is the block that follows the store's head. */
+int mc__jstore_links(const mc_store *s, const mc_block *b);
+/* json_open.c: reads chain.json and replays the journals into s (which
+ * is empty, with dirfd open); changes no file unless all of it is good,
+ * and then only to cut off a torn last record.  0, MC_ECORRUPT,
+ * MC_EFOREIGN, MC_EVERSION, MC_EIO or MC_ENOMEM with a reason in err. */
+int mc__jstore_load(mc_store *s, char *err, size_t errlen);
 
 #endif /* MC_JSON_INTERNAL_H */

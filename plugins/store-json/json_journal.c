@@ -146,8 +146,8 @@ static int record_at(char *buf, size_t len, size_t pos, mc__jrec *r,
   q += 8 + MC_HASH_LEN;
   size_t line_len = get32(q);
   q += 4;
-  if (line_len < 2 || line_len > (size_t)(end - q) ||
-      q[line_len - 1] != '\0' || memchr(q, '\0', line_len - 1) != NULL)
+  if (line_len < 2 || line_len > (size_t)(end - q) || q[line_len - 1] != '\0' ||
+      memchr(q, '\0', line_len - 1) != NULL)
     return REC_MALFORMED;
   r->line = (char *)q;
   r->line_len = line_len - 1;
@@ -180,13 +180,13 @@ static size_t intact_after(char *buf, size_t len, size_t pos) {
   return 0;
 }
 
-int mc__jjournal_scan(char *buf, size_t len, int tail_may_tear,
-                      mc__jrec_cb cb, void *arg, size_t *good_end, char *err,
-                      size_t errlen) {
+int mc__jjournal_scan(char *buf, size_t len, int tail_may_tear, mc__jrec_cb cb,
+                      void *arg, size_t *good_end, char *err, size_t errlen) {
   if (len < MC_JSON_JOURNAL_HEAD ||
       memcmp(buf, journal_magic, MC_JSON_JOURNAL_HEAD) != 0) {
-    snprintf(err, errlen, "not a json.so journal (no \"minichain-jrnl1\" "
-                          "header)");
+    snprintf(err, errlen,
+             "not a json.so journal (no \"minichain-jrnl1\" "
+             "header)");
     return MC_ECORRUPT;
   }
   size_t pos = MC_JSON_JOURNAL_HEAD;

@@ -101,9 +101,9 @@ static int tx(scan *s, mc_tx *t) {
          lit(s, ",\"from\":") && hex(s, t->from, MC_PUBKEY_LEN) &&
          lit(s, ",\"to\":") && hex(s, t->to, MC_PUBKEY_LEN) &&
          lit(s, ",\"amount\":") && u64(s, &t->amount) &&
-         lit(s, ",\"nonce\":") && u64(s, &t->nonce) &&
-         lit(s, ",\"sig\":") && hex(s, t->sig, MC_SIG_LEN) &&
-         lit(s, ",\"id\":") && hex(s, t->id, MC_HASH_LEN) && lit(s, "}");
+         lit(s, ",\"nonce\":") && u64(s, &t->nonce) && lit(s, ",\"sig\":") &&
+         hex(s, t->sig, MC_SIG_LEN) && lit(s, ",\"id\":") &&
+         hex(s, t->id, MC_HASH_LEN) && lit(s, "}");
 }
 
 /* The transactions; their number is only known at "tx_count", after
@@ -180,13 +180,11 @@ int mc__jblock_scan(const char *line, size_t len, mc_block *out) {
     ok = tx_list(&s, out);
   uint32_t ntx = h->tx_count;
   if (ok == 1)
-    ok = lit(&s, ",\"proposer_id\":") &&
-         hex(&s, h->proposer, MC_PUBKEY_LEN) &&
+    ok = lit(&s, ",\"proposer_id\":") && hex(&s, h->proposer, MC_PUBKEY_LEN) &&
          lit(&s, ",\"signature\":") && hex(&s, out->signature, MC_SIG_LEN) &&
          lit(&s, ",\"block_hash\":") && hex(&s, out->hash, MC_HASH_LEN) &&
          lit(&s, ",\"tx_root\":") && hex(&s, h->tx_root, MC_HASH_LEN) &&
-         lit(&s, ",\"state_root\":") &&
-         hex(&s, h->state_root, MC_HASH_LEN) &&
+         lit(&s, ",\"state_root\":") && hex(&s, h->state_root, MC_HASH_LEN) &&
          lit(&s, ",\"tx_count\":") && u64(&s, &count) && count == ntx &&
          lit(&s, ",\"cert\":");
   if (ok == 1)

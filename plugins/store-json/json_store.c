@@ -25,9 +25,10 @@
  * At every instant chain.json plus the journals hold every block whose
  * append returned 0: a journal is only appended to (a record that did
  * not become durable is cut off again), renamed, and removed only after
- * a chain.json holding its blocks is durable.  Open reads chain.json a
- * line at a time (json_doc.c, json_scan.c: no tree of the whole document
- * and no re-rendering), then replays chain.journal.old and chain.journal;
+ * a chain.json holding its blocks is durable.  Open (json_open.c) reads
+ * chain.json a line at a time (json_doc.c, json_scan.c: no tree of the
+ * whole document and no re-rendering), then replays chain.journal.old and
+ * chain.journal;
  * records of heights chain.json already holds (a crash between the
  * rename of a new chain.json and the removal of a journal) are checked
  * against it and skipped.  Open stays O(chain): everything is in memory.
@@ -64,46 +65,7 @@
 /* Overrides the threshold (bytes), so that tests can compact often. */
 #define COMPACT_ENV "MC_JSON_COMPACT_BYTES"
 
-/* chain.json, chain.journal.old and chain.journal, read at open. */
-#define MAX_ARENAS 3
-
-struct mc_store {
-  const mc_host_api *api;
-  mc_host *host;
-  int dirfd;
-  char *dir; /* for messages */
-  int opened; /* open succeeded: close may write */
-
-  mc_block *blocks; /* heights 0..nblocks-1 */
-  char **lines;     /* lines[i]: blocks[i]'s chain.json line, see owns_line */
-  size_t nblocks, blocks_cap, lines_cap;
-
-  /* Texts of files read at open that lines point into; freed at close. */
-  char *arenas[MAX_ARENAS];
-  size_t arena_len[MAX_ARENAS];
-  size_t narenas;
-
-  mc_account *accts; /* slot order: first appearance */
-  size_t naccts, accts_cap;
-
-  mc__jidx by_hash; /* block hash -> (height, -) */
-  mc__jidx by_tx;   /* tx id -> (height, index) */
-  mc__jidx by_acct; /* pubkey -> (slot, -) */
-
-  /* the files */
-  uint64_t json_blocks; /* blocks the chain.json on disk holds, durably */
-  uint64_t json_bytes;  /* and its size */
-  int jfd;              /* chain.journal, or -1 while there is none */
-  uint64_t jend;        /* its length: where the next record goes */
-  int old_exists;       /* chain.journal.old is there */
-  int broken; /* a failed append could not be cut off the journal */
-  uint64_t compact_bytes; /* from COMPACT_ENV; 0: the default rule */
-  uint64_t retry_at_ms;
-  mc__jcompact compact;
-  uint64_t replay_next; /* at open: the least height the next record may hold */
-};
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+void mc__jset_err(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(err, errlen, fmt, ap);
@@ -138,7 +100,7 @@ static void log_event(mc_store *s, mc_log_level level, const char *event,
 /* ---- accounts ------------------------------------------------------------ */
 
 /* The slot of pk, or -1. */
-static ssize_t find_account(const mc_store *s, const uint8_t *pk) {
+ssize_t mc__jstore_find_account(const mc_store *s, const uint8_t *pk) {
   const mc__jidx_entry *e = mc__jidx_get(&s->by_acct, pk);
   if (e == NULL)
     return -1;
@@ -147,8 +109,8 @@ static ssize_t find_account(const mc_store *s, const uint8_t *pk) {
 }
 
 /* Sets one account; room (array and index) must have been reserved. */
-static void set_account(mc_store *s, const mc_account *a) {
-  ssize_t slot = find_account(s, a->pubkey);
+void mc__jstore_set_account(mc_store *s, const mc_account *a) {
+  ssize_t slot = mc__jstore_find_account(s, a->pubkey);
   if (slot < 0) {
     slot = (ssize_t)s->naccts++;
     mc__jidx_put(&s->by_acct, a->pubkey, (uint64_t)slot, 0);
@@ -175,7 +137,7 @@ static int grow(void **arr, size_t *cap, size_t want, size_t size) {
 
 /* Makes every allocation adding block b with n changes needs, so that
  * nothing after the journal write can fail. */
-static int reserve(mc_store *s, const mc_block *b, size_t n) {
+int mc__jstore_reserve(mc_store *s, const mc_block *b, size_t n) {
   void *blocks = s->blocks, *lines = s->lines, *accts = s->accts;
   int rc = grow(&blocks, &s->blocks_cap, s->nblocks + 1, sizeof *s->blocks);
   s->blocks = blocks;
@@ -200,309 +162,19 @@ static int reserve(mc_store *s, const mc_block *b, size_t n) {
 
 /* Adds a block the store now owns (its line included) to the indexes;
  * room must have been reserved. */
-static void index_block(mc_store *s, uint64_t height) {
+void mc__jstore_index_block(mc_store *s, uint64_t height) {
   const mc_block *b = &s->blocks[height];
   mc__jidx_put(&s->by_hash, b->hash, height, 0);
   for (uint32_t i = 0; i < b->header.tx_count; i++)
     mc__jidx_put(&s->by_tx, b->txs[i].id, height, i);
 }
 
-static int links(const mc_store *s, const mc_block *b) {
+int mc__jstore_links(const mc_store *s, const mc_block *b) {
   if (b->header.height != s->nblocks)
     return 0;
   return s->nblocks == 0 ||
          memcmp(b->header.prev_hash, s->blocks[s->nblocks - 1].hash,
                 MC_HASH_LEN) == 0;
-}
-
-/* ---- opening: chain.json ------------------------------------------------- */
-
-/*
- * Re-encodes b through the host and compares the hash and tx ids the
- * host's decoder derives with the stored ones: this is what catches an
- * edited amount or a block_hash that does not belong to its block.
- * `where` names the block in messages.
- */
-static int check_derived(mc_store *s, const mc_block *b, const char *where,
-                         char *err, size_t errlen) {
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  mc_block *d = NULL;
-  int rc = s->api->encode_block(s->host, b, &buf, &len);
-  if (rc == 0)
-    rc = s->api->decode_block(s->host, buf, len, &d);
-  s->api->buf_free(s->host, buf);
-  if (rc == MC_ENOMEM) {
-    set_err(err, errlen, "out of memory checking %s", where);
-    return rc;
-  }
-  if (rc != 0) {
-    set_err(err, errlen, "%s is not a valid block: %s", where,
-            mc_strerror(rc));
-    return MC_ECORRUPT;
-  }
-  if (memcmp(d->hash, b->hash, MC_HASH_LEN) != 0) {
-    set_err(err, errlen, "%s.block_hash does not match the block's contents",
-            where);
-    rc = MC_ECORRUPT;
-  }
-  for (uint32_t t = 0; rc == 0 && t < b->header.tx_count; t++)
-    if (memcmp(d->txs[t].id, b->txs[t].id, MC_HASH_LEN) != 0) {
-      set_err(err, errlen,
-              "%s.tx_list[%u].id does not match the transaction's contents",
-              where, t);
-      rc = MC_ECORRUPT;
-    }
-  s->api->block_free(s->host, d);
-  return rc;
-}
-
-/* Takes the blocks of doc, with their lines (kept from the file when the
- * fast reader gave them, else rendered here).  Takes `lines` (the array)
- * in every case. */
-static int take_blocks(mc_store *s, mc__jdoc *doc, char **lines, char *err,
-                       size_t errlen) {
-  size_t ntx = 0, n = doc->nblocks;
-  for (size_t i = 0; i < n; i++) {
-    char where[32];
-    snprintf(where, sizeof where, "blocks[%zu]", i);
-    int rc = check_derived(s, &doc->blocks[i], where, err, errlen);
-    if (rc != 0) {
-      free(lines);
-      return rc;
-    }
-    ntx += doc->blocks[i].header.tx_count;
-  }
-  int rendered = lines == NULL;
-  if (rendered && (lines = calloc(n ? n : 1, sizeof *lines)) == NULL)
-    goto nomem;
-  for (size_t i = 0; rendered && i < n; i++)
-    if ((lines[i] = mc__jblock_render(&doc->blocks[i])) == NULL)
-      goto nomem;
-  if (mc__jidx_reserve(&s->by_hash, n) != 0 ||
-      mc__jidx_reserve(&s->by_tx, ntx) != 0)
-    goto nomem;
-  s->lines = lines;
-  s->lines_cap = n ? n : 1;
-  s->blocks = doc->blocks;
-  s->nblocks = s->blocks_cap = n;
-  doc->blocks = NULL;
-  doc->nblocks = 0;
-  for (size_t i = 0; i < s->nblocks; i++)
-    index_block(s, i);
-  return 0;
-nomem:
-  for (size_t i = 0; rendered && lines != NULL && i < n; i++)
-    cJSON_free(lines[i]); /* calloc'd: unrendered ones are NULL */
-  free(lines);
-  set_err(err, errlen, "out of memory indexing the blocks");
-  return MC_ENOMEM;
-}
-
-static int take_accounts(mc_store *s, mc__jdoc *doc, char *err, size_t errlen) {
-  if (mc__jidx_reserve(&s->by_acct, doc->naccts) != 0) {
-    set_err(err, errlen, "out of memory indexing the accounts");
-    return MC_ENOMEM;
-  }
-  s->accts = doc->accts;
-  s->naccts = s->accts_cap = doc->naccts;
-  doc->accts = NULL;
-  doc->naccts = 0;
-  for (size_t i = 0; i < s->naccts; i++)
-    mc__jidx_put(&s->by_acct, s->accts[i].pubkey, i, 0);
-  return 0;
-}
-
-/* Keeps a file's text for the lines that point into it. */
-static void add_arena(mc_store *s, char *text, size_t len) {
-  assert(s->narenas < MAX_ARENAS);
-  s->arenas[s->narenas] = text;
-  s->arena_len[s->narenas++] = len + 1;
-}
-
-/* Reads chain.json if there is one; an absent file is an empty chain. */
-static int load_json(mc_store *s, char *err, size_t errlen) {
-  char *text = NULL, why[256] = "", **lines = NULL;
-  size_t len = 0;
-  mc__jdoc doc;
-  int rc = mc__jfile_read(s->dirfd, MC_JSON_FILE, &text, &len, why, sizeof why);
-  if (rc == MC_ENOTFOUND)
-    return 0;
-  if (rc == 0) {
-    rc = mc__jdoc_load_lines(text, len, &doc, &lines, why, sizeof why);
-    if (rc == MC_JSON_NOT_LINES)
-      rc = mc__jdoc_load(text, len, &doc, why, sizeof why);
-  }
-  if (rc == 0) {
-    if (lines != NULL) {
-      add_arena(s, text, len);
-      text = NULL;
-    }
-    rc = take_blocks(s, &doc, lines, why, sizeof why);
-    if (rc == 0)
-      rc = take_accounts(s, &doc, why, sizeof why);
-    mc__jdoc_free(&doc);
-  }
-  free(text);
-  if (rc != 0) {
-    set_err(err, errlen, "%s/%s: %s", s->dir, MC_JSON_FILE, why);
-    return rc;
-  }
-  s->json_blocks = s->nblocks;
-  s->json_bytes = len;
-  return 0;
-}
-
-/* ---- opening: the journals ----------------------------------------------- */
-
-/* One journal record on top of what is read so far. */
-static int replay_record(void *arg, mc__jrec *r, char *err, size_t errlen) {
-  mc_store *s = arg;
-  char where[64];
-  snprintf(where, sizeof where, "the record at byte %zu", r->offset);
-  if (r->height < s->replay_next) {
-    set_err(err, errlen,
-            "%s holds height %llu, not above the record before it", where,
-            (unsigned long long)r->height);
-    return MC_ECORRUPT;
-  }
-  s->replay_next = r->height + 1;
-  if (r->height < s->nblocks) {
-    /* Folded into chain.json by a compaction that was cut short before
-     * it removed this journal: the same block, or corruption. */
-    if (memcmp(r->hash, s->blocks[r->height].hash, MC_HASH_LEN) == 0)
-      return 0;
-    set_err(err, errlen,
-            "%s holds height %llu with another hash than the block already "
-            "read at that height",
-            where, (unsigned long long)r->height);
-    return MC_ECORRUPT;
-  }
-  if (r->height > s->nblocks) {
-    set_err(err, errlen,
-            "%s holds height %llu, but the chain read so far has %zu blocks "
-            "(blocks are missing)",
-            where, (unsigned long long)r->height, s->nblocks);
-    return MC_ECORRUPT;
-  }
-  mc_block b;
-  int rc = mc__jblock_scan(r->line, r->line_len, &b);
-  if (rc == MC_ENOMEM) {
-    set_err(err, errlen, "out of memory replaying %s", where);
-    return rc;
-  }
-  if (rc != 0) {
-    const char *end = NULL;
-    cJSON *obj = cJSON_ParseWithLengthOpts(r->line, r->line_len, &end, 0);
-    if (obj == NULL || end != r->line + r->line_len) {
-      cJSON_Delete(obj);
-      set_err(err, errlen, "%s holds a line that is not one JSON value",
-              where);
-      return MC_ECORRUPT;
-    }
-    rc = mc__jblock_parse(obj, where, &b, err, errlen);
-    cJSON_Delete(obj);
-    if (rc != 0)
-      return rc;
-  }
-  if (b.header.height != r->height ||
-      memcmp(b.hash, r->hash, MC_HASH_LEN) != 0) {
-    set_err(err, errlen, "%s: its line is not the block of its header", where);
-    rc = MC_ECORRUPT;
-  } else if (!links(s, &b)) {
-    set_err(err, errlen,
-            "%s (height %llu) does not link to the block before it", where,
-            (unsigned long long)r->height);
-    rc = MC_ECORRUPT;
-  }
-  if (rc == 0)
-    rc = check_derived(s, &b, where, err, errlen);
-  if (rc == 0 && (rc = reserve(s, &b, r->nchanges)) != 0)
-    set_err(err, errlen, "out of memory replaying %s", where);
-  if (rc != 0) {
-    mc__jblock_clear(&b);
-    return rc;
-  }
-  s->blocks[s->nblocks] = b;
-  s->lines[s->nblocks] = r->line;
-  s->nblocks++;
-  for (uint32_t i = 0; i < r->nchanges; i++) {
-    mc_account a;
-    mc__jrec_change(r, i, &a);
-    set_account(s, &a);
-  }
-  index_block(s, s->nblocks - 1);
-  return 0;
-}
-
-/* Replays dirfd/name if it exists (MC_ENOTFOUND if not); *len is its size
- * and *good_end where its intact records end. */
-static int load_journal(mc_store *s, const char *name, int tail_may_tear,
-                        size_t *len, size_t *good_end, char *err,
-                        size_t errlen) {
-  char *text = NULL, why[256] = "";
-  int rc = mc__jfile_read(s->dirfd, name, &text, len, why, sizeof why);
-  if (rc == MC_ENOTFOUND)
-    return rc;
-  if (rc == 0) {
-    add_arena(s, text, *len);
-    s->replay_next = 0;
-    rc = mc__jjournal_scan(text, *len, tail_may_tear, replay_record, s,
-                           good_end, why, sizeof why);
-  }
-  if (rc != 0)
-    set_err(err, errlen, "%s/%s: %s", s->dir, name, why);
-  return rc;
-}
-
-/* Opens chain.journal for appending after its intact records, cutting off
- * a torn tail (an append that never returned 0). */
-static int reopen_journal(mc_store *s, size_t len, size_t good_end, char *err,
-                          size_t errlen) {
-  s->jfd = openat(s->dirfd, MC_JSON_JOURNAL, O_RDWR | O_CLOEXEC);
-  if (s->jfd < 0) {
-    set_err(err, errlen, "%s/%s: cannot open: %s", s->dir, MC_JSON_JOURNAL,
-            strerror(errno));
-    return MC_EIO;
-  }
-  s->jend = good_end;
-  if (good_end == len)
-    return 0;
-  if (ftruncate(s->jfd, (off_t)good_end) != 0 || fdatasync(s->jfd) != 0) {
-    set_err(err, errlen, "%s/%s: cannot cut off its torn last record: %s",
-            s->dir, MC_JSON_JOURNAL, strerror(errno));
-    return MC_EIO;
-  }
-  mc_log_field f[] = {MC_LOG_F_S("dir", s->dir),
-                      MC_LOG_F_S("file", MC_JSON_JOURNAL),
-                      MC_LOG_F_U("height", s->nblocks ? s->nblocks - 1 : 0),
-                      MC_LOG_F_U("bytes_cut", len - good_end)};
-  s->api->log(s->host, MC_LOG_WARN, "store_journal_torn_tail", f,
-              sizeof f / sizeof f[0]);
-  return 0;
-}
-
-/* Everything is checked before any file is touched: a refused directory
- * is left exactly as it was. */
-static int load(mc_store *s, char *err, size_t errlen) {
-  size_t len = 0, good_end = 0;
-  int rc = load_json(s, err, errlen);
-  if (rc == 0) {
-    rc = load_journal(s, MC_JSON_JOURNAL_OLD, 0, &len, &good_end, err, errlen);
-    s->old_exists = rc == 0;
-    if (rc == MC_ENOTFOUND)
-      rc = 0;
-  }
-  int have_journal = 0;
-  if (rc == 0) {
-    rc = load_journal(s, MC_JSON_JOURNAL, 1, &len, &good_end, err, errlen);
-    have_journal = rc == 0;
-    if (rc == MC_ENOTFOUND)
-      rc = 0;
-  }
-  if (rc == 0 && have_journal)
-    rc = reopen_journal(s, len, good_end, err, errlen);
-  return rc;
 }
 
 static void compact_maybe(mc_store *s);
@@ -525,17 +197,18 @@ static int store_open(const mc_host_api *api, mc_host *host, const char *dir,
   *out = NULL;
   if (api == NULL || dir == NULL ||
       api->size < offsetof(mc_host_api, buf_free) + sizeof api->buf_free) {
-    set_err(err, errlen, "json store: no directory or no usable host table");
+    mc__jset_err(err, errlen,
+                 "json store: no directory or no usable host table");
     return MC_EINVAL;
   }
   if (sodium_init() < 0) {
-    set_err(err, errlen, "json store: cannot initialise libsodium");
+    mc__jset_err(err, errlen, "json store: cannot initialise libsodium");
     return MC_EIO;
   }
   mc_store *s = calloc(1, sizeof *s);
   if (s == NULL || (s->dir = strdup(dir)) == NULL) {
     free(s);
-    set_err(err, errlen, "json store: out of memory");
+    mc__jset_err(err, errlen, "json store: out of memory");
     return MC_ENOMEM;
   }
   s->api = api;
@@ -546,12 +219,12 @@ static int store_open(const mc_host_api *api, mc_host *host, const char *dir,
   mc__jidx_init(&s->by_acct);
   s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (s->dirfd < 0) {
-    set_err(err, errlen, "%s: cannot open the directory: %s", dir,
-            strerror(errno));
+    mc__jset_err(err, errlen, "%s: cannot open the directory: %s", dir,
+                 strerror(errno));
     store_close(s);
     return MC_EIO;
   }
-  int rc = load(s, err, errlen);
+  int rc = mc__jstore_load(s, err, errlen);
   if (rc != 0) {
     store_close(s);
     return rc;
@@ -571,13 +244,13 @@ static int store_open(const mc_host_api *api, mc_host *host, const char *dir,
 /* ---- compaction ---------------------------------------------------------- */
 
 static void compact_failed(mc_store *s, uint64_t height, const char *why) {
-  log_event(s, MC_LOG_ERROR, "store_compact_failed", MC_JSON_FILE, height,
-            why);
+  log_event(s, MC_LOG_ERROR, "store_compact_failed", MC_JSON_FILE, height, why);
   s->retry_at_ms = monotonic_ms() + COMPACT_RETRY_MS;
 }
 
 static void compact_logged(mc_store *s, const mc__jcompact *c) {
-  mc_log_field f[] = {MC_LOG_F_S("dir", s->dir), MC_LOG_F_U("blocks", c->nlines),
+  mc_log_field f[] = {MC_LOG_F_S("dir", s->dir),
+                      MC_LOG_F_U("blocks", c->nlines),
                       MC_LOG_F_U("bytes", c->bytes), MC_LOG_F_U("ms", c->ms)};
   s->api->log(s->host, MC_LOG_INFO, "store_compacted", f,
               sizeof f / sizeof f[0]);
@@ -632,8 +305,8 @@ static void compact_maybe(mc_store *s) {
   uint64_t records = s->jfd >= 0 ? s->jend - MC_JSON_JOURNAL_HEAD : 0;
   uint64_t limit = s->compact_bytes;
   if (limit == 0)
-    limit = s->json_bytes > COMPACT_MIN_BYTES ? s->json_bytes
-                                              : COMPACT_MIN_BYTES;
+    limit =
+        s->json_bytes > COMPACT_MIN_BYTES ? s->json_bytes : COMPACT_MIN_BYTES;
   if (!s->old_exists && (s->jfd < 0 || records < limit))
     return;
   if (s->retry_at_ms != 0 && monotonic_ms() < s->retry_at_ms)
@@ -650,9 +323,9 @@ static void compact_maybe(mc_store *s) {
       mc__jcompact_clear(c);
   }
   if (rc != 0)
-    compact_failed(s, s->nblocks, rc == MC_ENOMEM
-                                      ? "out of memory for the snapshot"
-                                      : "cannot start a thread");
+    compact_failed(s, s->nblocks,
+                   rc == MC_ENOMEM ? "out of memory for the snapshot"
+                                   : "cannot start a thread");
 }
 
 /* A clean close leaves chain.json holding every block and no journal. */
@@ -681,8 +354,8 @@ static void fold_at_close(mc_store *s) {
   bad |= unlinkat(s->dirfd, MC_JSON_JOURNAL_OLD, 0) != 0 && errno != ENOENT;
   bad |= fsync(s->dirfd) != 0;
   if (bad)
-    log_event(s, MC_LOG_WARN, "store_journal_left", MC_JSON_JOURNAL,
-              s->nblocks, strerror(errno));
+    log_event(s, MC_LOG_WARN, "store_journal_left", MC_JSON_JOURNAL, s->nblocks,
+              strerror(errno));
 }
 
 static void store_close(mc_store *s) {
@@ -752,8 +425,9 @@ static int write_record(mc_store *s, const mc_block *b, const uint8_t *rec,
     /* The tail of the file is unknown, so no record may follow it; a clean
      * close rewrites chain.json from memory, which repairs it. */
     s->broken = 1;
-    strncat(why, "; the journal's tail is unknown: no more appends until "
-                 "a restart",
+    strncat(why,
+            "; the journal's tail is unknown: no more appends until "
+            "a restart",
             sizeof why - strlen(why) - 1);
   }
   log_event(s, MC_LOG_ERROR, "store_write_failed", MC_JSON_JOURNAL,
@@ -766,12 +440,13 @@ static int store_append(mc_store *s, const mc_block *b,
   if (s == NULL || b == NULL || !well_formed(b, changes, n))
     return MC_EINVAL;
   compact_poll(s, 0);
-  if (!links(s, b))
+  if (!mc__jstore_links(s, b))
     return MC_ELINK;
   if (s->broken) {
     log_event(s, MC_LOG_ERROR, "store_write_failed", MC_JSON_JOURNAL,
-              b->header.height, "an earlier failed append left the "
-                                "journal's tail unknown; restart the node");
+              b->header.height,
+              "an earlier failed append left the "
+              "journal's tail unknown; restart the node");
     return MC_EIO;
   }
   mc_block copy;
@@ -779,7 +454,7 @@ static int store_append(mc_store *s, const mc_block *b,
   char *line = NULL;
   uint8_t *rec = NULL;
   size_t reclen = 0;
-  int rc = reserve(s, b, n);
+  int rc = mc__jstore_reserve(s, b, n);
   if (rc == 0 && (rc = mc__jblock_copy(&copy, b)) == 0)
     copied = 1;
   if (rc == 0 && (line = mc__jblock_render(b)) == NULL)
@@ -799,8 +474,8 @@ static int store_append(mc_store *s, const mc_block *b,
   s->lines[s->nblocks] = line;
   s->nblocks++;
   for (size_t i = 0; i < n; i++)
-    set_account(s, &changes[i]);
-  index_block(s, s->nblocks - 1);
+    mc__jstore_set_account(s, &changes[i]);
+  mc__jstore_index_block(s, s->nblocks - 1);
   compact_maybe(s);
   return 0;
 }
@@ -853,7 +528,7 @@ static void store_free_block(mc_store *s, mc_block *b) {
 
 static int store_get_account(mc_store *s, const uint8_t pubkey[MC_PUBKEY_LEN],
                              mc_account *out) {
-  ssize_t slot = find_account(s, pubkey);
+  ssize_t slot = mc__jstore_find_account(s, pubkey);
   if (slot < 0)
     return MC_ENOTFOUND;
   *out = s->accts[slot];

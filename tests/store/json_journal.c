@@ -186,8 +186,7 @@ static mc_store *open_ok(const char *dir) {
   return s;
 }
 
-static void append_ok(mc_store *s, const sh_chain *c, size_t from,
-                      size_t to) {
+static void append_ok(mc_store *s, const sh_chain *c, size_t from, size_t to) {
   for (size_t h = from; h < to; h++) {
     int rc = vt->append(s, c->b[h], c->chg[h], c->nchg[h]);
     if (rc != 0)
@@ -278,8 +277,7 @@ static void assert_refused(const char *dir, const char *says,
   mc_store *s = NULL;
   int rc = vt->open(&sh_api, sh_host(), dir, &s, err, sizeof err);
   if (rc != MC_ECORRUPT)
-    fail_msg("%s: open gave %s (%s), not ECORRUPT", what, mc_err_name(rc),
-             err);
+    fail_msg("%s: open gave %s (%s), not ECORRUPT", what, mc_err_name(rc), err);
   assert_null(s);
   if (strstr(err, says) == NULL)
     fail_msg("%s: \"%s\" does not say \"%s\"", what, err, says);
@@ -368,8 +366,8 @@ static uint64_t now_us(void) {
 /* Runs the appender and kills it after delay_us (0: lets it finish).
  * Returns the highest height it reported durable (-1: none); *killed says
  * whether the kill landed. */
-static long run_appender(const char *dir, const sh_chain *c,
-                         uint64_t delay_us, int *killed) {
+static long run_appender(const char *dir, const sh_chain *c, uint64_t delay_us,
+                         int *killed) {
   int p[2];
   assert_int_equal(pipe(p), 0);
   fflush(NULL);
@@ -481,9 +479,9 @@ static void compaction_cut_short(void **state) {
   append_ok(s, c, 20, 30);
   vt->close(s);
   assert_false(exists(f->dir, "chain.journal"));
-  assert_int_equal(rename(path_in(f->dir, "j.keep"),
-                          path_in(f->dir, "chain.journal.old")),
-                   0);
+  assert_int_equal(
+      rename(path_in(f->dir, "j.keep"), path_in(f->dir, "chain.journal.old")),
+      0);
   s = open_ok(f->dir);
   assert_holds(s, c, 29);
   vt->close(s);
@@ -578,8 +576,7 @@ static void refuses_damage(void **state) {
   memcpy(bad, good, off[6]);
   memcpy(bad + off[6], good + off[5], len - off[5]);
   write_file(jp, bad, len + (off[6] - off[5]));
-  assert_refused(f->dir, "not above the record before it",
-                 "a repeated record");
+  assert_refused(f->dir, "not above the record before it", "a repeated record");
   /* Not a journal at all. */
   write_file(jp, "{\"not\":\"a journal\"}\n", 20);
   assert_refused(f->dir, "not a json.so journal", "a foreign journal");
@@ -660,9 +657,8 @@ static void assert_clean(const char *dir, const sh_chain *c, size_t n) {
   assert_non_null(text);
   cJSON *root = cJSON_Parse(text);
   assert_non_null(root);
-  assert_string_equal(
-      cJSON_GetObjectItem(root, "format")->valuestring,
-      "minichain-json-store");
+  assert_string_equal(cJSON_GetObjectItem(root, "format")->valuestring,
+                      "minichain-json-store");
   assert_int_equal(cJSON_GetObjectItem(root, "version")->valueint, 1);
   cJSON *blocks = cJSON_GetObjectItem(root, "blocks");
   assert_int_equal(cJSON_GetArraySize(blocks), (int)n);
@@ -672,8 +668,7 @@ static void assert_clean(const char *dir, const sh_chain *c, size_t n) {
     char hex[2 * MC_HASH_LEN + 1];
     for (int i = 0; i < MC_HASH_LEN; i++)
       snprintf(hex + 2 * i, 3, "%02x", c->b[h]->hash[i]);
-    assert_string_equal(cJSON_GetObjectItem(b, "block_hash")->valuestring,
-                        hex);
+    assert_string_equal(cJSON_GetObjectItem(b, "block_hash")->valuestring, hex);
   }
   assert_true(cJSON_IsObject(cJSON_GetObjectItem(root, "accounts")));
   assert_true(cJSON_IsObject(cJSON_GetObjectItem(root, "nonces")));
@@ -756,8 +751,7 @@ static void hand_edited_lines(void **state) {
   char *good = read_file(jp, &len);
   assert_non_null(good);
   /* Spaces, and a small number written as a quoted decimal, in block 3. */
-  char *a = edit(good, "{\"height\":3,", "\"timestamp\":",
-                 "\"timestamp\" : ");
+  char *a = edit(good, "{\"height\":3,", "\"timestamp\":", "\"timestamp\" : ");
   char *at = strstr(strstr(a, "{\"height\":3,"), "\"amount\":");
   assert_non_null(at);
   at += strlen("\"amount\":");
@@ -813,11 +807,10 @@ int main(int argc, char **argv) {
     return 2;
   }
   const struct CMUnitTest tests[] = {
-      T(clean_close),        T(torn_tail),
-      T(refuses_damage),     T(partial_write),
+      T(clean_close),          T(torn_tail),
+      T(refuses_damage),       T(partial_write),
       T(compaction_cut_short), T(hand_edited_lines),
-      T(kill_during_append),
-      T(kill_during_compaction),
+      T(kill_during_append),   T(kill_during_compaction),
   };
   return cmocka_run_group_tests_name("json journal", tests, NULL, NULL);
 }

@@ -203,8 +203,8 @@ mc_block *sh_gen_next(sh_gen *g, mc_account **chg_out, size_t *nchg_out) {
       touch(k, chg, &nchg, mark);
   for (uint32_t i = 0; i < ntx; i++) {
     size_t from = (size_t)(splitmix(&x) % g->naccts);
-    size_t to = (from + 1 + (size_t)(splitmix(&x) % (g->naccts - 1))) %
-                g->naccts;
+    size_t to =
+        (from + 1 + (size_t)(splitmix(&x) % (g->naccts - 1))) % g->naccts;
     mc_tx *tx = &b->txs[i];
     snprintf(tx->chain_id, sizeof tx->chain_id, "synthetic");
     memcpy(tx->from, g->accts[from].pubkey, MC_PUBKEY_LEN);
@@ -254,8 +254,7 @@ mc_block *sh_gen_next(sh_gen *g, mc_account **chg_out, size_t *nchg_out) {
   return b;
 }
 
-sh_chain *sh_chain_new(size_t n, uint32_t ntx, size_t naccts,
-                       size_t cert_len) {
+sh_chain *sh_chain_new(size_t n, uint32_t ntx, size_t naccts, size_t cert_len) {
   sh_gen g;
   sh_chain *c = calloc(1, sizeof *c);
   if (c == NULL || sh_gen_init(&g, ntx, naccts, cert_len) != 0) {

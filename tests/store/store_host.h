@@ -33,9 +33,9 @@ const mc_store_vtable *sh_load_store(const char *path);
 /* Makes block after block; the state of every account is kept so that
  * each block's changes are the accounts' real new values. */
 typedef struct sh_gen {
-  uint32_t ntx;     /* transfers per block (genesis: none) */
+  uint32_t ntx; /* transfers per block (genesis: none) */
   size_t naccts;
-  size_t cert_len;  /* bytes of certificate per block */
+  size_t cert_len;   /* bytes of certificate per block */
   mc_account *accts; /* the model after the last block made */
   uint64_t next_height;
   uint8_t prev_hash[MC_HASH_LEN];
@@ -60,12 +60,10 @@ typedef struct sh_chain {
   size_t *nchg;
 } sh_chain;
 
-sh_chain *sh_chain_new(size_t n, uint32_t ntx, size_t naccts,
-                       size_t cert_len);
+sh_chain *sh_chain_new(size_t n, uint32_t ntx, size_t naccts, size_t cert_len);
 void sh_chain_free(sh_chain *c);
 /* The accounts after block h (naccts entries, in account order), and which
  * of them appeared in a change up to h. */
-void sh_chain_state(const sh_chain *c, size_t h, mc_account *out,
-                    int *present);
+void sh_chain_state(const sh_chain *c, size_t h, mc_account *out, int *present);
 
 #endif /* MC_TEST_STORE_HOST_H */
