@@ -1,6 +1,6 @@
 /*
- * store_host.h - what json.so's journal test and the store benchmark
- * share: a host table for a store plugin built on the host's own codec,
+ * store_host.h - what json.so's journal test needs beside the store:
+ * a host table for a store plugin built on the host's own codec,
  * the plugin loader, and synthetic chains.
  *
  * A synthetic chain is cheap to make: transfers among `naccts` accounts
