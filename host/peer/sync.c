@@ -389,9 +389,10 @@ static void schedule(mc_sync *y);
 static void on_prechecked(mc_verify_job *job) {
   precheck *c = (precheck *)job;
   mc_sync *y = c->y;
+  int cancelled = job->cancelled;
   if (y != NULL) {
     unlink_precheck(y, c);
-    if (!job->cancelled) {
+    if (!cancelled) {
       mc_node *n = node_of(y);
       for (size_t i = 0; i < job->n; i++)
         if (c->res[i] == 0)
@@ -399,7 +400,7 @@ static void on_prechecked(mc_verify_job *job) {
     }
   }
   free_precheck(c);
-  if (y != NULL && !job->cancelled)
+  if (y != NULL && !cancelled)
     schedule(y); /* the block it held back may go now */
 }
 
