@@ -49,8 +49,12 @@
 #define LOAD_DEFAULT_CONNS 4
 #define LOAD_COMMIT_WAIT_S 120
 /* Admitted and not yet committed transfers per key, as a ring by nonce:
- * well above the node's default share per sender (256). */
+ * the most --per-key may allow. */
 #define LOAD_SLOTS 1024
+/* What one key may have in flight or uncommitted: the node's default
+ * share of its mempool per sender (--mempool-max-per-sender).  More would
+ * only be refused with EFULL and leave holes in the key's nonces. */
+#define LOAD_DEFAULT_PER_KEY 256
 /* Signed transfers held ahead, all keys together (104 bytes each). */
 #define LOAD_PRESIGN_MAX 262144
 #define LOAD_SIGN_CHUNK 64
@@ -70,7 +74,7 @@ typedef struct load_args {
   size_t nnodes;
   const char *keys[LOAD_MAX_KEYS];
   size_t nkeys;
-  uint64_t rate, count, amount, window, conns, duration_s;
+  uint64_t rate, count, amount, window, conns, duration_s, per_key;
   int json, help;
 } load_args;
 
@@ -112,6 +116,7 @@ typedef struct sender {
   size_t inflight;    /* SUBMIT_TX and GET_ACCOUNT not answered */
   uint64_t backoff_us, until_us;
   lslot *slots;
+  size_t held; /* slots not FREE: in flight or uncommitted */
 } sender;
 
 enum { REQ_SUBMIT = 1, REQ_ACCOUNT, REQ_STATUS, REQ_BLOCK };
@@ -119,6 +124,7 @@ enum { REQ_SUBMIT = 1, REQ_ACCOUNT, REQ_STATUS, REQ_BLOCK };
 typedef struct req {
   uint64_t rid; /* 0: free */
   uint8_t kind;
+  uint8_t resend; /* REQ_SUBMIT of a transfer already admitted once */
   uint16_t sender;
   uint64_t sent_us;
   signed_tx tx; /* REQ_SUBMIT: to send again after EFULL */
@@ -194,6 +200,7 @@ static int load_parse(int argc, char **argv, load_args *a) {
       {"amount", required_argument, NULL, 'a'},
       {"window", required_argument, NULL, 'w'},
       {"conns", required_argument, NULL, 'C'},
+      {"per-key", required_argument, NULL, 'p'},
       {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -233,6 +240,11 @@ static int load_parse(int argc, char **argv, load_args *a) {
       break;
     case 'C':
       rc = parse_num(cmd, "conns", optarg, &a->conns, 0);
+      break;
+    case 'p':
+      rc = parse_num(cmd, "per-key", optarg, &a->per_key, 0);
+      if (rc == MCLI_EXIT_OK && a->per_key > LOAD_SLOTS)
+        return mcli_usage_error(cmd, "--per-key: at most %d", LOAD_SLOTS);
       break;
     case 'j':
       a->json = 1;
@@ -303,6 +315,11 @@ static void sender_resync(sender *s) {
   s->state = S_RESYNC;
 }
 
+static void slot_free(sender *s, lslot *sl) {
+  sl->state = SLOT_FREE;
+  s->held--;
+}
+
 /* ---- connections ---- */
 
 static int lconn_open(lconn *c, const char *node, size_t window, char *err,
@@ -370,12 +387,12 @@ static int try_submit(load_run *r, size_t ix, uint64_t now) {
     if (from == &s->fresh && r->a->count > 0 && still_owed(r) == 0)
       return 0; /* --count N: no more than could still be needed */
     lslot *sl = &s->slots[t->nonce % LOAD_SLOTS];
-    if (sl->state == SLOT_ADMITTED && sl->nonce == t->nonce) {
-      txq_pop(from); /* already in the mempool (re-signed after a resync) */
-      continue;
-    }
-    if (sl->state != SLOT_FREE)
-      return 0; /* LOAD_SLOTS of this key's transfers await their commit */
+    /* A transfer admitted once and signed again after a resync (the node
+     * counts only ready transfers in next_nonce, not queued ones) goes
+     * again: EDUP if it is still there, admitted if it was dropped. */
+    int resend = sl->state == SLOT_ADMITTED && sl->nonce == t->nonce;
+    if (!resend && (sl->state != SLOT_FREE || s->held >= r->a->per_key))
+      return 0; /* --per-key of its transfers are in flight or uncommitted */
     mc_msg m = {.type = MC_MSG_SUBMIT_TX};
     m.u.tx = s->tmpl;
     m.u.tx.nonce = t->nonce;
@@ -384,7 +401,11 @@ static int try_submit(load_run *r, size_t ix, uint64_t now) {
     if (lconn_send(r, c, q, &m, REQ_SUBMIT, ix, now) != 0)
       return 0;
     q->tx = *t;
-    *sl = (lslot){.nonce = t->nonce, .state = SLOT_SENT};
+    q->resend = (uint8_t)resend;
+    if (!resend) {
+      *sl = (lslot){.nonce = t->nonce, .state = SLOT_SENT};
+      s->held++;
+    }
     if (from == &s->retry)
       r->retried++;
     txq_pop(from);
@@ -496,18 +517,23 @@ static void on_submit_result(load_run *r, const req *q, int code,
                              uint64_t now) {
   sender *s = &r->ss[q->sender];
   lslot *sl = &s->slots[q->tx.nonce % LOAD_SLOTS];
-  int mine = sl->nonce == q->tx.nonce;
+  /* the slot is this transfer's, taken when it was sent (not a resend) */
+  int mine = !q->resend && sl->nonce == q->tx.nonce &&
+             (sl->state == SLOT_SENT || sl->state == SLOT_EARLY);
   s->inflight--;
   r->inflight_submits--;
   if (code == 0 || code == MC_EDUP) {
-    /* EDUP: an earlier copy is pending (sent before a lost connection) */
+    /* EDUP: an earlier copy is pending (sent before a lost connection, or
+     * a resend) */
+    s->backoff_us = 0;
+    if (!mine)
+      return; /* a resend: counted when first admitted */
     r->admitted++;
     r->dups += code == MC_EDUP;
-    s->backoff_us = 0;
-    if (mine && sl->state == SLOT_EARLY) {
+    if (sl->state == SLOT_EARLY) {
       record_commit(r, q->sent_us, sl->commit_us);
-      sl->state = SLOT_FREE;
-    } else if (mine) {
+      slot_free(s, sl);
+    } else {
       sl->state = SLOT_ADMITTED;
       sl->sent_us = q->sent_us;
       r->outstanding++;
@@ -516,11 +542,16 @@ static void on_submit_result(load_run *r, const req *q, int code,
   }
   count_refusal(r, code);
   if (mine)
-    sl->state = SLOT_FREE;
+    slot_free(s, sl);
+  if (code == MC_ENONCEGAP && s->retry.len > 0 &&
+      txq_front(&s->retry)->nonce < q->tx.nonce)
+    code = MC_EFULL; /* the hole is one of ours, waiting to be sent again */
   switch (code) {
   case MC_EFULL:
     /* The mempool (or this key's share of it) is full: wait, then send
-     * the same transfer again, ahead of anything newer. */
+     * the same transfer again, ahead of anything newer.  Those sent after
+     * it come back EFULL too, or ENONCEGAP past the node's queue of
+     * future nonces, and wait in nonce order behind it. */
     if (s->state == S_READY && s->retry.len < s->retry.cap)
       txq_push(&s->retry, &q->tx);
     else if (s->state == S_READY)
@@ -576,7 +607,7 @@ static void on_block(load_run *r, const mc_block *b, uint64_t now) {
         break;
       if (sl->state == SLOT_ADMITTED) {
         record_commit(r, sl->sent_us, now);
-        sl->state = SLOT_FREE;
+        slot_free(s, sl);
         r->outstanding--;
       } else if (sl->state == SLOT_SENT) {
         sl->state = SLOT_EARLY;
@@ -647,12 +678,14 @@ static void conn_lost(load_run *r, lconn *c, const char *why, uint64_t now) {
       if (q->kind == REQ_SUBMIT) {
         r->inflight_submits--;
         lslot *sl = &s->slots[q->tx.nonce % LOAD_SLOTS];
-        if (sl->nonce == q->tx.nonce && sl->state == SLOT_EARLY) {
+        int mine = !q->resend && sl->nonce == q->tx.nonce &&
+                   (sl->state == SLOT_SENT || sl->state == SLOT_EARLY);
+        if (mine && sl->state == SLOT_EARLY) {
           r->admitted++; /* it was admitted: it is in a block */
           record_commit(r, q->sent_us, sl->commit_us);
         }
-        if (sl->nonce == q->tx.nonce && sl->state != SLOT_ADMITTED)
-          sl->state = SLOT_FREE;
+        if (mine) /* its fate is unknown: the resync sends it again */
+          slot_free(s, sl);
       }
     }
     q->rid = 0;
@@ -955,45 +988,67 @@ static void print_text(const load_run *r, double send_s, double window_s) {
          ms(mcli_hist_quantile(&r->lat, 0.99)), ms(r->lat.max_us));
 }
 
-static cJSON *num(double v) { return cJSON_CreateNumber(v); }
+/* A figure rounded to 3 decimals: the summary is for reading as well. */
+static cJSON *num(double v) {
+  return cJSON_CreateNumber((double)(int64_t)(v * 1000.0 + 0.5) / 1000.0);
+}
+
+/* Adds item to o under name; a NULL item (ENOMEM) fails the add. */
+static int add(cJSON *o, const char *name, cJSON *item) {
+  if (item != NULL && cJSON_AddItemToObject(o, name, item))
+    return 1;
+  cJSON_Delete(item);
+  return 0;
+}
+
+static cJSON *refusals_json(const load_run *r) {
+  cJSON *by = cJSON_CreateObject();
+  int ok = by != NULL;
+  for (int i = 0; ok && i < LOAD_NCODES; i++)
+    if (r->refused_by[i] > 0)
+      ok = add(by, i == 0 ? "other" : mc_err_name(-i),
+               mcli_json_u64(r->refused_by[i]));
+  if (!ok) {
+    cJSON_Delete(by);
+    return NULL;
+  }
+  return by;
+}
 
 static int print_json(const load_run *r, double send_s, double window_s) {
-  cJSON *o = cJSON_CreateObject(), *by = cJSON_CreateObject();
-  if (o == NULL || by == NULL) {
+  const mcli_hist *h = &r->lat;
+  cJSON *o = cJSON_CreateObject();
+  int ok =
+      o != NULL &&
+      add(o, "offered_tps", num(send_s > 0 ? (double)r->sent / send_s : 0)) &&
+      add(o, "committed_tps",
+          num(window_s > 0 ? (double)r->committed / window_s : 0)) &&
+      add(o, "rate", mcli_json_u64(r->a->rate)) &&
+      add(o, "sent", mcli_json_u64(r->sent)) &&
+      add(o, "retried", mcli_json_u64(r->retried)) &&
+      add(o, "admitted", mcli_json_u64(r->admitted)) &&
+      add(o, "already_pending", mcli_json_u64(r->dups)) &&
+      add(o, "refused", mcli_json_u64(r->refused)) &&
+      add(o, "refused_by", refusals_json(r)) &&
+      add(o, "committed", mcli_json_u64(r->committed)) &&
+      add(o, "outstanding", mcli_json_u64(r->outstanding)) &&
+      add(o, "p50_ms", num(ms(mcli_hist_quantile(h, 0.50)))) &&
+      add(o, "p90_ms", num(ms(mcli_hist_quantile(h, 0.90)))) &&
+      add(o, "p99_ms", num(ms(mcli_hist_quantile(h, 0.99)))) &&
+      add(o, "max_ms", num(ms(h->max_us))) &&
+      add(o, "mean_ms", num(h->count ? ms(h->sum_us) / (double)h->count : 0)) &&
+      add(o, "send_s", num(send_s)) && add(o, "duration_s", num(window_s)) &&
+      add(o, "first_height", mcli_json_u64(r->start_height + 1)) &&
+      add(o, "last_height", mcli_json_u64(r->fetched)) &&
+      add(o, "chain_txs", mcli_json_u64(r->chain_txs)) &&
+      add(o, "keys", mcli_json_u64(r->nss)) &&
+      add(o, "conns", mcli_json_u64(r->nconns)) &&
+      add(o, "window", mcli_json_u64(r->a->window)) &&
+      add(o, "per_key", mcli_json_u64(r->a->per_key));
+  if (!ok) {
     cJSON_Delete(o);
-    cJSON_Delete(by);
-    return mcli_json_print("load", NULL);
+    o = NULL;
   }
-  cJSON_AddItemToObject(o, "offered_tps",
-                        num(send_s > 0 ? (double)r->sent / send_s : 0.0));
-  cJSON_AddItemToObject(
-      o, "committed_tps",
-      num(window_s > 0 ? (double)r->committed / window_s : 0.0));
-  cJSON_AddItemToObject(o, "rate", mcli_json_u64(r->a->rate));
-  cJSON_AddItemToObject(o, "sent", mcli_json_u64(r->sent));
-  cJSON_AddItemToObject(o, "retried", mcli_json_u64(r->retried));
-  cJSON_AddItemToObject(o, "admitted", mcli_json_u64(r->admitted));
-  cJSON_AddItemToObject(o, "refused", mcli_json_u64(r->refused));
-  for (int i = 0; i < LOAD_NCODES; i++)
-    if (r->refused_by[i] > 0)
-      cJSON_AddItemToObject(by, i == 0 ? "other" : mc_err_name(-i),
-                            mcli_json_u64(r->refused_by[i]));
-  cJSON_AddItemToObject(o, "refused_by", by);
-  cJSON_AddItemToObject(o, "committed", mcli_json_u64(r->committed));
-  cJSON_AddItemToObject(o, "outstanding", mcli_json_u64(r->outstanding));
-  cJSON_AddItemToObject(o, "p50_ms", num(ms(mcli_hist_quantile(&r->lat, .5))));
-  cJSON_AddItemToObject(o, "p90_ms", num(ms(mcli_hist_quantile(&r->lat, .9))));
-  cJSON_AddItemToObject(o, "p99_ms",
-                        num(ms(mcli_hist_quantile(&r->lat, .99))));
-  cJSON_AddItemToObject(o, "max_ms", num(ms(r->lat.max_us)));
-  cJSON_AddItemToObject(o, "send_s", num(send_s));
-  cJSON_AddItemToObject(o, "duration_s", num(window_s));
-  cJSON_AddItemToObject(o, "first_height", mcli_json_u64(r->start_height + 1));
-  cJSON_AddItemToObject(o, "last_height", mcli_json_u64(r->fetched));
-  cJSON_AddItemToObject(o, "chain_txs", mcli_json_u64(r->chain_txs));
-  cJSON_AddItemToObject(o, "keys", mcli_json_u64(r->nss));
-  cJSON_AddItemToObject(o, "conns", mcli_json_u64(r->nconns));
-  cJSON_AddItemToObject(o, "window", mcli_json_u64(r->a->window));
   return mcli_json_print("load", o);
 }
 
@@ -1037,7 +1092,8 @@ static void load_free(load_run *r) {
 
 int mcli_cmd_load(int argc, char **argv) {
   load_args a = {.rate = LOAD_DEFAULT_RATE, .amount = 1,
-                 .window = LOAD_DEFAULT_WINDOW, .conns = LOAD_DEFAULT_CONNS};
+                 .window = LOAD_DEFAULT_WINDOW, .conns = LOAD_DEFAULT_CONNS,
+                 .per_key = LOAD_DEFAULT_PER_KEY};
   int rc = load_parse(argc, argv, &a);
   if (rc != MCLI_EXIT_OK || a.help)
     return rc == MCLI_EXIT_OK ? mcli_help(argv[0]) : rc;
