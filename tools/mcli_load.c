@@ -788,7 +788,9 @@ static int poll_timeout_ms(const load_run *r, uint64_t now, int busy) {
   if (r->sending && r->a->rate > 0 && r->next_due_us > (double)now &&
       (uint64_t)r->next_due_us < until)
     until = (uint64_t)r->next_due_us;
-  if (r->next_status_us < until)
+  /* the next GET_STATUS, unless one is still out: its answer wakes us */
+  if (!r->status_inflight && r->follow.up && r->next_status_us > now &&
+      r->next_status_us < until)
     until = r->next_status_us;
   for (size_t i = 0; i < r->nss; i++)
     if (r->ss[i].until_us > now && r->ss[i].until_us < until)
