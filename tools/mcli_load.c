@@ -155,6 +155,10 @@ typedef struct load_run {
   size_t rr;
   int sending;
   size_t ahead; /* signed transfers each key keeps queued */
+  /* --rate: transfers the schedule made due that were never sent, as no
+   * key could send (each at its --per-key bound, backing off, or its
+   * connection's window full) for longer than LOAD_MAX_DEBT_US */
+  double missed;
   /* counters */
   uint64_t sent, retried, admitted, dups, refused, committed, outstanding;
   uint64_t refused_by[LOAD_NCODES];
@@ -436,10 +440,19 @@ static void submit_due(load_run *r, uint64_t now) {
     return;
   }
   double step = 1e6 / (double)r->a->rate;
-  if (r->next_due_us + LOAD_MAX_DEBT_US < (double)now)
-    r->next_due_us = (double)now - LOAD_MAX_DEBT_US;
+  double oldest = (double)now - LOAD_MAX_DEBT_US;
+  if (r->next_due_us < oldest) {
+    r->missed += (oldest - r->next_due_us) / step;
+    r->next_due_us = oldest;
+  }
   while (r->next_due_us <= (double)now && submit_one(r, now))
     r->next_due_us += step;
+}
+
+/* The due transfers not sent when sending ends count as missed too. */
+static void end_schedule(load_run *r, uint64_t now) {
+  if (r->a->rate > 0 && r->next_due_us <= (double)now)
+    r->missed += ((double)now - r->next_due_us) * (double)r->a->rate / 1e6;
 }
 
 /* Asks the nonce of each key that lost track of it, once nothing of its
@@ -812,6 +825,7 @@ static void load_loop(load_run *r) {
     if (r->sending && sending_ends(r, now)) {
       r->sending = 0;
       r->send_end_us = now;
+      end_schedule(r, now);
       r->drain_end_us = now + LOAD_COMMIT_WAIT_S * 1000000ull;
     }
     if (!r->sending && draining_ends(r, now))
@@ -894,6 +908,32 @@ static size_t queue_cap(const load_args *a, size_t nss) {
   return bound;
 }
 
+/* Signs ahead before the clock starts, so the first seconds are not
+ * limited by signing.  A --count that fits is signed entirely; otherwise
+ * two seconds of the rate (at max, twice --per-key a key), which the loop
+ * keeps up in short slices. */
+static void presign(load_run *r) {
+  const load_args *a = r->a;
+  size_t per = r->ss[0].fresh.cap;
+  if (!(a->count > 0 && a->count <= LOAD_PRESIGN_MAX)) {
+    /* at max a key sends no faster than its --per-key transfers commit */
+    size_t want = a->rate > 0 ? (size_t)(2 * a->rate / r->nss) + LOAD_SIGN_CHUNK
+                              : (size_t)(2 * a->per_key) + LOAD_SIGN_CHUNK;
+    per = want < per ? want : per;
+  }
+  r->ahead = per;
+  uint64_t t0 = now_us();
+  size_t total = 0;
+  for (size_t i = 0; i < r->nss; i++)
+    total += sign_ahead(&r->ss[i], per);
+  double secs = (double)(now_us() - t0) / 1e6;
+  fprintf(a->json ? stderr : stdout,
+          "load: %zu keys on %zu connection(s) to %zu node(s); signed %zu "
+          "transfers ahead in %.2f s (%.0f/s)\n",
+          r->nss, r->nconns, a->nnodes, total, secs,
+          secs > 0 ? (double)total / secs : 0.0);
+}
+
 static int load_open(load_run *r, char *err, size_t errlen) {
   const load_args *a = r->a;
   r->nss = a->nkeys;
@@ -926,6 +966,9 @@ static int load_open(load_run *r, char *err, size_t errlen) {
   for (size_t i = 0; i < r->nss; i++)
     snprintf(r->ss[i].tmpl.chain_id, sizeof r->ss[i].tmpl.chain_id, "%s",
              r->chain_id);
+  /* before connecting: a node closes a connection that sends nothing
+   * for --handshake-timeout-ms (5 s), and a large --count takes longer */
+  presign(r);
   /* connection i goes to node i % nnodes: the keys are spread over the
    * nodes before a node gets a second connection */
   for (size_t i = 0; i < r->nconns; i++) {
@@ -935,31 +978,6 @@ static int load_open(load_run *r, char *err, size_t errlen) {
       return rc;
   }
   return lconn_open(&r->follow, a->nodes[0], LOAD_FOLLOW_WINDOW, err, errlen);
-}
-
-/* Signs ahead before the clock starts, so the first seconds are not
- * limited by signing.  A --count that fits is signed entirely; otherwise
- * two seconds of the rate (at max, 8192 a key), which the loop keeps up
- * in short slices. */
-static void presign(load_run *r) {
-  const load_args *a = r->a;
-  size_t per = r->ss[0].fresh.cap;
-  if (!(a->count > 0 && a->count <= LOAD_PRESIGN_MAX)) {
-    size_t want = a->rate > 0 ? (size_t)(2 * a->rate / r->nss) + LOAD_SIGN_CHUNK
-                              : 8192;
-    per = want < per ? want : per;
-  }
-  r->ahead = per;
-  uint64_t t0 = now_us();
-  size_t total = 0;
-  for (size_t i = 0; i < r->nss; i++)
-    total += sign_ahead(&r->ss[i], per);
-  double secs = (double)(now_us() - t0) / 1e6;
-  fprintf(a->json ? stderr : stdout,
-          "load: %zu keys on %zu connection(s) to %zu node(s); signed %zu "
-          "transfers ahead in %.2f s (%.0f/s)\n",
-          r->nss, r->nconns, a->nnodes, total, secs,
-          secs > 0 ? (double)total / secs : 0.0);
 }
 
 static double ms(uint64_t us) { return (double)us / 1000.0; }
@@ -977,6 +995,10 @@ static void print_text(const load_run *r, double send_s, double window_s) {
       sep = ", ";
     }
   printf("%s, %" PRIu64 " sent again\n", sep[0] == ',' ? ")" : "", r->retried);
+  if (r->a->rate > 0 && r->missed >= 1.0)
+    printf("load: %.0f transfers due at --rate %" PRIu64 " were not sent: "
+           "every key was at its --per-key bound, backing off or out of "
+           "window\n", r->missed, r->a->rate);
   printf("load: %" PRIu64 " committed in blocks %" PRIu64 "..%" PRIu64
          " over %.1f s: %.0f transfers/s; %" PRIu64 " admitted not seen "
          "committed\n",
@@ -1040,6 +1062,7 @@ static int print_json(const load_run *r, double send_s, double window_s) {
       add(o, "max_ms", num(ms(h->max_us))) &&
       add(o, "mean_ms", num(h->count ? ms(h->sum_us) / (double)h->count : 0)) &&
       add(o, "send_s", num(send_s)) && add(o, "duration_s", num(window_s)) &&
+      add(o, "missed", mcli_json_u64((uint64_t)r->missed)) &&
       add(o, "first_height", mcli_json_u64(r->start_height + 1)) &&
       add(o, "last_height", mcli_json_u64(r->fetched)) &&
       add(o, "chain_txs", mcli_json_u64(r->chain_txs)) &&
@@ -1114,7 +1137,6 @@ int mcli_cmd_load(int argc, char **argv) {
     rc = rc == MC_EINVAL ? mcli_usage_error("load", "%s", err)
                          : mcli_fail("load", "%s", err);
   } else {
-    presign(r);
     r->start_us = r->report_us = now_us();
     r->next_due_us = (double)r->start_us;
     r->sending = 1;
