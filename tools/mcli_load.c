@@ -68,6 +68,8 @@
  * burst longer than this. */
 #define LOAD_MAX_DEBT_US 200000
 #define LOAD_NCODES 64 /* refusal counters by -code */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 typedef struct load_args {
   const char *nodes[LOAD_MAX_NODES];
@@ -156,8 +158,8 @@ typedef struct load_run {
   int sending;
   size_t ahead; /* signed transfers each key keeps queued */
   /* --rate: transfers the schedule made due that were never sent, as no
-   * key could send (each at its --per-key bound, backing off, or its
-   * connection's window full) for longer than LOAD_MAX_DEBT_US */
+   * key could send (each at its --per-key bound, backing off, its
+   * connection's window full or down) for longer than LOAD_MAX_DEBT_US */
   double missed;
   /* counters */
   uint64_t sent, retried, admitted, dups, refused, committed, outstanding;
@@ -787,10 +789,12 @@ static int sending_ends(const load_run *r, uint64_t now) {
          (a->duration_s > 0 && now - r->start_us >= a->duration_s * 1000000u);
 }
 
-/* Whether the wait for the last commits is over. */
+/* Whether the wait for the last commits is over.  A lost chain follower
+ * ends it too: the nodes are going away (a devnet stopping), and commits
+ * could no longer be seen. */
 static int draining_ends(const load_run *r, uint64_t now) {
   return interrupted > 1 || r->fatal[0] != '\0' || now >= r->drain_end_us ||
-         (r->inflight_submits == 0 && r->outstanding == 0);
+         !r->follow.up || (r->inflight_submits == 0 && r->outstanding == 0);
 }
 
 /* How long poll() may sleep: until the next thing the loop must do. */
@@ -997,8 +1001,9 @@ static void print_text(const load_run *r, double send_s, double window_s) {
   printf("%s, %" PRIu64 " sent again\n", sep[0] == ',' ? ")" : "", r->retried);
   if (r->a->rate > 0 && r->missed >= 1.0)
     printf("load: %.0f transfers due at --rate %" PRIu64 " were not sent: "
-           "every key was at its --per-key bound, backing off or out of "
-           "window\n", r->missed, r->a->rate);
+           "no key could send (each at its --per-key bound, backing off, "
+           "out of window or without a connection)\n",
+           r->missed, r->a->rate);
   printf("load: %" PRIu64 " committed in blocks %" PRIu64 "..%" PRIu64
          " over %.1f s: %.0f transfers/s; %" PRIu64 " admitted not seen "
          "committed\n",
@@ -1096,8 +1101,13 @@ static int load_summary(load_run *r) {
     return mcli_fail("load", "%s", r->fatal);
   if (r->outstanding > 0 || r->inflight_submits > 0)
     return mcli_fail("load", "%" PRIu64 " admitted transfers not seen "
-                     "committed within %d s", r->outstanding,
-                     LOAD_COMMIT_WAIT_S);
+                     "committed, %" PRIu64 " submissions unanswered (%s)",
+                     r->outstanding, r->inflight_submits,
+                     !r->follow.up ? "the connection following the chain "
+                                     "was lost"
+                     : interrupted > 1 ? "interrupted while waiting"
+                                       : "waited " STR(LOAD_COMMIT_WAIT_S)
+                                         " s");
   return rc;
 }
 
