@@ -156,7 +156,7 @@ typedef struct load_run {
   double next_due_us;
   size_t rr;
   int sending;
-  size_t ahead; /* signed transfers each key keeps queued */
+  size_t ahead; /* the loop signs for a key with fewer queued */
   /* --rate: transfers the schedule made due that were never sent, as no
    * key could send (each at its --per-key bound, backing off, its
    * connection's window full or down) for longer than LOAD_MAX_DEBT_US */
@@ -486,8 +486,8 @@ static uint64_t still_owed(const load_run *r) {
   return have >= r->a->count ? 0 : r->a->count - have;
 }
 
-/* Tops the keys' queues up to r->ahead for at most slice_us; returns 1
- * if any still wants more. */
+/* Signs for the keys with fewer than r->ahead queued, a chunk at a time,
+ * for at most slice_us; returns 1 if any still wants more. */
 static int sign_some(load_run *r, uint64_t slice_us) {
   if (r->a->count > 0) {
     uint64_t signed_ahead = 0;
@@ -772,8 +772,10 @@ static void report_second(load_run *r, uint64_t now) {
   double secs = (double)(now - r->report_us) / 1e6;
   fprintf(r->a->json ? stderr : stdout,
           "load: sent %" PRIu64 " admitted %" PRIu64 " refused %" PRIu64
-          " | height %" PRIu64 " committed %.0f transfers/s, p50 %.0f ms\n",
-          r->sent, r->admitted, r->refused, r->fetched,
+          " (in flight %" PRIu64 ", uncommitted %" PRIu64 ") | height %" PRIu64
+          " committed %.0f transfers/s, p50 %.0f ms\n",
+          r->sent, r->admitted, r->refused, r->inflight_submits,
+          r->outstanding, r->fetched,
           secs > 0 ? (double)(r->committed - r->report_committed) / secs : 0.0,
           (double)mcli_hist_quantile(&r->lat, 0.5) / 1000.0);
   fflush(r->a->json ? stderr : stdout);
@@ -901,31 +903,47 @@ static int ask_start(load_run *r, size_t node_ix, char *err, size_t errlen) {
 
 /* How many transfers each key signs ahead: all it will send for a --count
  * that fits LOAD_PRESIGN_MAX, else its share of that bound. */
+/* How many transfers the run will send, when that is known and small
+ * enough to sign them all before the clock starts: --count N, or --rate
+ * times --duration.  0 otherwise. */
+static uint64_t planned(const load_args *a) {
+  uint64_t n = a->count;
+  if (n == 0 && a->rate > 0 && a->duration_s > 0 &&
+      a->duration_s <= LOAD_PRESIGN_MAX / a->rate)
+    n = a->rate * a->duration_s;
+  return n <= LOAD_PRESIGN_MAX ? n : 0;
+}
+
 static size_t queue_cap(const load_args *a, size_t nss) {
   size_t bound = LOAD_PRESIGN_MAX / nss;
-  if (a->count > 0 && a->count <= LOAD_PRESIGN_MAX) {
+  if (planned(a) > 0) {
     /* keys take turns, but one that is held back leaves its turn to the
      * others: a margin, topped up in the loop if it is not enough */
-    size_t want = (size_t)(a->count / nss) + 2 * LOAD_SIGN_CHUNK;
+    size_t want = (size_t)(planned(a) / nss) + 2 * LOAD_SIGN_CHUNK;
     return want < bound ? want : bound;
   }
   return bound;
 }
 
-/* Signs ahead before the clock starts, so the first seconds are not
- * limited by signing.  A --count that fits is signed entirely; otherwise
- * two seconds of the rate (at max, twice --per-key a key), which the loop
- * keeps up in short slices. */
+/* Signs ahead before the clock starts, so that signing neither limits
+ * the rate nor takes CPU from a node on the same machine while the clock
+ * runs.  A run of known size (--count, or --rate x --duration) up to
+ * LOAD_PRESIGN_MAX is signed entirely; otherwise two seconds of the rate
+ * (at max, twice --per-key a key), which the loop keeps up in slices. */
 static void presign(load_run *r) {
   const load_args *a = r->a;
   size_t per = r->ss[0].fresh.cap;
-  if (!(a->count > 0 && a->count <= LOAD_PRESIGN_MAX)) {
+  if (planned(a) > 0) {
+    /* all of it: the loop signs only for a key that runs low */
+    per = (size_t)(planned(a) / r->nss) + LOAD_SIGN_CHUNK;
+    r->ahead = LOAD_SIGN_CHUNK;
+  } else {
     /* at max a key sends no faster than its --per-key transfers commit */
     size_t want = a->rate > 0 ? (size_t)(2 * a->rate / r->nss) + LOAD_SIGN_CHUNK
                               : (size_t)(2 * a->per_key) + LOAD_SIGN_CHUNK;
     per = want < per ? want : per;
+    r->ahead = per;
   }
-  r->ahead = per;
   uint64_t t0 = now_us();
   size_t total = 0;
   for (size_t i = 0; i < r->nss; i++)
