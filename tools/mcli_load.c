@@ -97,10 +97,12 @@ typedef struct txq {
 enum { SLOT_FREE, SLOT_SENT, SLOT_ADMITTED, SLOT_EARLY };
 
 /* One of a key's LOAD_SLOTS records, at nonce % LOAD_SLOTS.  Transfers are
- * matched by (sender, nonce): the ring makes transfer n of a key the same
- * bytes, with the same id, every time it is signed. */
+ * matched by (sender, nonce) and checked by id: the ring makes transfer n
+ * of a key the same bytes, with the same id, every time it is signed, but
+ * another client using the key may take nonce n with another transfer. */
 typedef struct lslot {
   uint64_t nonce;
+  uint64_t id8; /* the first 8 bytes of the transfer's id */
   uint64_t sent_us;   /* ADMITTED: when the admitted copy was sent */
   uint64_t commit_us; /* EARLY: seen in a block before its answer came */
   uint8_t state;
@@ -164,6 +166,7 @@ typedef struct load_run {
   double missed;
   /* counters */
   uint64_t sent, retried, admitted, dups, refused, committed, outstanding;
+  uint64_t displaced; /* admitted, then its nonce taken by another client */
   uint64_t refused_by[LOAD_NCODES];
   uint64_t inflight_submits;
   mcli_hist lat;
@@ -397,41 +400,40 @@ static int try_submit(load_run *r, size_t ix, uint64_t now) {
   req *q = lconn_slot(c);
   if (q == NULL)
     return 0;
-  for (;;) {
-    txq *from = s->retry.len > 0 ? &s->retry : &s->fresh;
-    signed_tx *t = txq_front(from);
-    if (t == NULL)
-      return 0;
-    if (from == &s->fresh && r->a->count > 0 && still_owed(r) == 0)
-      return 0; /* --count N: no more than could still be needed */
-    lslot *sl = &s->slots[t->nonce % LOAD_SLOTS];
-    /* A transfer admitted once and signed again after a resync (the node
-     * counts only ready transfers in next_nonce, not queued ones) goes
-     * again: EDUP if it is still there, admitted if it was dropped. */
-    int resend = sl->state == SLOT_ADMITTED && sl->nonce == t->nonce;
-    if (!resend && (sl->state != SLOT_FREE || s->held >= r->a->per_key))
-      return 0; /* --per-key of its transfers are in flight or uncommitted */
-    mc_msg m = {.type = MC_MSG_SUBMIT_TX};
-    m.u.tx = s->tmpl;
-    m.u.tx.nonce = t->nonce;
-    memcpy(m.u.tx.sig, t->sig, MC_SIG_LEN);
-    memcpy(m.u.tx.id, t->id, MC_HASH_LEN);
-    if (lconn_send(r, c, q, &m, REQ_SUBMIT, ix, now) != 0)
-      return 0;
-    q->tx = *t;
-    q->resend = (uint8_t)resend;
-    if (!resend) {
-      *sl = (lslot){.nonce = t->nonce, .state = SLOT_SENT};
-      s->held++;
-    }
-    if (from == &s->retry)
-      r->retried++;
-    txq_pop(from);
-    s->inflight++;
-    r->inflight_submits++;
-    r->sent++;
-    return 1;
+  txq *from = s->retry.len > 0 ? &s->retry : &s->fresh;
+  signed_tx *t = txq_front(from);
+  if (t == NULL)
+    return 0;
+  if (from == &s->fresh && r->a->count > 0 && still_owed(r) == 0)
+    return 0; /* --count N: no more than could still be needed */
+  lslot *sl = &s->slots[t->nonce % LOAD_SLOTS];
+  /* A transfer admitted once and signed again after a resync (the node
+   * counts only ready transfers in next_nonce, not queued ones) goes
+   * again: EDUP if it is still there, admitted if it was dropped. */
+  int resend = sl->state == SLOT_ADMITTED && sl->nonce == t->nonce;
+  if (!resend && (sl->state != SLOT_FREE || s->held >= r->a->per_key))
+    return 0; /* --per-key of its transfers are in flight or uncommitted */
+  mc_msg m = {.type = MC_MSG_SUBMIT_TX};
+  m.u.tx = s->tmpl;
+  m.u.tx.nonce = t->nonce;
+  memcpy(m.u.tx.sig, t->sig, MC_SIG_LEN);
+  memcpy(m.u.tx.id, t->id, MC_HASH_LEN);
+  if (lconn_send(r, c, q, &m, REQ_SUBMIT, ix, now) != 0)
+    return 0;
+  q->tx = *t;
+  q->resend = (uint8_t)resend;
+  if (!resend) {
+    *sl = (lslot){.nonce = t->nonce, .state = SLOT_SENT};
+    memcpy(&sl->id8, t->id, sizeof sl->id8);
+    s->held++;
   }
+  if (from == &s->retry)
+    r->retried++;
+  txq_pop(from);
+  s->inflight++;
+  r->inflight_submits++;
+  r->sent++;
+  return 1;
 }
 
 /* The next key in turn that can send sends one transfer. */
@@ -630,8 +632,17 @@ static void on_block(load_run *r, const mc_block *b, uint64_t now) {
       if (memcmp(tx->from, s->kp.pk, MC_PUBKEY_LEN) != 0)
         continue;
       lslot *sl = &s->slots[tx->nonce % LOAD_SLOTS];
-      if (sl->nonce != tx->nonce)
+      if (sl->nonce != tx->nonce || sl->state == SLOT_FREE)
         break;
+      if (memcmp(&sl->id8, tx->id, sizeof sl->id8) != 0) {
+        /* another client's transfer took the nonce: ours never commits */
+        if (sl->state == SLOT_ADMITTED) {
+          slot_free(s, sl);
+          r->outstanding--;
+          r->displaced++;
+        }
+        break;
+      }
       if (sl->state == SLOT_ADMITTED) {
         record_commit(r, sl->sent_us, now);
         slot_free(s, sl);
@@ -1044,6 +1055,9 @@ static void print_text(const load_run *r, double send_s, double window_s) {
          r->committed, r->start_height + 1, r->fetched, window_s,
          window_s > 0 ? (double)r->committed / window_s : 0.0,
          r->outstanding);
+  if (r->displaced > 0)
+    printf("load: %" PRIu64 " admitted transfers lost their nonce to another "
+           "client's transfer\n", r->displaced);
   printf("load: submit to commit: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, "
          "max %.1f ms\n",
          ms(mcli_hist_quantile(&r->lat, 0.50)),
@@ -1096,6 +1110,7 @@ static int print_json(const load_run *r, double send_s, double window_s) {
       add(o, "refused_by", refusals_json(r)) &&
       add(o, "committed", mcli_json_u64(r->committed)) &&
       add(o, "outstanding", mcli_json_u64(r->outstanding)) &&
+      add(o, "displaced", mcli_json_u64(r->displaced)) &&
       add(o, "p50_ms", num(ms(mcli_hist_quantile(h, 0.50)))) &&
       add(o, "p90_ms", num(ms(mcli_hist_quantile(h, 0.90)))) &&
       add(o, "p99_ms", num(ms(mcli_hist_quantile(h, 0.99)))) &&

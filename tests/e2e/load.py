@@ -130,9 +130,10 @@ def nonces(node, pks):
 
 
 def check_summary(s, what):
-    check(s["admitted"] == s["committed"] and s["outstanding"] == 0,
+    check(s["admitted"] == s["committed"] + s["displaced"] and
+          s["outstanding"] == 0,
           f"{what}: admitted {s['admitted']}, committed {s['committed']}, "
-          f"outstanding {s['outstanding']}")
+          f"displaced {s['displaced']}, outstanding {s['outstanding']}")
     check(sum(s["refused_by"].values()) == s["refused"],
           f"{what}: refused_by does not add up to refused: {s}")
     check(s["sent"] >= s["admitted"] + s["refused"],
@@ -149,6 +150,7 @@ def check_count_run(node, pks):
     s, _ = load(node, "--count", "2000", "--rate", "max")
     check_summary(s, "--count 2000")
     check(s["admitted"] == 2000 and s["committed"] == 2000 and
+          s["displaced"] == 0 and
           s["sent"] == s["admitted"] + s["refused"], f"--count 2000: {s}")
     # What the chain holds in the blocks the summary names.
     keys = set(pks)
