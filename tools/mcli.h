@@ -162,8 +162,6 @@ typedef struct mcli_hist {
 } mcli_hist;
 
 void mcli_hist_add(mcli_hist *h, uint64_t us);
-/* Adds every value of from to into. */
-void mcli_hist_merge(mcli_hist *into, const mcli_hist *from);
 /* The smallest recorded value v with at least q (0..1) of the values <= v,
  * as the upper edge of its bucket (the exact max for q = 1); 0 when empty. */
 uint64_t mcli_hist_quantile(const mcli_hist *h, double q);

@@ -39,15 +39,6 @@ void mcli_hist_add(mcli_hist *h, uint64_t us) {
     h->max_us = us;
 }
 
-void mcli_hist_merge(mcli_hist *into, const mcli_hist *from) {
-  for (size_t b = 0; b < MCLI_HIST_BUCKETS; b++)
-    into->n[b] += from->n[b];
-  into->count += from->count;
-  into->sum_us += from->sum_us;
-  if (from->max_us > into->max_us)
-    into->max_us = from->max_us;
-}
-
 uint64_t mcli_hist_quantile(const mcli_hist *h, double q) {
   if (h->count == 0)
     return 0;

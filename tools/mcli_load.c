@@ -4,18 +4,21 @@
  * network commits and how long each takes.
  *
  * The client must not be what it measures, so nothing slow happens in the
- * timed phase: transfers are signed ahead (all of them for a --count that
- * fits LOAD_PRESIGN_MAX, else a bounded queue per sender topped up in
- * short slices), many SUBMIT_TX are in flight on each connection (a
+ * timed phase: transfers are signed ahead (all of them for a run of known
+ * size that fits LOAD_PRESIGN_MAX, else a bounded queue per sender topped
+ * up in short slices), many SUBMIT_TX are in flight on each connection (a
  * window of request ids, answers matched by rid), frames leave in batches
  * from non-blocking sockets under one poll() loop, and transfers are
- * offered at --rate whether or not earlier ones were answered.
+ * offered at --rate whether or not earlier ones were answered.  What the
+ * client held back (every key at its --per-key bound, windows full) is
+ * counted as missed, not hidden in a lower offered rate.
  *
  * The keys pay each other in a ring (key i pays key i+1), so the supply
  * stays where it was and no account runs dry.  Each key sends on one
- * connection, so its transfers reach a node in nonce order and never wait
- * in the mempool's queue of future nonces; the keys are spread over the
- * nodes and connections in turn.
+ * connection, so its transfers reach a node in nonce order and wait in
+ * the mempool's queue of future nonces only behind a refused one (EFULL),
+ * which is sent again first; the keys are spread over the nodes and
+ * connections in turn.
  *
  * Commits are seen by following the chain on a connection of its own
  * (GET_STATUS every few ms, GET_BLOCK for each new height); a transfer
@@ -516,10 +519,9 @@ static int sign_some(load_run *r, uint64_t slice_us) {
     more = 0;
     for (size_t i = 0; i < r->nss; i++) {
       sender *s = &r->ss[i];
-      if (s->state == S_READY && s->fresh.len < r->ahead) {
-        sign_ahead(s, LOAD_SIGN_CHUNK);
+      if (s->state == S_READY && s->fresh.len < r->ahead &&
+          sign_ahead(s, LOAD_SIGN_CHUNK) > 0)
         more = 1;
-      }
     }
   }
   return more;
