@@ -10,7 +10,9 @@
 
 #include "mcli.h"
 
-static unsigned top_bit(uint64_t v) { return 63u - (unsigned)__builtin_clzll(v); }
+static unsigned top_bit(uint64_t v) {
+  return 63u - (unsigned)__builtin_clzll(v);
+}
 
 static size_t bucket_of(uint64_t us) {
   if (us < 64)

@@ -105,7 +105,7 @@ enum { SLOT_FREE, SLOT_SENT, SLOT_ADMITTED, SLOT_EARLY };
  * another client using the key may take nonce n with another transfer. */
 typedef struct lslot {
   uint64_t nonce;
-  uint64_t id8; /* the first 8 bytes of the transfer's id */
+  uint64_t id8;       /* the first 8 bytes of the transfer's id */
   uint64_t sent_us;   /* ADMITTED: when the admitted copy was sent */
   uint64_t commit_us; /* EARLY: seen in a block before its answer came */
   uint8_t state;
@@ -209,8 +209,8 @@ static uint64_t now_us(void) {
 static int parse_num(const char *cmd, const char *name, const char *s,
                      uint64_t *out, int zero_ok) {
   if (mcli_parse_u64(s, out) != 0 || (!zero_ok && *out == 0))
-    return mcli_usage_error(cmd, "--%s: expected a %s integer, got '%s'",
-                            name, zero_ok ? "non-negative" : "positive", s);
+    return mcli_usage_error(cmd, "--%s: expected a %s integer, got '%s'", name,
+                            zero_ok ? "non-negative" : "positive", s);
   return MCLI_EXIT_OK;
 }
 
@@ -605,9 +605,8 @@ static void on_submit_result(load_run *r, const req *q, int code,
     break;
   default:
     /* ESIG, ECHAINID, ...: every transfer would be refused the same way */
-    snprintf(r->fatal, sizeof r->fatal,
-             "%s refuses the transfers: %s (%s)", r->conns[s->conn].node,
-             mc_err_name(code), mc_strerror(code));
+    snprintf(r->fatal, sizeof r->fatal, "%s refuses the transfers: %s (%s)",
+             r->conns[s->conn].node, mc_err_name(code), mc_strerror(code));
   }
 }
 
@@ -668,8 +667,9 @@ static int on_answer(load_run *r, lconn *c, const mc_msg *m, uint64_t now,
   }
   req *q = &c->reqs[m->rid % c->window];
   if (q->rid == 0 || q->rid != m->rid) {
-    snprintf(err, errlen, "%s answered request id %" PRIu64
-             ", which is not in flight", c->node, m->rid);
+    snprintf(err, errlen,
+             "%s answered request id %" PRIu64 ", which is not in flight",
+             c->node, m->rid);
     return MC_EDECODE;
   }
   req done = *q;
@@ -680,8 +680,10 @@ static int on_answer(load_run *r, lconn *c, const mc_msg *m, uint64_t now,
                                   [REQ_STATUS] = MC_MSG_STATUS,
                                   [REQ_BLOCK] = MC_MSG_BLOCK};
   if (m->type != want[done.kind]) {
-    snprintf(err, errlen, "%s answered request %" PRIu64 " with type %u, "
-             "expected %u", c->node, m->rid, m->type, want[done.kind]);
+    snprintf(err, errlen,
+             "%s answered request %" PRIu64 " with type %u, "
+             "expected %u",
+             c->node, m->rid, m->type, want[done.kind]);
     return MC_EDECODE;
   }
   switch (done.kind) {
@@ -799,8 +801,8 @@ static void report_second(load_run *r, uint64_t now) {
           "load: sent %" PRIu64 " admitted %" PRIu64 " refused %" PRIu64
           " (in flight %" PRIu64 ", uncommitted %" PRIu64 ") | height %" PRIu64
           " committed %.0f transfers/s, p50 %.0f ms\n",
-          r->sent, r->admitted, r->refused, r->inflight_submits,
-          r->outstanding, r->fetched,
+          r->sent, r->admitted, r->refused, r->inflight_submits, r->outstanding,
+          r->fetched,
           secs > 0 ? (double)(r->committed - r->report_committed) / secs : 0.0,
           (double)mcli_hist_quantile(&r->lat, 0.5) / 1000.0);
   fflush(r->a->json ? stderr : stdout);
@@ -909,8 +911,7 @@ static int ask_start(load_run *r, size_t node_ix, char *err, size_t errlen) {
   rc = mcli_request(&c, &req, MC_MSG_STATUS, &resp, err, errlen);
   if (rc == 0 && node_ix == 0) {
     snprintf(r->chain_id, sizeof r->chain_id, "%s", resp.u.status.chain_id);
-    r->start_height = r->head = r->asked_to = r->fetched =
-        resp.u.status.height;
+    r->start_height = r->head = r->asked_to = r->fetched = resp.u.status.height;
   }
   for (size_t i = 0; rc == 0 && i < r->nss; i++) {
     sender *s = &r->ss[i];
@@ -1019,8 +1020,8 @@ static int load_open(load_run *r, char *err, size_t errlen) {
   /* connection i goes to node i % nnodes: the keys are spread over the
    * nodes before a node gets a second connection */
   for (size_t i = 0; i < r->nconns; i++) {
-    int rc = lconn_open(&r->conns[i], a->nodes[i % a->nnodes], a->window,
-                        err, errlen);
+    int rc = lconn_open(&r->conns[i], a->nodes[i % a->nnodes], a->window, err,
+                        errlen);
     if (rc != 0)
       return rc;
   }
@@ -1055,11 +1056,11 @@ static void print_text(const load_run *r, double send_s, double window_s) {
          " over %.1f s: %.0f transfers/s; %" PRIu64 " admitted not seen "
          "committed\n",
          r->committed, r->start_height + 1, r->fetched, window_s,
-         window_s > 0 ? (double)r->committed / window_s : 0.0,
-         r->outstanding);
+         window_s > 0 ? (double)r->committed / window_s : 0.0, r->outstanding);
   if (r->displaced > 0)
     printf("load: %" PRIu64 " admitted transfers lost their nonce to another "
-           "client's transfer\n", r->displaced);
+           "client's transfer\n",
+           r->displaced);
   printf("load: submit to commit: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, "
          "max %.1f ms\n",
          ms(mcli_hist_quantile(&r->lat, 0.50)),
@@ -1141,8 +1142,8 @@ static int load_summary(load_run *r) {
   /* The measured window runs from the first offer to the last commit
    * seen (or to the end of sending, when nothing committed). */
   double send_s = (double)(r->send_end_us - r->start_us) / 1e6;
-  uint64_t end = r->last_commit_us > r->start_us ? r->last_commit_us
-                                                 : r->send_end_us;
+  uint64_t end =
+      r->last_commit_us > r->start_us ? r->last_commit_us : r->send_end_us;
   double window_s = (double)(end - r->start_us) / 1e6;
   int rc = MCLI_EXIT_OK;
   if (r->a->json)
@@ -1153,14 +1154,15 @@ static int load_summary(load_run *r) {
   if (r->fatal[0] != '\0')
     return mcli_fail("load", "%s", r->fatal);
   if (r->outstanding > 0 || r->inflight_submits > 0)
-    return mcli_fail("load", "%" PRIu64 " admitted transfers not seen "
+    return mcli_fail("load",
+                     "%" PRIu64 " admitted transfers not seen "
                      "committed, %" PRIu64 " submissions unanswered (%s)",
                      r->outstanding, r->inflight_submits,
                      !r->follow.up ? "the connection following the chain "
                                      "was lost"
-                     : interrupted > 1 ? "interrupted while waiting"
-                                       : "waited " STR(LOAD_COMMIT_WAIT_S)
-                                         " s");
+                     : interrupted > 1
+                         ? "interrupted while waiting"
+                         : "waited " STR(LOAD_COMMIT_WAIT_S) " s");
   return rc;
 }
 
@@ -1179,8 +1181,10 @@ static void load_free(load_run *r) {
 }
 
 int mcli_cmd_load(int argc, char **argv) {
-  load_args a = {.rate = LOAD_DEFAULT_RATE, .amount = 1,
-                 .window = LOAD_DEFAULT_WINDOW, .conns = LOAD_DEFAULT_CONNS,
+  load_args a = {.rate = LOAD_DEFAULT_RATE,
+                 .amount = 1,
+                 .window = LOAD_DEFAULT_WINDOW,
+                 .conns = LOAD_DEFAULT_CONNS,
                  .per_key = LOAD_DEFAULT_PER_KEY};
   int rc = load_parse(argc, argv, &a);
   if (rc != MCLI_EXIT_OK || a.help)
