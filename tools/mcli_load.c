@@ -24,7 +24,7 @@
  * (GET_STATUS every few ms, GET_BLOCK for each new height); a transfer
  * found in a block is matched to its sender's record of admitted nonces,
  * and its submit-to-commit time goes into a fixed-size histogram.
- * Memory is bounded: the window per connection, LOAD_SLOTS uncommitted
+ * Memory is bounded: the window per connection, --per-key uncommitted
  * transfers per key, the pre-signed queues and the histogram.
  */
 #include <getopt.h>
@@ -52,13 +52,13 @@
  * one client connection, so one connection caps what a node is offered. */
 #define LOAD_DEFAULT_CONNS 4
 #define LOAD_COMMIT_WAIT_S 120
-/* Admitted and not yet committed transfers per key, as a ring by nonce:
- * the most --per-key may allow. */
-#define LOAD_SLOTS 1024
-/* What one key may have in flight or uncommitted: the node's default
- * share of its mempool per sender (--mempool-max-per-sender).  More would
- * only be refused with EFULL and leave holes in the key's nonces. */
-#define LOAD_DEFAULT_PER_KEY 256
+/* What one key may have in flight or admitted and uncommitted, kept as a
+ * ring of that many records by nonce.  The default lets 64 keys fill a
+ * node's whole default mempool (100000) twice over while no key nears its
+ * share (50000); a node with smaller limits answers EFULL, and the key
+ * waits and sends again. */
+#define LOAD_DEFAULT_PER_KEY 4096
+#define LOAD_MAX_PER_KEY 65536
 /* Signed transfers held ahead, all keys together (104 bytes each). */
 #define LOAD_PRESIGN_MAX 262144
 #define LOAD_SIGN_CHUNK 64
@@ -99,7 +99,7 @@ typedef struct txq {
 
 enum { SLOT_FREE, SLOT_SENT, SLOT_ADMITTED, SLOT_EARLY };
 
-/* One of a key's LOAD_SLOTS records, at nonce % LOAD_SLOTS.  Transfers are
+/* One of a key's --per-key records, at nonce % per_key.  Transfers are
  * matched by (sender, nonce) and checked by id: the ring makes transfer n
  * of a key the same bytes, with the same id, every time it is signed, but
  * another client using the key may take nonce n with another transfer. */
@@ -267,8 +267,9 @@ static int load_parse(int argc, char **argv, load_args *a) {
       break;
     case 'p':
       rc = parse_num(cmd, "per-key", optarg, &a->per_key, 0);
-      if (rc == MCLI_EXIT_OK && a->per_key > LOAD_SLOTS)
-        return mcli_usage_error(cmd, "--per-key: at most %d", LOAD_SLOTS);
+      if (rc == MCLI_EXIT_OK && a->per_key > LOAD_MAX_PER_KEY)
+        return mcli_usage_error(cmd, "--per-key: at most %d",
+                                LOAD_MAX_PER_KEY);
       break;
     case 'j':
       a->json = 1;
@@ -409,7 +410,7 @@ static int try_submit(load_run *r, size_t ix, uint64_t now) {
     return 0;
   if (from == &s->fresh && r->a->count > 0 && still_owed(r) == 0)
     return 0; /* --count N: no more than could still be needed */
-  lslot *sl = &s->slots[t->nonce % LOAD_SLOTS];
+  lslot *sl = &s->slots[t->nonce % r->a->per_key];
   /* A transfer admitted once and signed again after a resync (the node
    * counts only ready transfers in next_nonce, not queued ones) goes
    * again: EDUP if it is still there, admitted if it was dropped. */
@@ -547,7 +548,7 @@ static void record_commit(load_run *r, uint64_t sent_us, uint64_t at_us) {
 static void on_submit_result(load_run *r, const req *q, int code,
                              uint64_t now) {
   sender *s = &r->ss[q->sender];
-  lslot *sl = &s->slots[q->tx.nonce % LOAD_SLOTS];
+  lslot *sl = &s->slots[q->tx.nonce % r->a->per_key];
   /* the slot is this transfer's, taken when it was sent (not a resend) */
   int mine = !q->resend && sl->nonce == q->tx.nonce &&
              (sl->state == SLOT_SENT || sl->state == SLOT_EARLY);
@@ -632,7 +633,7 @@ static void on_block(load_run *r, const mc_block *b, uint64_t now) {
       sender *s = &r->ss[k];
       if (memcmp(tx->from, s->kp.pk, MC_PUBKEY_LEN) != 0)
         continue;
-      lslot *sl = &s->slots[tx->nonce % LOAD_SLOTS];
+      lslot *sl = &s->slots[tx->nonce % r->a->per_key];
       if (sl->nonce != tx->nonce || sl->state == SLOT_FREE)
         break;
       if (memcmp(&sl->id8, tx->id, sizeof sl->id8) != 0) {
@@ -719,7 +720,7 @@ static void conn_lost(load_run *r, lconn *c, const char *why, uint64_t now) {
       s->inflight--;
       if (q->kind == REQ_SUBMIT) {
         r->inflight_submits--;
-        lslot *sl = &s->slots[q->tx.nonce % LOAD_SLOTS];
+        lslot *sl = &s->slots[q->tx.nonce % r->a->per_key];
         int mine = !q->resend && sl->nonce == q->tx.nonce &&
                    (sl->state == SLOT_SENT || sl->state == SLOT_EARLY);
         if (mine && sl->state == SLOT_EARLY) {
@@ -996,9 +997,9 @@ static int load_open(load_run *r, char *err, size_t errlen) {
   for (size_t i = 0; i < r->nss; i++) {
     sender *s = &r->ss[i];
     s->conn = i % r->nconns;
-    s->slots = calloc(LOAD_SLOTS, sizeof *s->slots);
+    s->slots = calloc(a->per_key, sizeof *s->slots);
     if (s->slots == NULL || txq_init(&s->fresh, cap) != 0 ||
-        txq_init(&s->retry, LOAD_SLOTS) != 0) {
+        txq_init(&s->retry, a->per_key) != 0) {
       snprintf(err, errlen, "out of memory");
       return MC_ENOMEM;
     }

@@ -215,8 +215,8 @@ def check_stale_nonce(node, pks):
 def check_bad_args(node):
     base = ["load", "--node", node.addr, *key_args(node)]
     for extra in (["--rate", "fast"], ["--window", "0"], ["--conns", "0"],
-                  ["--count", "-1"], ["--per-key", "5000"], ["--bogus"]):
-        node.cli(*base, *extra, expect=2)
+                  ["--count", "-1"], ["--per-key", "70000"], ["--bogus"]):
+        node.cli(*base, *extra, expect=2, timeout=20)
     node.cli("load", "--node", node.addr, "--key", node.path("u0.key"),
              expect=2)
 
