@@ -21,7 +21,7 @@
  * connections in turn.
  *
  * Commits are seen by following the chain on a connection of its own
- * (GET_STATUS every few ms, GET_BLOCK for each new height); a transfer
+ * (GET_STATUS every millisecond, GET_BLOCK for each new height); a transfer
  * found in a block is matched to its sender's record of admitted nonces,
  * and its submit-to-commit time goes into a fixed-size histogram.
  * Memory is bounded: the window per connection, --per-key uncommitted
@@ -63,7 +63,9 @@
 #define LOAD_PRESIGN_MAX 262144
 #define LOAD_SIGN_CHUNK 64
 #define LOAD_SIGN_SLICE_US 2000 /* signing per loop turn in the timed phase */
-#define LOAD_FOLLOW_US 5000     /* GET_STATUS period */
+/* GET_STATUS period: the latency measured includes up to this much of
+ * waiting to notice a commit */
+#define LOAD_FOLLOW_US 1000
 #define LOAD_FOLLOW_WINDOW 16   /* follower requests in flight */
 #define LOAD_BACKOFF_MIN_US 5000
 #define LOAD_BACKOFF_MAX_US 200000
