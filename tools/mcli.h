@@ -4,7 +4,8 @@
  * mcli.c holds main(), the command table and the help texts; mcli_keys.c
  * the offline commands (keygen, pubkey, genesis); mcli_query.c the ones
  * that talk to a node (send, balance, block, tx, status); mcli_load.c
- * `mcli load` and mcli_hist.c its latency histogram; mcli_net.c the
+ * `mcli load` (with mcli_load_send.c, mcli_load_track.c and the private
+ * mcli_load.h) and mcli_hist.c its latency histogram; mcli_net.c the
  * connection that carries the framed protocol (docs/PROTOCOL.md), blocking
  * or pipelined; mcli_json.c the --json renderings.
  *
