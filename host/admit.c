@@ -93,11 +93,17 @@ static void conclude(mc_admit *a, mc_conn *c, uint64_t rid, const mc_tx *tx,
 /* ---- reading again once there is room ---- */
 
 static void resume_paused(mc_admit *a) {
-  for (size_t i = 0; i < a->npaused; i++) {
-    mc_conn_resume_reading(a->paused[i]);
-    mc_conn_release(a->paused[i]);
+  /* a resumed client delivers what it buffered at once, and may be
+   * paused again meanwhile: walk a list of our own */
+  mc_conn **list = a->paused;
+  size_t n = a->npaused;
+  a->paused = NULL;
+  a->npaused = a->paused_cap = 0;
+  for (size_t i = 0; i < n; i++) {
+    mc_conn_resume_reading(list[i]);
+    mc_conn_release(list[i]);
   }
-  a->npaused = 0;
+  free(list);
 }
 
 /* Stops reading client c until there is room; 0, or MC_ENOMEM. */
@@ -179,6 +185,8 @@ static void admit_batch(mc_admit *a, batch *b) {
 static void on_verified(mc_verify_job *job) {
   batch *b = (batch *)job;
   mc_admit *a = b->job.data;
+  if (job->cancelled)
+    return; /* the node is stopping: mc_admit_close frees the batch */
   b->finished = 1;
   while (a->head != NULL && a->head->finished) {
     batch *done = a->head;

@@ -77,10 +77,12 @@ static void slot_header(uint64_t seq, const uint8_t *data, size_t len,
   crypto_generichash_final(&st, out + 16, 32);
 }
 
-static int pread_all(int fd, void *buf, size_t len, uint64_t off) {
-  uint8_t *p = buf;
+/* Reads (writing 0) or writes len bytes at off, all of them. */
+static int move_all(int fd, uint8_t *p, size_t len, uint64_t off,
+                    int writing) {
   while (len > 0) {
-    ssize_t n = pread(fd, p, len, (off_t)off);
+    ssize_t n = writing ? pwrite(fd, p, len, (off_t)off)
+                        : pread(fd, p, len, (off_t)off);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -92,19 +94,12 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off) {
   return 0;
 }
 
+static int pread_all(int fd, void *buf, size_t len, uint64_t off) {
+  return move_all(fd, buf, len, off, 0);
+}
+
 static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off) {
-  const uint8_t *p = buf;
-  while (len > 0) {
-    ssize_t n = pwrite(fd, p, len, (off_t)off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return MC_EIO;
-    p += n;
-    len -= (size_t)n;
-    off += (uint64_t)n;
-  }
-  return 0;
+  return move_all(fd, (uint8_t *)buf, len, off, 1);
 }
 
 /* Reads slot `slot`: 0 with *seq and a malloc'd copy of its data if it is

@@ -203,6 +203,7 @@ void mc_verifier_run(mc_verifier *v, mc_verify_job *job) {
 
 void mc_verifier_submit(mc_verifier *v, mc_verify_job *job) {
   job->async = 1;
+  job->cancelled = 0;
   if (v->async_out++ == 0)
     uv_ref((uv_handle_t *)&v->wake); /* the loop waits for the answer */
   pthread_mutex_lock(&v->mu);
@@ -266,9 +267,25 @@ int mc_verifier_new(uv_loop_t *loop, unsigned threads, mc_verifier **out) {
   return 0;
 }
 
+/* Hands back every async job still queued or finished but not delivered,
+ * as cancelled (the workers have stopped: nothing else touches them). */
+static void cancel_jobs(mc_verifier *v) {
+  mc_verify_job *lists[2] = {v->head, v->done_head};
+  v->head = v->tail = v->done_head = v->done_tail = NULL;
+  for (int k = 0; k < 2; k++) {
+    for (mc_verify_job *j = lists[k], *next; j != NULL; j = next) {
+      next = j->next;
+      assert(j->async); /* a waiting caller is never inside close */
+      j->cancelled = 1;
+      j->done(j);
+    }
+  }
+}
+
 void mc_verifier_close(mc_verifier *v) {
   if (v == NULL)
     return;
   stop_workers(v, v->nthreads);
+  cancel_jobs(v);
   uv_close((uv_handle_t *)&v->wake, on_wake_closed);
 }

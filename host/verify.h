@@ -43,6 +43,8 @@ struct mc_verify_job {
    * to be verified elsewhere meanwhile; a worker that has not reached it
    * yet then sets res[i] = 0 without checking it. */
   atomic_uchar *skip;
+  int cancelled; /* set when done runs from mc_verifier_close: res[] is
+                    not filled in */
   /* private: */
   size_t claimed, left;
   int async;
@@ -69,14 +71,14 @@ uint64_t mc_verifier_checked(mc_verifier *v);
 void mc_verifier_run(mc_verifier *v, mc_verify_job *job);
 
 /* Queues job; job->done runs on the loop thread when it is finished (never
- * from inside this call).  n may be 0. */
+ * from inside this call), with `cancelled` 0.  n may be 0. */
 void mc_verifier_submit(mc_verifier *v, mc_verify_job *job);
 
 /*
  * Stops the workers (after the chunks they are checking) and frees v once
- * its loop handle is closed (keep running the loop).  Jobs not finished by
- * then never see `done`: their owner, which is closing too, frees them.
- * NULL is a no-op.
+ * its loop handle is closed (keep running the loop).  Every async job not
+ * yet handed back gets its `done` now, from inside this call, with
+ * `cancelled` set, so its owner can free it.  NULL is a no-op.
  */
 void mc_verifier_close(mc_verifier *v);
 

@@ -80,16 +80,33 @@ static const command commands[] = {
     {"status", mcli_cmd_status, "print the node's status",
      "usage: mcli status [--node HOST:PORT] [--json]\n"
      "\n" NODE_OPTS},
-    {"load", mcli_cmd_load, "send a steady stream of transfers",
+    {"load", mcli_cmd_load, "offer transfers at a rate, measure commits",
      "usage: mcli load --node HOST:PORT... --key FILE --key FILE...\n"
-     "                 [--rate TPS] [--count N] [--amount A]\n"
+     "                 [--rate TPS|max] [--count N] [--duration S]\n"
+     "                 [--amount A] [--window N] [--conns N] [--per-key N]\n"
+     "                 [--json]\n"
      "\n"
-     "The keys pay each other in a ring (each pays the next A, default 1),\n"
-     "sending to the nodes in turn at most TPS transfers a second (default\n"
-     "200).  Once a second it prints what was admitted and the transfers/s\n"
-     "committed.  With --count it stops after N admitted transfers, waits\n"
-     "until they are committed and prints the committed transfers/s; without\n"
-     "it, it runs until interrupted.  --node and --key repeat.\n"},
+     "The keys pay each other in a ring (each pays the next A, default 1).\n"
+     "Transfers are signed ahead and offered at TPS a second (default 200;\n"
+     "max: as fast as the windows allow) whether or not earlier ones were\n"
+     "answered, with up to N requests in flight per connection (--window,\n"
+     "default 1024).  Each key sends on one connection; the connections\n"
+     "(--conns per node, default 4, no more than there are keys) are spread\n"
+     "over the nodes.  A node reads at most 2000 requests a second from one\n"
+     "connection (mchost --max-requests-per-sec): to offer more, give more\n"
+     "connections and keys.  A key has at most N transfers in flight or\n"
+     "uncommitted (--per-key, default 4096).\n"
+     "\n"
+     "Commits are seen by following the first node's chain.  Once a second\n"
+     "it prints what was sent, admitted and committed.  It stops after N\n"
+     "admitted transfers (--count), after S seconds (--duration) or at\n"
+     "Ctrl-C, waits up to 120 s for the admitted ones to commit and prints\n"
+     "the offered and committed transfers/s, the refusals by reason and the\n"
+     "submit-to-commit latency (p50, p90, p99, max); --json prints that as\n"
+     "one JSON object (progress goes to stderr).  A stale nonce makes a key\n"
+     "ask its nonce again; a full mempool (EFULL) makes it wait and send the\n"
+     "same transfer again.  Exit status 1 if an admitted transfer was not\n"
+     "seen committed.  --node and --key repeat.\n"},
     {"watch", mcli_cmd_watch, "show blocks as the node commits them",
      "usage: mcli watch [--node HOST:PORT] [--json]\n"
      "\n"

@@ -3,9 +3,11 @@
  *
  * mcli.c holds main(), the command table and the help texts; mcli_keys.c
  * the offline commands (keygen, pubkey, genesis); mcli_query.c the ones
- * that talk to a node (send, balance, block, tx, status); mcli_net.c the
- * blocking connection that carries the framed protocol (docs/PROTOCOL.md);
- * mcli_json.c the --json renderings.
+ * that talk to a node (send, balance, block, tx, status); mcli_load.c
+ * `mcli load` (with mcli_load_send.c, mcli_load_track.c and the private
+ * mcli_load.h) and mcli_hist.c its latency histogram; mcli_net.c the
+ * connection that carries the framed protocol (docs/PROTOCOL.md), blocking
+ * or pipelined; mcli_json.c the --json renderings.
  *
  * Every command is `int cmd(int argc, char **argv)` with argv[0] the
  * command's name, and returns the process exit status: 0 success,
@@ -104,6 +106,66 @@ int mcli_request(mcli_conn *c, mc_msg *req, uint32_t want_type, mc_msg *resp,
 
 /* Closes the connection.  Safe to call twice. */
 void mcli_close(mcli_conn *c);
+
+/*
+ * A pipelined connection (mcli load): non-blocking, many requests in
+ * flight.  Frames are queued into `out` and leave with as few send()
+ * calls as the socket allows; answers are read into `in` and decoded one
+ * at a time.  The node answers in order, each with its request's rid; what
+ * a rid stands for is the caller's business.  The buffers are owned by the
+ * pipe and freed by mcli_pipe_close.
+ */
+typedef struct mcli_pipe {
+  mcli_conn conn; /* conn.fd is O_NONBLOCK; conn.next_rid numbers requests */
+  uint8_t *out;
+  size_t out_off, out_len, out_cap; /* bytes [out_off, out_len) unsent */
+  uint8_t *in;
+  size_t in_off, in_len, in_cap; /* bytes [in_off, in_len) not decoded */
+} mcli_pipe;
+
+/* mcli_connect, then non-blocking.  Returns as mcli_connect. */
+int mcli_pipe_open(mcli_pipe *p, const char *node, int timeout_s, char *err,
+                   size_t errlen);
+/* Closes the socket and frees the buffers.  Safe to call twice. */
+void mcli_pipe_close(mcli_pipe *p);
+/* Sets req->rid (the next of the connection) and appends req's frame to
+ * the output.  Nothing is sent.  Returns 0, MC_ENOMEM or an encoding
+ * error, with the reason in err. */
+int mcli_pipe_queue(mcli_pipe *p, mc_msg *req, char *err, size_t errlen);
+/* Bytes queued and not yet sent (poll for POLLOUT while non-zero). */
+size_t mcli_pipe_unsent(const mcli_pipe *p);
+/* Sends what the socket takes now.  Returns 0 or MC_EIO (err says why). */
+int mcli_pipe_flush(mcli_pipe *p, char *err, size_t errlen);
+/* Reads what has arrived (up to 256 KiB a call; 0 when nothing has).
+ * Returns 0, MC_EIO (closed or failed) or MC_ENOMEM, reason in err. */
+int mcli_pipe_fill(mcli_pipe *p, char *err, size_t errlen);
+/* Decodes the next whole answer read into *out (cleared with mc_msg_clear
+ * by the caller).  Returns 1 for a message, 0 when no whole frame is
+ * there, or MC_EDECODE (a frame above MC_DEFAULT_MAX_FRAME or undecodable
+ * bytes; the connection is then useless). */
+int mcli_pipe_next(mcli_pipe *p, mc_msg *out, char *err, size_t errlen);
+
+/* ---- latency histogram (mcli_hist.c) ---- */
+
+/*
+ * Durations in microseconds, kept in log-linear buckets: exact below 64
+ * us, then 32 buckets per power of two (within 3.2% of the true value) up
+ * to 2^40 us (12 days), beyond which a value counts in the last bucket.
+ * A fixed 9 KiB whatever the number of values, so a run of any length
+ * records every latency in bounded memory; count, sum and max are exact.
+ */
+#define MCLI_HIST_SUB 32
+#define MCLI_HIST_BUCKETS (64 + (40 - 6) * MCLI_HIST_SUB)
+
+typedef struct mcli_hist {
+  uint64_t n[MCLI_HIST_BUCKETS];
+  uint64_t count, sum_us, max_us;
+} mcli_hist;
+
+void mcli_hist_add(mcli_hist *h, uint64_t us);
+/* The smallest recorded value v with at least q (0..1) of the values <= v,
+ * as the upper edge of its bucket (the exact max for q = 1); 0 when empty. */
+uint64_t mcli_hist_quantile(const mcli_hist *h, double q);
 
 /* ---- JSON renderings (mcli_json.c); NULL on ENOMEM ---- */
 

@@ -1,11 +1,17 @@
 /*
- * mcli_net.c - mcli's connection to a node: one blocking TCP socket with
- * timeouts, carrying the framed protocol (docs/PROTOCOL.md).
+ * mcli_net.c - mcli's connection to a node: one TCP socket with timeouts,
+ * carrying the framed protocol (docs/PROTOCOL.md).
  *
- * A CLI makes one request at a time and waits for its answer, so a
+ * Most commands make one request at a time and wait for its answer, so a
  * blocking socket is simpler than an event loop and just as good.  Every
  * wait is bounded (connect by poll, reads and writes by SO_RCVTIMEO and
  * SO_SNDTIMEO) so that a silent node cannot hang a script.
+ *
+ * `mcli load` needs many requests in flight instead (a node answers them
+ * in order, docs/PROTOCOL.md §2): the mcli_pipe functions at the end turn
+ * a connection non-blocking and give it an output buffer that collects
+ * many frames for one send() and an input buffer that yields the answers
+ * as they arrive.  The caller's poll() loop decides when to call them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -225,4 +231,160 @@ int mcli_request(mcli_conn *c, mc_msg *req, uint32_t want_type, mc_msg *resp,
     memset(resp, 0, sizeof *resp);
   }
   return rc;
+}
+
+/* ---- pipelined connections ---- */
+
+/* One recv() asks for this much; a block answer larger than that grows
+ * the buffer to its frame's length (at most MC_DEFAULT_MAX_FRAME). */
+#define PIPE_READ_CHUNK (256u << 10)
+
+int mcli_pipe_open(mcli_pipe *p, const char *node, int timeout_s, char *err,
+                   size_t errlen) {
+  memset(p, 0, sizeof *p);
+  int rc = mcli_connect(&p->conn, node, timeout_s, err, errlen);
+  if (rc != 0)
+    return rc;
+  int flags = fcntl(p->conn.fd, F_GETFL);
+  if (flags < 0 || fcntl(p->conn.fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    snprintf(err, errlen, "%s: %s", node, strerror(errno));
+    mcli_close(&p->conn);
+    return MC_EIO;
+  }
+  return 0;
+}
+
+void mcli_pipe_close(mcli_pipe *p) {
+  mcli_close(&p->conn);
+  free(p->out);
+  free(p->in);
+  p->out = p->in = NULL;
+  p->out_len = p->out_off = p->out_cap = 0;
+  p->in_len = p->in_off = p->in_cap = 0;
+}
+
+/* Makes room for n more bytes at the end of *buf (holding len of cap). */
+static int reserve(uint8_t **buf, size_t *cap, size_t len, size_t n) {
+  if (len + n <= *cap)
+    return 0;
+  size_t want = *cap < 4096 ? 4096 : *cap;
+  while (want < len + n)
+    want *= 2;
+  uint8_t *nb = realloc(*buf, want);
+  if (nb == NULL)
+    return MC_ENOMEM;
+  *buf = nb;
+  *cap = want;
+  return 0;
+}
+
+int mcli_pipe_queue(mcli_pipe *p, mc_msg *req, char *err, size_t errlen) {
+  uint8_t *frame;
+  size_t len;
+  req->rid = p->conn.next_rid++;
+  int rc = mc_msg_encode_frame(req, &frame, &len);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot encode the request: %s", mc_strerror(rc));
+    return rc;
+  }
+  /* Sent bytes are dropped from the front only here, when they are the
+   * larger part, so a long run does not move the buffer every time. */
+  if (p->out_off > 0 && p->out_off >= p->out_len - p->out_off) {
+    memmove(p->out, p->out + p->out_off, p->out_len - p->out_off);
+    p->out_len -= p->out_off;
+    p->out_off = 0;
+  }
+  rc = reserve(&p->out, &p->out_cap, p->out_len, len);
+  if (rc == 0) {
+    memcpy(p->out + p->out_len, frame, len);
+    p->out_len += len;
+  } else {
+    snprintf(err, errlen, "out of memory");
+  }
+  free(frame);
+  return rc;
+}
+
+size_t mcli_pipe_unsent(const mcli_pipe *p) { return p->out_len - p->out_off; }
+
+int mcli_pipe_flush(mcli_pipe *p, char *err, size_t errlen) {
+  while (p->out_off < p->out_len) {
+    ssize_t w = send(p->conn.fd, p->out + p->out_off, p->out_len - p->out_off,
+                     MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return 0; /* the rest when poll says POLLOUT */
+    if (w <= 0) {
+      snprintf(err, errlen, "sending to %s: %s", p->conn.node,
+               w < 0 ? strerror(errno) : "connection closed");
+      return MC_EIO;
+    }
+    p->out_off += (size_t)w;
+  }
+  p->out_off = p->out_len = 0;
+  return 0;
+}
+
+int mcli_pipe_fill(mcli_pipe *p, char *err, size_t errlen) {
+  if (p->in_off > 0) { /* what was decoded leaves the buffer once a read */
+    memmove(p->in, p->in + p->in_off, p->in_len - p->in_off);
+    p->in_len -= p->in_off;
+    p->in_off = 0;
+  }
+  for (;;) {
+    if (reserve(&p->in, &p->in_cap, p->in_len, PIPE_READ_CHUNK) != 0) {
+      snprintf(err, errlen, "out of memory");
+      return MC_ENOMEM;
+    }
+    ssize_t r = recv(p->conn.fd, p->in + p->in_len, PIPE_READ_CHUNK, 0);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return 0;
+    if (r <= 0) {
+      snprintf(err, errlen, "reading from %s: %s", p->conn.node,
+               r == 0 ? "connection closed by the node" : strerror(errno));
+      return MC_EIO;
+    }
+    p->in_len += (size_t)r;
+    /* One chunk a call: the caller decodes it before the buffer grows,
+     * so the buffer stays near one frame plus one chunk. */
+    return 0;
+  }
+}
+
+int mcli_pipe_next(mcli_pipe *p, mc_msg *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  size_t have = p->in_len - p->in_off;
+  const uint8_t *at = p->in + p->in_off;
+  if (have < MC_FRAME_HEADER_LEN)
+    return 0;
+  uint32_t len = mc_frame_length(at);
+  if (len == 0 || len > MC_DEFAULT_MAX_FRAME) {
+    snprintf(err, errlen, "%s sent a frame of %u bytes (limit %u)",
+             p->conn.node, len, MC_DEFAULT_MAX_FRAME);
+    return MC_EDECODE;
+  }
+  size_t whole = MC_FRAME_HEADER_LEN + (size_t)len;
+  if (have < whole)
+    return 0;
+  /* Nothing decoded points into the buffer for the messages a client
+   * receives (only CONSENSUS, WELCOME and AUTH do), so it may move. */
+  int rc = mc_msg_decode(at + MC_FRAME_HEADER_LEN, len, out);
+  if (rc != 0) {
+    snprintf(err, errlen, "%s sent a message mcli cannot decode: %s",
+             p->conn.node, mc_strerror(rc));
+    return rc;
+  }
+  p->in_off += whole;
+  if (p->in_off == p->in_len) {
+    p->in_off = p->in_len = 0;
+    if (p->in_cap > 4 * PIPE_READ_CHUNK) {
+      free(p->in); /* a large block answer's buffer is not kept */
+      p->in = NULL;
+      p->in_cap = 0;
+    }
+  }
+  return 1;
 }

@@ -57,6 +57,10 @@
 #define SYNC_PROBE_EVERY_MS 30000
 #define SYNC_LOG_EVERY_MS 1000
 #define SYNC_FAULTS_TO_BAN 5   /* an observer at fault this often in a row */
+/* Transfers of fetched blocks whose signatures are being checked ahead of
+ * their commit, at most (they wait in the node's signature cache, which
+ * must hold them all: MC_NODE_SIGCACHE). */
+#define SYNC_PREVERIFY_TXS 8192
 
 typedef enum req_kind { REQ_HEADERS = 1, REQ_BLOCKS, REQ_PROBE } req_kind;
 
@@ -72,6 +76,18 @@ typedef struct request {
 } request;
 
 #define SYNC_REQS (SYNC_MAX_BODY_REQS + 2 + 8)
+
+/* The signatures of one fetched block, checked on the verifier's threads
+ * while the loop commits the blocks before it. */
+typedef struct precheck {
+  mc_verify_job job; /* first: done() finds the precheck from it */
+  mc_sync *y;        /* NULL once sync stopped: done only frees */
+  uint64_t height;
+  mc_tx *txs;        /* copies, ids derived */
+  const mc_tx **ptrs;
+  int *res;
+  struct precheck *next;
+} precheck;
 
 struct mc_sync {
   mc_peers *p;
@@ -91,6 +107,9 @@ struct mc_sync {
   uint64_t paused_until, pause_ms;
   uint8_t recent[SYNC_RECENT][MC_HASH_LEN]; /* hash of height h at h % N */
   uint64_t applied_unlogged, last_log_ms;
+  precheck *prechecks;           /* in flight, any order */
+  size_t precheck_txs;           /* their transfers */
+  uint64_t precheck_next;        /* lowest height not yet prechecked */
 };
 
 static mc_node *node_of(const mc_sync *y) { return y->p->n; }
@@ -132,7 +151,10 @@ static void shift(mc_sync *y, size_t k) {
   y->nhdr -= k;
 }
 
-static void reset_window(mc_sync *y) { shift(y, y->nhdr); }
+static void reset_window(mc_sync *y) {
+  shift(y, y->nhdr);
+  y->precheck_next = 0; /* from the new base on */
+}
 
 static const uint8_t *hash_at(const mc_sync *y, uint64_t h) {
   if (h >= y->base && h <= tip(y))
@@ -336,12 +358,114 @@ static int apply_one(mc_sync *y) {
   return 0;
 }
 
+/* ---- signatures checked ahead ---- */
+
+static int prechecking(const mc_sync *y, uint64_t height) {
+  for (const precheck *c = y->prechecks; c != NULL; c = c->next)
+    if (c->height == height)
+      return 1;
+  return 0;
+}
+
+static void unlink_precheck(mc_sync *y, precheck *c) {
+  for (precheck **pp = &y->prechecks; *pp != NULL; pp = &(*pp)->next) {
+    if (*pp == c) {
+      *pp = c->next;
+      y->precheck_txs -= c->job.n;
+      return;
+    }
+  }
+}
+
+static void free_precheck(precheck *c) {
+  free(c->txs);
+  free(c->ptrs);
+  free(c->res);
+  free(c);
+}
+
+static void schedule(mc_sync *y);
+
+static void on_prechecked(mc_verify_job *job) {
+  precheck *c = (precheck *)job;
+  mc_sync *y = c->y;
+  int cancelled = job->cancelled;
+  if (y != NULL) {
+    unlink_precheck(y, c);
+    if (!cancelled) {
+      mc_node *n = node_of(y);
+      for (size_t i = 0; i < job->n; i++)
+        if (c->res[i] == 0)
+          mc_sigcache_add(n->sigcache, &c->txs[i]);
+    }
+  }
+  free_precheck(c);
+  if (y != NULL && !cancelled)
+    schedule(y); /* the block it held back may go now */
+}
+
+/* Sends the signatures of block b (at height h) to the verifier; they
+ * reach the signature cache before b's commit asks for them. */
+static int precheck_block(mc_sync *y, const mc_block *b, uint64_t h) {
+  mc_node *n = node_of(y);
+  size_t count = b->header.tx_count;
+  precheck *c = calloc(1, sizeof *c);
+  if (c == NULL || (c->txs = malloc(count * sizeof *c->txs)) == NULL ||
+      (c->ptrs = malloc(count * sizeof *c->ptrs)) == NULL ||
+      (c->res = malloc(count * sizeof *c->res)) == NULL) {
+    if (c != NULL)
+      free_precheck(c);
+    return MC_ENOMEM;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < count; i++) {
+    c->txs[k] = b->txs[i];
+    mc_tx_compute_id(&c->txs[k]);
+    if (!mc_node_sig_known(n, &c->txs[k])) {
+      c->ptrs[k] = &c->txs[k];
+      k++;
+    }
+  }
+  c->y = y;
+  c->height = h;
+  c->job = (mc_verify_job){.txs = c->ptrs, .res = c->res, .n = k,
+                           .done = on_prechecked, .data = c};
+  c->next = y->prechecks;
+  y->prechecks = c;
+  y->precheck_txs += k;
+  mc_verifier_submit(n->verifier, &c->job);
+  return 0;
+}
+
+/* Prechecks the fetched blocks from the lowest not yet done, in order, up
+ * to SYNC_PREVERIFY_TXS transfers in flight.  The block about to be
+ * committed is left to the commit (which checks it on every thread). */
+static void precheck_ahead(mc_sync *y) {
+  if (node_of(y)->verifier == NULL)
+    return;
+  if (y->precheck_next < y->base + 1)
+    y->precheck_next = y->base + 1;
+  while (y->precheck_next < y->base + y->nhdr) {
+    mc_block *b = y->body[y->precheck_next - y->base];
+    if (b == NULL ||
+        y->precheck_txs + b->header.tx_count > SYNC_PREVERIFY_TXS ||
+        precheck_block(y, b, y->precheck_next) != 0)
+      return;
+    y->precheck_next++;
+  }
+}
+
 static void apply_ready(mc_sync *y) {
   for (int k = 0; k < SYNC_APPLY_BATCH && y->nhdr > 0 && y->body[0] != NULL &&
                   now(y) >= y->paused_until;
-       k++)
+       k++) {
+    if (prechecking(y, y->base))
+      break; /* its signatures are being checked: on_prechecked resumes */
     if (!apply_one(y))
       break;
+    precheck_ahead(y);
+  }
+  precheck_ahead(y);
   log_progress(y, y->nhdr == 0); /* at once when caught up, else 1/s */
 }
 
@@ -703,6 +827,12 @@ static void on_timer_closed(uv_handle_t *h) {
 
 void sync_stop(mc_sync *y, void (*closed)(mc_peers *p)) {
   y->closed = closed;
+  /* prechecks still with the verifier come back to nobody: they free
+   * themselves (the verifier hands every one back, at the latest when it
+   * closes) */
+  for (precheck *c = y->prechecks; c != NULL; c = c->next)
+    c->y = NULL;
+  y->prechecks = NULL;
   log_progress(y, 1);
   memset(y->req, 0, sizeof y->req);
   uv_close((uv_handle_t *)&y->timer, on_timer_closed);

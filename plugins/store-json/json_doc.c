@@ -255,3 +255,131 @@ void mc__jdoc_free(mc__jdoc *d) {
   free(d->accts);
   memset(d, 0, sizeof *d);
 }
+
+/* ---- the fast reader: chain.json as json_compact.c writes it ------------- */
+
+/*
+ * The layout: MC_JSON_DOC_HEAD, then "\n" and one block object per line,
+ * each but the last followed by ",", the last by "],", then a line
+ * "\"accounts\":{" and the two maps.  A JSON string cannot hold a raw
+ * newline, so a line is a whole block object or the file is not in this
+ * layout.  Parsing a line at a time keeps each block's text as its line
+ * (no re-rendering) and keeps cJSON's tree one block big.
+ */
+
+/* The block object on the line at p (end: the text's end): its length,
+ * whether it is the last one, and where the next line starts; 0 if the
+ * line is not shaped like a block line. */
+static size_t block_line(const char *p, const char *end, int *last,
+                         const char **next) {
+  const char *nl = memchr(p, '\n', (size_t)(end - p));
+  if (nl == NULL || nl - p < 3 || *p != '{')
+    return 0;
+  *next = nl + 1;
+  if (nl[-1] == ',' && nl[-2] == ']' && nl[-3] == '}') {
+    *last = 1;
+    return (size_t)(nl - 2 - p);
+  }
+  if (nl[-1] == ',' && nl[-2] == '}') {
+    *last = 0;
+    return (size_t)(nl - 1 - p);
+  }
+  return 0;
+}
+
+static int parse_line(const char *p, size_t n, size_t i, mc__jdoc *d, char *err,
+                      size_t errlen) {
+  int rc = mc__jblock_scan(p, n, &d->blocks[i]);
+  if (rc == MC_JSON_NOT_LINES) {
+    const char *end = NULL;
+    cJSON *obj = cJSON_ParseWithLengthOpts(p, n, &end, 0);
+    if (obj == NULL || end != p + n) {
+      cJSON_Delete(obj);
+      return MC_JSON_NOT_LINES;
+    }
+    char where[32];
+    snprintf(where, sizeof where, "blocks[%zu]", i);
+    rc = mc__jblock_parse(obj, where, &d->blocks[i], err, errlen);
+    cJSON_Delete(obj);
+  }
+  if (rc == 0) {
+    d->nblocks++;
+    rc = check_link(d->blocks, i, err, errlen);
+  }
+  return rc == MC_ENOMEM ? rc : rc ? MC_JSON_NOT_LINES : 0;
+}
+
+/* The maps after the blocks: "{" and the rest of the text, parsed as one
+ * object (a copy: the rest is small beside the blocks). */
+static int parse_maps(const char *p, const char *end, mc__jdoc *d, char *err,
+                      size_t errlen) {
+  static const char start[] = "\"accounts\":{";
+  size_t n = (size_t)(end - p);
+  if (n < sizeof start - 1 || memcmp(p, start, sizeof start - 1) != 0)
+    return MC_JSON_NOT_LINES;
+  char *obj = malloc(n + 2);
+  if (obj == NULL)
+    return fail(MC_ENOMEM, err, errlen, "out of memory reading accounts");
+  obj[0] = '{';
+  memcpy(obj + 1, p, n);
+  obj[n + 1] = '\0';
+  const char *stop = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(obj, n + 1, &stop, 0);
+  int rc = MC_JSON_NOT_LINES;
+  if (root != NULL && only_space(stop, obj + n + 1))
+    rc = load_accounts(root, d, err, errlen);
+  cJSON_Delete(root);
+  free(obj);
+  return rc == MC_ENOMEM ? rc : rc ? MC_JSON_NOT_LINES : 0;
+}
+
+int mc__jdoc_load_lines(char *text, size_t len, mc__jdoc *out, char ***lines,
+                        char *err, size_t errlen) {
+  static const char head[] = MC_JSON_DOC_HEAD;
+  const char *p = text, *end = text + len;
+  memset(out, 0, sizeof *out);
+  *lines = NULL;
+  if (len < sizeof head + 2 || memcmp(p, head, sizeof head - 1) != 0)
+    return MC_JSON_NOT_LINES;
+  p += sizeof head - 1;
+  /* Count the lines first: one allocation for the blocks and lines. */
+  size_t n = 0;
+  int empty = p[0] == ']' && p[1] == ',' && p[2] == '\n';
+  if (!empty) {
+    if (*p++ != '\n')
+      return MC_JSON_NOT_LINES;
+    int last = 0;
+    for (const char *q = p; !last; n++) {
+      const char *next;
+      if (q >= end || block_line(q, end, &last, &next) == 0)
+        return MC_JSON_NOT_LINES;
+      q = next;
+    }
+  }
+  size_t *lens = calloc(n ? n : 1, sizeof *lens);
+  out->blocks = calloc(n ? n : 1, sizeof *out->blocks);
+  *lines = calloc(n ? n : 1, sizeof **lines);
+  int rc = lens && out->blocks && *lines ? 0 : MC_ENOMEM;
+  if (rc)
+    snprintf(err, errlen, "out of memory reading blocks");
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    int last;
+    const char *next;
+    lens[i] = block_line(p, end, &last, &next);
+    (*lines)[i] = (char *)p;
+    rc = parse_line(p, lens[i], i, out, err, errlen);
+    p = next;
+  }
+  if (rc == 0)
+    rc = parse_maps(empty ? p + 3 : p, end, out, err, errlen);
+  if (rc == 0)
+    for (size_t i = 0; i < n; i++)
+      (*lines)[i][lens[i]] = '\0'; /* the "," or "]" after the object */
+  free(lens);
+  if (rc != 0) {
+    mc__jdoc_free(out);
+    free(*lines);
+    *lines = NULL;
+  }
+  return rc;
+}

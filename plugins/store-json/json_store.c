@@ -1,27 +1,52 @@
 /*
  * json_store.c - json.so's mc_store_vtable and its plugin descriptor.
  *
- * The whole chain lives in memory: the blocks, each block's rendered JSON
- * line (rendered once, at append or open, so that rewriting the file costs
- * a copy, not a re-encoding), the accounts, and three hash indexes (block
- * hash -> height, tx id -> position, public key -> account slot), so every
- * read is O(1).  Every append rewrites DIR/chain.json through
- * mc__jfile_replace (temp file, fsync, rename, fsync of the directory):
- * the block and its account changes reach the disk in one rename, so a
- * crash leaves the old file or the new one, never a mix.  Rewriting the
- * whole file makes an append O(chain length); that is the price of the
- * seed's one-file format, and why leveldb.so exists.
+ * The whole chain lives in memory: the blocks, each block's chain.json
+ * line (kept from the file it was read from, or rendered once at append),
+ * the accounts, and three hash indexes (block hash -> height, tx id ->
+ * position, public key -> account slot), so every read is O(1).
  *
- * Memory is changed before the write (so that the write can run from it)
- * and put back exactly if the write fails: every allocation an append
- * needs is made before anything changes, so the undo cannot fail.
+ * On disk (docs/OPERATIONS.md, "The JSON store's files"):
+ *   chain.json         the seed's document: every block up to some height
+ *                      and the accounts after it.  What a user reads.
+ *   chain.journal      the blocks appended since (json_journal.c).
+ *   chain.journal.old  while a compaction runs: the journal it folds.
+ * An append writes one record to chain.journal and fdatasyncs it: O(one
+ * block), whatever the chain's length.  When the journal holds as many
+ * bytes as chain.json (at least 64 MiB; MC_JSON_COMPACT_BYTES overrides,
+ * for tests), it is renamed chain.journal.old, a new one takes the next
+ * appends, and a thread of json.so's own rewrites chain.json from a
+ * snapshot of memory (json_compact.c) and then removes the old journal;
+ * appends never wait for it.  The threshold grows with chain.json, so
+ * the rewrites cost O(1) per appended byte.  A clean close folds what is
+ * left, so that after it chain.json alone holds the chain and no journal
+ * remains; while a node runs, chain.json may end before the newest blocks.
+ *
+ * At every instant chain.json plus the journals hold every block whose
+ * append returned 0: a journal is only appended to (a record that did
+ * not become durable is cut off again), renamed, and removed only after
+ * a chain.json holding its blocks is durable.  Open (json_open.c) reads
+ * chain.json a line at a time (json_doc.c, json_scan.c: no tree of the
+ * whole document and no re-rendering), then replays chain.journal.old and
+ * chain.journal;
+ * records of heights chain.json already holds (a crash between the
+ * rename of a new chain.json and the removal of a journal) are checked
+ * against it and skipped.  Open stays O(chain): everything is in memory.
+ *
+ * Nothing in memory changes until the journal record is durable, and
+ * every allocation an append needs is made before it is written, so a
+ * failed append leaves memory as it was and a successful one cannot fail
+ * half-way.
  */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json_internal.h"
@@ -29,45 +54,68 @@
 #include "minichain/plugin.h"
 #include "minichain/store.h"
 
-struct mc_store {
-  const mc_host_api *api;
-  mc_host *host;
-  int dirfd;
-  char *path; /* DIR/chain.json, for messages */
+/* A compaction starts once the journal holds as many bytes of records as
+ * chain.json has, and at least this many: each rewrite of chain.json is
+ * then paid for by as many bytes appended since the last one (O(1) per
+ * appended byte, and on a thread), and open never replays a journal much
+ * bigger than chain.json. */
+#define COMPACT_MIN_BYTES (64ull << 20)
+/* After a compaction failed, the next one waits this long. */
+#define COMPACT_RETRY_MS 10000
+/* Overrides the threshold (bytes), so that tests can compact often. */
+#define COMPACT_ENV "MC_JSON_COMPACT_BYTES"
 
-  mc_block *blocks; /* heights 0..nblocks-1 */
-  char **lines;     /* lines[i]: blocks[i] rendered, cJSON_free'd */
-  size_t nblocks, blocks_cap, lines_cap;
-
-  mc_account *accts; /* slot order: first appearance */
-  size_t naccts, accts_cap;
-
-  mc__jidx by_hash; /* block hash -> (height, -) */
-  mc__jidx by_tx;   /* tx id -> (height, index) */
-  mc__jidx by_acct; /* pubkey -> (slot, -); may hold stale slots, see find */
-};
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+void mc__jset_err(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(err, errlen, fmt, ap);
   va_end(ap);
 }
 
+static uint64_t monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A line rendered at append (freed with cJSON_free), not one inside a
+ * file's text. */
+static int owns_line(const mc_store *s, const char *line) {
+  uintptr_t p = (uintptr_t)line;
+  for (size_t i = 0; i < s->narenas; i++) {
+    uintptr_t a = (uintptr_t)s->arenas[i];
+    if (p >= a && p < a + s->arena_len[i])
+      return 0;
+  }
+  return 1;
+}
+
+static void log_event(mc_store *s, mc_log_level level, const char *event,
+                      const char *file, uint64_t height, const char *why) {
+  mc_log_field f[] = {MC_LOG_F_S("dir", s->dir), MC_LOG_F_S("file", file),
+                      MC_LOG_F_U("height", height), MC_LOG_F_S("error", why)};
+  s->api->log(s->host, level, event, f, why ? 4 : 3);
+}
+
 /* ---- accounts ------------------------------------------------------------ */
 
-/*
- * The slot of pk, or -1.  A failed append truncates the account array but
- * cannot remove index entries (the index has no removal), so an entry is
- * trusted only if its slot is live and holds pk; a later put of the same
- * key overwrites the stale slot number.
- */
-static ssize_t find_account(const mc_store *s, const uint8_t *pk) {
+/* The slot of pk, or -1. */
+ssize_t mc__jstore_find_account(const mc_store *s, const uint8_t *pk) {
   const mc__jidx_entry *e = mc__jidx_get(&s->by_acct, pk);
-  if (e == NULL || e->a >= s->naccts ||
-      memcmp(s->accts[e->a].pubkey, pk, MC_PUBKEY_LEN) != 0)
+  if (e == NULL)
     return -1;
+  assert(e->a < s->naccts);
   return (ssize_t)e->a;
+}
+
+/* Sets one account; room (array and index) must have been reserved. */
+void mc__jstore_set_account(mc_store *s, const mc_account *a) {
+  ssize_t slot = mc__jstore_find_account(s, a->pubkey);
+  if (slot < 0) {
+    slot = (ssize_t)s->naccts++;
+    mc__jidx_put(&s->by_acct, a->pubkey, (uint64_t)slot, 0);
+  }
+  s->accts[slot] = *a;
 }
 
 /* Grows an array of `size`-byte elements to hold at least `want`. */
@@ -87,247 +135,9 @@ static int grow(void **arr, size_t *cap, size_t want, size_t size) {
   return 0;
 }
 
-/* ---- writing chain.json -------------------------------------------------- */
-
-static int emit_map(FILE *f, const mc_store *s, const char *name,
-                    int balances) {
-  if (fprintf(f, "\"%s\":{", name) < 0)
-    return -1;
-  for (size_t i = 0; i < s->naccts; i++) {
-    char hex[2 * MC_PUBKEY_LEN + 1], num[23];
-    const mc_account *a = &s->accts[i];
-    mc__jhex_encode(a->pubkey, MC_PUBKEY_LEN, hex);
-    mc__ju64_format(balances ? a->balance : a->nonce, num);
-    if (fprintf(f, "%s\n\"%s\":%s", i ? "," : "", hex, num) < 0)
-      return -1;
-  }
-  return fputs("}", f) < 0 ? -1 : 0;
-}
-
-/* One block per line, so that the file reads (and diffs) block by block. */
-static int emit_doc(FILE *f, void *arg) {
-  const mc_store *s = arg;
-  if (fprintf(f, "{\"format\":\"%s\",\"version\":%d,\n\"blocks\":[",
-              MC_JSON_FORMAT, MC_JSON_VERSION) < 0)
-    return -1;
-  for (size_t i = 0; i < s->nblocks; i++)
-    if (fprintf(f, "%s\n%s", i ? "," : "", s->lines[i]) < 0)
-      return -1;
-  if (fputs("],\n", f) < 0 || emit_map(f, s, "accounts", 1) != 0 ||
-      fputs(",\n", f) < 0 || emit_map(f, s, "nonces", 0) != 0)
-    return -1;
-  return fputs("}\n", f) < 0 ? -1 : 0;
-}
-
-/* ---- opening ------------------------------------------------------------- */
-
-/* Adds a block the store now owns (its line included) to the indexes;
- * room must have been reserved. */
-static void index_block(mc_store *s, uint64_t height) {
-  const mc_block *b = &s->blocks[height];
-  mc__jidx_put(&s->by_hash, b->hash, height, 0);
-  for (uint32_t i = 0; i < b->header.tx_count; i++)
-    mc__jidx_put(&s->by_tx, b->txs[i].id, height, i);
-}
-
-/*
- * Re-encodes b through the host and compares the hash and tx ids the
- * host's decoder derives with the stored ones: this is what catches an
- * edited amount or a block_hash that does not belong to its block.
- */
-static int check_derived(mc_store *s, const mc_block *b, size_t i, char *err,
-                         size_t errlen) {
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  mc_block *d = NULL;
-  int rc = s->api->encode_block(s->host, b, &buf, &len);
-  if (rc == 0)
-    rc = s->api->decode_block(s->host, buf, len, &d);
-  s->api->buf_free(s->host, buf);
-  if (rc == MC_ENOMEM) {
-    set_err(err, errlen, "out of memory checking blocks[%zu]", i);
-    return rc;
-  }
-  if (rc != 0) {
-    set_err(err, errlen, "blocks[%zu] is not a valid block: %s", i,
-            mc_strerror(rc));
-    return MC_ECORRUPT;
-  }
-  if (memcmp(d->hash, b->hash, MC_HASH_LEN) != 0) {
-    set_err(err, errlen,
-            "blocks[%zu].block_hash does not match the block's "
-            "contents",
-            i);
-    rc = MC_ECORRUPT;
-  }
-  for (uint32_t t = 0; rc == 0 && t < b->header.tx_count; t++)
-    if (memcmp(d->txs[t].id, b->txs[t].id, MC_HASH_LEN) != 0) {
-      set_err(err, errlen,
-              "blocks[%zu].tx_list[%u].id does not match the "
-              "transaction's contents",
-              i, t);
-      rc = MC_ECORRUPT;
-    }
-  s->api->block_free(s->host, d);
-  return rc;
-}
-
-static int take_blocks(mc_store *s, mc__jdoc *doc, char *err, size_t errlen) {
-  size_t ntx = 0;
-  for (size_t i = 0; i < doc->nblocks; i++) {
-    int rc = check_derived(s, &doc->blocks[i], i, err, errlen);
-    if (rc != 0)
-      return rc;
-    ntx += doc->blocks[i].header.tx_count;
-  }
-  s->lines = calloc(doc->nblocks ? doc->nblocks : 1, sizeof *s->lines);
-  if (s->lines == NULL || mc__jidx_reserve(&s->by_hash, doc->nblocks) != 0 ||
-      mc__jidx_reserve(&s->by_tx, ntx) != 0)
-    goto nomem;
-  s->lines_cap = doc->nblocks ? doc->nblocks : 1;
-  for (size_t i = 0; i < doc->nblocks; i++)
-    if ((s->lines[i] = mc__jblock_render(&doc->blocks[i])) == NULL)
-      goto nomem;
-  s->blocks = doc->blocks;
-  s->nblocks = s->blocks_cap = doc->nblocks;
-  doc->blocks = NULL;
-  doc->nblocks = 0;
-  for (size_t i = 0; i < s->nblocks; i++)
-    index_block(s, i);
-  return 0;
-nomem:
-  for (size_t i = 0; s->lines != NULL && i < doc->nblocks; i++)
-    cJSON_free(s->lines[i]); /* calloc'd: unrendered ones are NULL */
-  set_err(err, errlen, "out of memory indexing the blocks");
-  return MC_ENOMEM;
-}
-
-static int take_accounts(mc_store *s, mc__jdoc *doc, char *err, size_t errlen) {
-  if (mc__jidx_reserve(&s->by_acct, doc->naccts) != 0) {
-    set_err(err, errlen, "out of memory indexing the accounts");
-    return MC_ENOMEM;
-  }
-  s->accts = doc->accts;
-  s->naccts = s->accts_cap = doc->naccts;
-  doc->accts = NULL;
-  doc->naccts = 0;
-  for (size_t i = 0; i < s->naccts; i++)
-    mc__jidx_put(&s->by_acct, s->accts[i].pubkey, i, 0);
-  return 0;
-}
-
-/* Reads chain.json if there is one; an absent file is an empty store. */
-static int load(mc_store *s, char *err, size_t errlen) {
-  char *text = NULL, why[256] = "";
-  size_t len = 0;
-  mc__jdoc doc;
-  int rc = mc__jfile_read(s->dirfd, MC_JSON_FILE, &text, &len, why, sizeof why);
-  if (rc == MC_ENOTFOUND)
-    return 0;
-  if (rc == 0)
-    rc = mc__jdoc_load(text, len, &doc, why, sizeof why);
-  free(text);
-  if (rc == 0) {
-    rc = take_blocks(s, &doc, why, sizeof why);
-    if (rc == 0)
-      rc = take_accounts(s, &doc, why, sizeof why);
-    mc__jdoc_free(&doc);
-  }
-  if (rc != 0)
-    set_err(err, errlen, "%s: %s", s->path, why);
-  return rc;
-}
-
-static void store_close(mc_store *s);
-
-static int store_open(const mc_host_api *api, mc_host *host, const char *dir,
-                      mc_store **out, char *err, size_t errlen) {
-  if (out == NULL || err == NULL || errlen == 0)
-    return MC_EINVAL;
-  *out = NULL;
-  if (api == NULL || dir == NULL ||
-      api->size < offsetof(mc_host_api, buf_free) + sizeof api->buf_free) {
-    set_err(err, errlen, "json store: no directory or no usable host table");
-    return MC_EINVAL;
-  }
-  mc_store *s = calloc(1, sizeof *s);
-  size_t plen = strlen(dir) + sizeof "/" MC_JSON_FILE;
-  if (s == NULL || (s->path = malloc(plen)) == NULL) {
-    free(s);
-    set_err(err, errlen, "json store: out of memory");
-    return MC_ENOMEM;
-  }
-  snprintf(s->path, plen, "%s/%s", dir, MC_JSON_FILE);
-  s->api = api;
-  s->host = host;
-  mc__jidx_init(&s->by_hash);
-  mc__jidx_init(&s->by_tx);
-  mc__jidx_init(&s->by_acct);
-  s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (s->dirfd < 0) {
-    set_err(err, errlen, "%s: cannot open the directory: %s", dir,
-            strerror(errno));
-    store_close(s);
-    return MC_EIO;
-  }
-  int rc = load(s, err, errlen);
-  if (rc != 0) {
-    store_close(s);
-    return rc;
-  }
-  /* A temp file is what a crash in the middle of an append leaves; the
-   * file it was meant to replace is intact, so it is only garbage. */
-  unlinkat(s->dirfd, MC_JSON_TMP_FILE, 0);
-  *out = s;
-  return 0;
-}
-
-static void store_close(mc_store *s) {
-  if (s == NULL)
-    return;
-  for (size_t i = 0; i < s->nblocks; i++) {
-    mc__jblock_clear(&s->blocks[i]);
-    cJSON_free(s->lines[i]);
-  }
-  free(s->blocks);
-  free(s->lines);
-  free(s->accts);
-  mc__jidx_free(&s->by_hash);
-  mc__jidx_free(&s->by_tx);
-  mc__jidx_free(&s->by_acct);
-  if (s->dirfd >= 0)
-    close(s->dirfd);
-  free(s->path);
-  free(s);
-}
-
-/* ---- appending ----------------------------------------------------------- */
-
-static int links(const mc_store *s, const mc_block *b) {
-  if (b->header.height != s->nblocks)
-    return 0;
-  return s->nblocks == 0 ||
-         memcmp(b->header.prev_hash, s->blocks[s->nblocks - 1].hash,
-                MC_HASH_LEN) == 0;
-}
-
-/* The host validated the block; these are only what would make the store
- * read out of bounds or write a file it then could not read. */
-static int well_formed(const mc_block *b, const mc_account *changes, size_t n) {
-  if ((b->header.tx_count > 0 && b->txs == NULL) ||
-      (b->cert_len > 0 && b->cert == NULL) || (n > 0 && changes == NULL))
-    return 0;
-  for (uint32_t i = 0; i < b->header.tx_count; i++) {
-    size_t len = strnlen(b->txs[i].chain_id, sizeof b->txs[i].chain_id);
-    if (len == 0 || len > MC_CHAIN_ID_MAX)
-      return 0;
-  }
-  return 1;
-}
-
-/* Makes every allocation the append needs, so that nothing after the
- * write can fail. */
-static int reserve(mc_store *s, const mc_block *b, size_t n) {
+/* Makes every allocation adding block b with n changes needs, so that
+ * nothing after the journal write can fail. */
+int mc__jstore_reserve(mc_store *s, const mc_block *b, size_t n) {
   void *blocks = s->blocks, *lines = s->lines, *accts = s->accts;
   int rc = grow(&blocks, &s->blocks_cap, s->nblocks + 1, sizeof *s->blocks);
   s->blocks = blocks;
@@ -350,54 +160,278 @@ static int reserve(mc_store *s, const mc_block *b, size_t n) {
   return rc;
 }
 
-/* One applied change, to put back if the write fails. */
-typedef struct undo {
-  size_t slot;
-  mc_account old;
-} undo;
+/* Adds a block the store now owns (its line included) to the indexes;
+ * room must have been reserved. */
+void mc__jstore_index_block(mc_store *s, uint64_t height) {
+  const mc_block *b = &s->blocks[height];
+  mc__jidx_put(&s->by_hash, b->hash, height, 0);
+  for (uint32_t i = 0; i < b->header.tx_count; i++)
+    mc__jidx_put(&s->by_tx, b->txs[i].id, height, i);
+}
 
-static void apply_changes(mc_store *s, const mc_account *changes, size_t n,
-                          undo *u) {
-  for (size_t i = 0; i < n; i++) {
-    ssize_t slot = find_account(s, changes[i].pubkey);
-    if (slot < 0) {
-      slot = (ssize_t)s->naccts++;
-      mc__jidx_put(&s->by_acct, changes[i].pubkey, (uint64_t)slot, 0);
-    }
-    u[i].slot = (size_t)slot;
-    u[i].old = s->accts[slot];
-    s->accts[slot] = changes[i];
+int mc__jstore_links(const mc_store *s, const mc_block *b) {
+  if (b->header.height != s->nblocks)
+    return 0;
+  return s->nblocks == 0 ||
+         memcmp(b->header.prev_hash, s->blocks[s->nblocks - 1].hash,
+                MC_HASH_LEN) == 0;
+}
+
+static void compact_maybe(mc_store *s);
+
+static uint64_t compact_env(void) {
+  const char *v = getenv(COMPACT_ENV);
+  if (v == NULL || *v == '\0')
+    return 0;
+  char *end;
+  unsigned long long n = strtoull(v, &end, 10);
+  return *end == '\0' ? (uint64_t)n : 0;
+}
+
+static void store_close(mc_store *s);
+
+static int store_open(const mc_host_api *api, mc_host *host, const char *dir,
+                      mc_store **out, char *err, size_t errlen) {
+  if (out == NULL || err == NULL || errlen == 0)
+    return MC_EINVAL;
+  *out = NULL;
+  if (api == NULL || dir == NULL ||
+      api->size < offsetof(mc_host_api, buf_free) + sizeof api->buf_free) {
+    mc__jset_err(err, errlen,
+                 "json store: no directory or no usable host table");
+    return MC_EINVAL;
   }
+  if (sodium_init() < 0) {
+    mc__jset_err(err, errlen, "json store: cannot initialise libsodium");
+    return MC_EIO;
+  }
+  mc_store *s = calloc(1, sizeof *s);
+  if (s == NULL || (s->dir = strdup(dir)) == NULL) {
+    free(s);
+    mc__jset_err(err, errlen, "json store: out of memory");
+    return MC_ENOMEM;
+  }
+  s->api = api;
+  s->host = host;
+  s->jfd = -1;
+  mc__jidx_init(&s->by_hash);
+  mc__jidx_init(&s->by_tx);
+  mc__jidx_init(&s->by_acct);
+  s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (s->dirfd < 0) {
+    mc__jset_err(err, errlen, "%s: cannot open the directory: %s", dir,
+                 strerror(errno));
+    store_close(s);
+    return MC_EIO;
+  }
+  int rc = mc__jstore_load(s, err, errlen);
+  if (rc != 0) {
+    store_close(s);
+    return rc;
+  }
+  /* Temp files are what a crash in the middle of a rewrite or of a
+   * journal's creation leaves; the files they were meant to replace are
+   * intact, so they are only garbage. */
+  unlinkat(s->dirfd, MC_JSON_TMP_FILE, 0);
+  unlinkat(s->dirfd, MC_JSON_JOURNAL_TMP, 0);
+  s->compact_bytes = compact_env();
+  s->opened = 1;
+  compact_maybe(s); /* a compaction cut short by a crash resumes now */
+  *out = s;
+  return 0;
 }
 
-/* Reverse order, so that an account changed twice gets its first value. */
-static void undo_changes(mc_store *s, const undo *u, size_t n,
-                         size_t old_naccts) {
-  for (size_t i = n; i-- > 0;)
-    s->accts[u[i].slot] = u[i].old;
-  s->naccts = old_naccts;
+/* ---- compaction ---------------------------------------------------------- */
+
+static void compact_failed(mc_store *s, uint64_t height, const char *why) {
+  log_event(s, MC_LOG_ERROR, "store_compact_failed", MC_JSON_FILE, height, why);
+  s->retry_at_ms = monotonic_ms() + COMPACT_RETRY_MS;
 }
 
-static void log_write_failure(mc_store *s, const mc_block *b, int renamed,
-                              const char *why) {
-  mc_log_field f[] = {MC_LOG_F_S("file", s->path),
-                      MC_LOG_F_U("height", b->header.height),
-                      MC_LOG_F_B("visible", renamed), MC_LOG_F_S("error", why)};
-  s->api->log(s->host, MC_LOG_ERROR, "store_write_failed", f,
+static void compact_logged(mc_store *s, const mc__jcompact *c) {
+  mc_log_field f[] = {MC_LOG_F_S("dir", s->dir),
+                      MC_LOG_F_U("blocks", c->nlines),
+                      MC_LOG_F_U("bytes", c->bytes), MC_LOG_F_U("ms", c->ms)};
+  s->api->log(s->host, MC_LOG_INFO, "store_compacted", f,
               sizeof f / sizeof f[0]);
 }
 
-static int write_file(mc_store *s, const mc_block *b) {
-  char why[256] = "";
-  int renamed = 0;
-  int rc = mc__jfile_replace(s->dirfd, MC_JSON_FILE, MC_JSON_TMP_FILE, emit_doc,
-                             s, &renamed, why, sizeof why);
-  /* With renamed == 1 only the directory fsync failed: the file on disk
-   * already has the block.  The caller is told it failed and memory goes
-   * back to the old head; the next append rewrites the file from memory,
-   * so disk and memory agree again then. */
+/* Takes the result of a finished compaction. */
+static void compact_poll(mc_store *s, int wait) {
+  mc__jcompact *c = &s->compact;
+  if (!mc__jcompact_poll(c, wait))
+    return;
+  if (c->rc == 0) {
+    /* chain.json now durably holds blocks 0..nlines-1. */
+    s->json_blocks = c->nlines;
+    s->json_bytes = c->bytes;
+    compact_logged(s, c);
+    if (c->old_left)
+      compact_failed(s, c->nlines, c->why);
+    else
+      s->old_exists = 0;
+  } else {
+    /* Even with the new file renamed into place (only the directory's
+     * fsync failed) it may not survive a power loss: chain.json counts as
+     * the old one, and chain.journal.old stays. */
+    compact_failed(s, c->nlines, c->why);
+  }
+  mc__jcompact_clear(c);
+}
+
+/* Moves chain.journal aside as chain.journal.old; the next append starts
+ * a new chain.journal. */
+static int rotate(mc_store *s) {
+  if (renameat(s->dirfd, MC_JSON_JOURNAL, s->dirfd, MC_JSON_JOURNAL_OLD) != 0) {
+    char why[160];
+    snprintf(why, sizeof why, "cannot rename %s to %s: %s", MC_JSON_JOURNAL,
+             MC_JSON_JOURNAL_OLD, strerror(errno));
+    compact_failed(s, s->nblocks, why);
+    return -1;
+  }
+  close(s->jfd);
+  s->jfd = -1;
+  s->jend = 0;
+  s->old_exists = 1;
+  /* Not needed for safety (either name holds the records), but then a
+   * crash cannot bring back a chain.journal that is already folded. */
+  fsync(s->dirfd);
+  return 0;
+}
+
+static void compact_maybe(mc_store *s) {
+  if (s->compact.running || s->broken)
+    return;
+  uint64_t records = s->jfd >= 0 ? s->jend - MC_JSON_JOURNAL_HEAD : 0;
+  uint64_t limit = s->compact_bytes;
+  if (limit == 0)
+    limit =
+        s->json_bytes > COMPACT_MIN_BYTES ? s->json_bytes : COMPACT_MIN_BYTES;
+  if (!s->old_exists && (s->jfd < 0 || records < limit))
+    return;
+  if (s->retry_at_ms != 0 && monotonic_ms() < s->retry_at_ms)
+    return;
+  if (!s->old_exists && rotate(s) != 0)
+    return;
+  mc__jcompact *c = &s->compact;
+  int rc = mc__jcompact_snapshot(c, s->dirfd, s->lines, s->nblocks, s->accts,
+                                 s->naccts);
+  if (rc == 0) {
+    c->drop_old = 1;
+    rc = mc__jcompact_start(c);
+    if (rc != 0)
+      mc__jcompact_clear(c);
+  }
   if (rc != 0)
-    log_write_failure(s, b, renamed, why);
+    compact_failed(s, s->nblocks,
+                   rc == MC_ENOMEM ? "out of memory for the snapshot"
+                                   : "cannot start a thread");
+}
+
+/* A clean close leaves chain.json holding every block and no journal. */
+static void fold_at_close(mc_store *s) {
+  if (s->nblocks > s->json_blocks) {
+    mc__jcompact c;
+    if (mc__jcompact_snapshot(&c, s->dirfd, s->lines, s->nblocks, s->accts,
+                              s->naccts) != 0) {
+      compact_failed(s, s->nblocks, "out of memory for the snapshot");
+      return;
+    }
+    mc__jcompact_run(&c);
+    int rc = c.rc;
+    if (rc == 0)
+      compact_logged(s, &c);
+    else
+      compact_failed(s, s->nblocks, c.why); /* the journals stay */
+    mc__jcompact_clear(&c);
+    if (rc != 0)
+      return;
+  }
+  if (s->jfd >= 0)
+    close(s->jfd);
+  s->jfd = -1;
+  int bad = unlinkat(s->dirfd, MC_JSON_JOURNAL, 0) != 0 && errno != ENOENT;
+  bad |= unlinkat(s->dirfd, MC_JSON_JOURNAL_OLD, 0) != 0 && errno != ENOENT;
+  bad |= fsync(s->dirfd) != 0;
+  if (bad)
+    log_event(s, MC_LOG_WARN, "store_journal_left", MC_JSON_JOURNAL, s->nblocks,
+              strerror(errno));
+}
+
+static void store_close(mc_store *s) {
+  if (s == NULL)
+    return;
+  compact_poll(s, 1);
+  if (s->opened && (s->jfd >= 0 || s->old_exists))
+    fold_at_close(s);
+  for (size_t i = 0; i < s->nblocks; i++) {
+    mc__jblock_clear(&s->blocks[i]);
+    if (owns_line(s, s->lines[i]))
+      cJSON_free(s->lines[i]);
+  }
+  for (size_t i = 0; i < s->narenas; i++)
+    free(s->arenas[i]);
+  free(s->blocks);
+  free(s->lines);
+  free(s->accts);
+  mc__jidx_free(&s->by_hash);
+  mc__jidx_free(&s->by_tx);
+  mc__jidx_free(&s->by_acct);
+  if (s->jfd >= 0)
+    close(s->jfd);
+  if (s->dirfd >= 0)
+    close(s->dirfd);
+  free(s->dir);
+  free(s);
+}
+
+/* ---- appending ----------------------------------------------------------- */
+
+/* The host validated the block; these are only what would make the store
+ * read out of bounds or write a file it then could not read. */
+static int well_formed(const mc_block *b, const mc_account *changes, size_t n) {
+  if ((b->header.tx_count > 0 && b->txs == NULL) ||
+      (b->cert_len > 0 && b->cert == NULL) || (n > 0 && changes == NULL))
+    return 0;
+  for (uint32_t i = 0; i < b->header.tx_count; i++) {
+    size_t len = strnlen(b->txs[i].chain_id, sizeof b->txs[i].chain_id);
+    if (len == 0 || len > MC_CHAIN_ID_MAX)
+      return 0;
+  }
+  return 1;
+}
+
+/* Writes one record to chain.journal (creating it first if needed) and
+ * makes it durable. */
+static int write_record(mc_store *s, const mc_block *b, const uint8_t *rec,
+                        size_t len) {
+  char why[256] = "";
+  int rc = 0;
+  if (s->jfd < 0) {
+    rc = mc__jjournal_create(s->dirfd, MC_JSON_JOURNAL, &s->jfd, why,
+                             sizeof why);
+    if (rc == 0)
+      s->jend = MC_JSON_JOURNAL_HEAD;
+  }
+  int intact = 1;
+  if (rc == 0)
+    rc = mc__jjournal_append(s->jfd, s->jend, rec, len, &intact, why,
+                             sizeof why);
+  if (rc == 0) {
+    s->jend += len;
+    return 0;
+  }
+  if (!intact) {
+    /* The tail of the file is unknown, so no record may follow it; a clean
+     * close rewrites chain.json from memory, which repairs it. */
+    s->broken = 1;
+    strncat(why,
+            "; the journal's tail is unknown: no more appends until "
+            "a restart",
+            sizeof why - strlen(why) - 1);
+  }
+  log_event(s, MC_LOG_ERROR, "store_write_failed", MC_JSON_JOURNAL,
+            b->header.height, why);
   return rc;
 }
 
@@ -405,38 +439,45 @@ static int store_append(mc_store *s, const mc_block *b,
                         const mc_account *changes, size_t n) {
   if (s == NULL || b == NULL || !well_formed(b, changes, n))
     return MC_EINVAL;
-  if (!links(s, b))
+  compact_poll(s, 0);
+  if (!mc__jstore_links(s, b))
     return MC_ELINK;
-  undo *u = malloc((n ? n : 1) * sizeof *u);
-  mc_block copy;
-  char *line = NULL;
-  int rc = u == NULL ? MC_ENOMEM : reserve(s, b, n);
-  if (rc == 0)
-    rc = mc__jblock_copy(&copy, b);
-  if (rc == 0 && (line = mc__jblock_render(b)) == NULL) {
-    mc__jblock_clear(&copy);
-    rc = MC_ENOMEM;
+  if (s->broken) {
+    log_event(s, MC_LOG_ERROR, "store_write_failed", MC_JSON_JOURNAL,
+              b->header.height,
+              "an earlier failed append left the "
+              "journal's tail unknown; restart the node");
+    return MC_EIO;
   }
+  mc_block copy;
+  int copied = 0;
+  char *line = NULL;
+  uint8_t *rec = NULL;
+  size_t reclen = 0;
+  int rc = mc__jstore_reserve(s, b, n);
+  if (rc == 0 && (rc = mc__jblock_copy(&copy, b)) == 0)
+    copied = 1;
+  if (rc == 0 && (line = mc__jblock_render(b)) == NULL)
+    rc = MC_ENOMEM;
+  if (rc == 0)
+    rc = mc__jrec_encode(b, line, changes, n, &rec, &reclen);
+  if (rc == 0)
+    rc = write_record(s, b, rec, reclen);
+  free(rec);
   if (rc != 0) {
-    free(u);
+    if (copied)
+      mc__jblock_clear(&copy);
+    cJSON_free(line);
     return rc;
   }
-  size_t old_naccts = s->naccts;
-  apply_changes(s, changes, n, u);
   s->blocks[s->nblocks] = copy;
   s->lines[s->nblocks] = line;
   s->nblocks++;
-  rc = write_file(s, b);
-  if (rc == 0) {
-    index_block(s, s->nblocks - 1);
-  } else {
-    s->nblocks--;
-    mc__jblock_clear(&s->blocks[s->nblocks]);
-    cJSON_free(line);
-    undo_changes(s, u, n, old_naccts);
-  }
-  free(u);
-  return rc;
+  for (size_t i = 0; i < n; i++)
+    mc__jstore_set_account(s, &changes[i]);
+  mc__jstore_index_block(s, s->nblocks - 1);
+  compact_maybe(s);
+  return 0;
 }
 
 /* ---- reading ------------------------------------------------------------- */
@@ -487,7 +528,7 @@ static void store_free_block(mc_store *s, mc_block *b) {
 
 static int store_get_account(mc_store *s, const uint8_t pubkey[MC_PUBKEY_LEN],
                              mc_account *out) {
-  ssize_t slot = find_account(s, pubkey);
+  ssize_t slot = mc__jstore_find_account(s, pubkey);
   if (slot < 0)
     return MC_ENOTFOUND;
   *out = s->accts[slot];
@@ -530,5 +571,5 @@ static const mc_store_vtable json_vtable = {
 };
 
 MC_PLUGIN_DEFINE(MC_PLUGIN_STORE, "json", "1.0.0",
-                 "the chain in one chain.json file, rewritten atomically",
+                 "the chain in chain.json, appended through a journal",
                  &json_vtable)

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1049,33 +1050,43 @@ static void json_damage(void **state) {
 }
 
 /*
- * A write that fails (here: the temp file's name is taken by a directory)
- * changes nothing, not even in memory: the block that failed brings the
- * first appearance of LATE_KEY, which must stay absent.
+ * A write that fails changes nothing, not even in memory: the block that
+ * failed brings the first appearance of LATE_KEY, which must stay absent.
+ * The failure: json.so appends to DIR/chain.journal, and RLIMIT_FSIZE at
+ * that file's size makes the write fail with EFBIG (SIGXFSZ ignored).
  */
 static void json_write_failure(void **state) {
   fixture *f = *state;
   if (strcmp(g_plugin.desc->name, "json") != 0)
-    skip(); /* knows json.so's temp file name */
+    skip(); /* knows json.so's journal */
   chain *c = chain_new(12);
   size_t h = 1;
   while (!c->present[h][LATE_KEY])
     h++;
   mc_store *s = open_ok(f->dir);
   append_ok(s, c, 0, h);
-  char tmp[4400];
-  snprintf(tmp, sizeof tmp, "%s/chain.json.tmp", f->dir);
-  assert_int_equal(mkdir(tmp, 0755), 0);
+  char journal[4400];
+  struct stat st;
+  snprintf(journal, sizeof journal, "%s/chain.journal", f->dir);
+  assert_int_equal(stat(journal, &st), 0);
   snapshot before = take_snapshot(f->dir);
   unsigned logged = g_host.logged_errors;
-  assert_int_equal(g_vt->append(s, c->b[h], c->chg[h], c->nchg[h]), MC_EIO);
+  struct rlimit old, lim;
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+  lim = old;
+  lim.rlim_cur = (rlim_t)st.st_size;
+  void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  int rc = g_vt->append(s, c->b[h], c->chg[h], c->nchg[h]);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, prev);
+  assert_int_equal(rc, MC_EIO);
   assert_int_equal(g_host.logged_errors, logged + 1);
   assert_holds(s, c, h - 1);
   snapshot after = take_snapshot(f->dir);
   assert_snapshot_same(before, after);
   free(before.bytes);
   free(after.bytes);
-  assert_int_equal(rmdir(tmp), 0);
   append_ok(s, c, h, c->n);
   assert_holds(s, c, c->n - 1);
   g_vt->close(s);
