@@ -441,7 +441,7 @@ def probe(net, until, interval_ms, poll_s=0.001):
     from the probe key to node 0, then GET_TX polled every poll_s until it
     is committed.  Returns the submit-to-commit times in ms.  A second
     measure of the latency beside mcli load's, which sees commits by
-    polling GET_STATUS every 5 ms and fetching each new block.
+    polling node 0's head and fetching each new block.
     The pause after each commit is random over one block interval: a
     fixed pause would submit at the same point of every block's cycle
     and measure that point only."""
