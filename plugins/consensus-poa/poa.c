@@ -263,16 +263,39 @@ static int poa_on_message(mc_consensus *c, uint32_t from, const uint8_t *msg,
   return rc;
 }
 
+/*
+ * Where the wait for the next proposal starts (monotonic ms): when the
+ * block just committed was proposed (its timestamp, read on this node's
+ * clock), but never earlier than block_interval_ms before now.  So the
+ * time the votes took eats into the wait instead of adding to it, and a
+ * proposer whose clock runs ahead or behind shifts the next proposal by
+ * at most the interval, never beyond the commit plus the interval.  A
+ * block this node never saw proposed (from sync) counts from now.
+ */
+static uint64_t interval_start(mc_consensus *c,
+                               const uint8_t hash[MC_HASH_LEN]) {
+  uint64_t mono = c->api->monotonic_ms(c->host);
+  const mc_block *b = poa_cand_find(c, hash);
+  if (b == NULL)
+    return mono;
+  uint64_t wall = c->api->now_ms(c->host);
+  uint64_t ts = b->header.timestamp_ms;
+  uint64_t since = wall > ts ? wall - ts : 0;
+  if (since > c->block_interval_ms)
+    since = c->block_interval_ms;
+  return since < mono ? mono - since : 0;
+}
+
 static void poa_on_commit(mc_consensus *c, uint64_t height,
                           const uint8_t hash[MC_HASH_LEN]) {
-  (void)hash;
   if (height < c->height) /* a height we moved past already */
     return;
+  uint64_t start = interval_start(c, hash); /* before the candidates go */
   poa_round_reset(c);
   poa_saved_next_height(&c->saved, height + 1); /* hw is kept */
   c->height = height + 1;
   c->view = 0;
-  c->last_commit_ms = c->api->monotonic_ms(c->host);
+  c->last_commit_ms = start;
   if (!c->running)
     return;
   poa_round_begin(c);

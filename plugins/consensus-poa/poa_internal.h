@@ -272,7 +272,8 @@ struct mc_consensus {
    * our VIEWCHANGE, so a validator alone never climbs views on its own. */
   int view_synced;
   uint64_t resend_timer;
-  uint64_t last_commit_ms; /* monotonic */
+  uint64_t last_commit_ms; /* monotonic: where the wait for the next
+                              proposal starts (interval_start) */
 
   poa_saved saved;
   poa_vote *votes; /* [kind-1][signer][slot] for ACK, COMMIT, VIEWCHANGE */
