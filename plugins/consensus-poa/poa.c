@@ -276,6 +276,9 @@ static uint64_t interval_start(mc_consensus *c,
                                const uint8_t hash[MC_HASH_LEN]) {
   uint64_t mono = c->api->monotonic_ms(c->host);
   const mc_block *b = poa_cand_find(c, hash);
+  if (b == NULL && c->committing != NULL &&
+      memcmp(c->committing->hash, hash, MC_HASH_LEN) == 0)
+    b = c->committing; /* our own commit: check_commit took it */
   if (b == NULL)
     return mono;
   uint64_t wall = c->api->now_ms(c->host);

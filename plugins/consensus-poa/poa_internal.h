@@ -274,6 +274,8 @@ struct mc_consensus {
   uint64_t resend_timer;
   uint64_t last_commit_ms; /* monotonic: where the wait for the next
                               proposal starts (interval_start) */
+  const mc_block *committing; /* during commit_block: the block, taken
+                                 from the candidates */
 
   poa_saved saved;
   poa_vote *votes; /* [kind-1][signer][slot] for ACK, COMMIT, VIEWCHANGE */

@@ -95,9 +95,13 @@ static void check_commit(mc_consensus *c, uint64_t v,
     return;
   }
   uint64_t h = c->height;
+  /* on_commit times the next proposal from this block's timestamp, and
+   * the block is no longer among the candidates */
+  c->committing = b;
   /* On success the host calls on_commit before returning: the round state
    * belongs to the next height from here on, so touch nothing of it. */
   int rc = c->api->commit_block(c->host, b, cert, cert_len);
+  c->committing = NULL;
   free(cert);
   if (rc != 0 && h == c->height) {
     poa_log(c, MC_LOG_ERROR, "commit_failed",
