@@ -204,7 +204,7 @@ static int open_store(mc_node *n, const mc_config *cfg, char *err,
                       size_t errlen) {
   char why[512] = "";
   n->store_host = (struct mc_host){n, n->store_plugin.desc->name, NULL, NULL};
-  int rc = n->svt->open(&mc_node_host_api, &n->store_host, cfg->data_dir,
+  int rc = n->svt->open(&mc_node_store_api, &n->store_host, cfg->data_dir,
                         &n->store, why, sizeof why);
   if (rc != 0) {
     snprintf(err, errlen, "store %s: %s", n->store_plugin.path,

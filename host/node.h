@@ -87,8 +87,11 @@ struct mc_node {
   mc_node_stats stats;
 };
 
-/* The services table handed to both plugins (services.c). */
+/* The services table handed to the consensus engine (services.c). */
 extern const mc_host_api mc_node_host_api;
+/* The one handed to the store: the services a store may use, and refusals
+ * (MC_ESTATE, logged once) in place of the rest (services.c). */
+extern const mc_host_api mc_node_store_api;
 
 /*
  * Loads both plugins as cfg names them.  Touches nothing else.  Returns 0

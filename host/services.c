@@ -5,7 +5,16 @@
  * JSON log, timers to libuv (the host owns every handle, so a plugin never
  * holds a libuv handle that could outlive it), blocks to the chain, and
  * durable state to a file in the data directory.
+ *
+ * A store gets its own table (mc_node_store_api): the services a store has
+ * a use for (logging, clocks, hashing, the block codec) and, in place of
+ * every other one, a function that refuses.  The host calls the store from
+ * inside the chain's own operations, so a store that called head,
+ * get_block or commit_block would re-enter the chain half-way through an
+ * append; timers, messages, keys and the plugin state are the consensus
+ * engine's.  docs/SDK.md lists what a store may call.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -42,7 +51,13 @@ static uint64_t svc_now_ms(mc_host *h) {
   return mc_node_now_ms();
 }
 
-static uint64_t svc_monotonic_ms(mc_host *h) { return uv_now(&h->node->loop); }
+/* The loop's clock; a store asking during its open, before the loop
+ * exists, gets the same clock read directly (uv_now is uv_hrtime in ms). */
+static uint64_t svc_monotonic_ms(mc_host *h) {
+  if (!h->node->loop_ready)
+    return uv_hrtime() / 1000000u;
+  return uv_now(&h->node->loop);
+}
 
 /* ---- timers ---- */
 
@@ -278,4 +293,139 @@ const mc_host_api mc_node_host_api = {
     .buf_free = svc_buf_free,
     .state_save = svc_state_save,
     .state_load = svc_state_load,
+};
+
+/* ---- the store's table ---- */
+
+/* Logs the first refusal of each service (a store that calls one in a loop
+ * must not flood the log) and names it. */
+static void refused(mc_host *h, int service, const char *name) {
+  static unsigned char said[32];
+  assert(service >= 0 && service < (int)sizeof said);
+  if (said[service])
+    return;
+  said[service] = 1;
+  mc_log_field f[] = {MC_LOG_F_S("plugin", h != NULL ? h->src : "?"),
+                      MC_LOG_F_S("service", name)};
+  mc_log_write(MC_LOG_ERROR, "host", "plugin_service_refused", f, 2);
+}
+
+static int no_timer_start(mc_host *h, uint64_t d, mc_timer_cb cb, void *arg,
+                          uint64_t *id) {
+  (void)d, (void)cb, (void)arg, (void)id;
+  refused(h, 0, "timer_start");
+  return MC_ESTATE;
+}
+static int no_timer_stop(mc_host *h, uint64_t id) {
+  (void)id;
+  refused(h, 1, "timer_stop");
+  return MC_ESTATE;
+}
+static int no_send(mc_host *h, uint32_t v, const uint8_t *m, size_t n) {
+  (void)v, (void)m, (void)n;
+  refused(h, 2, "send");
+  return MC_ESTATE;
+}
+static int no_broadcast(mc_host *h, const uint8_t *m, size_t n) {
+  (void)m, (void)n;
+  refused(h, 3, "broadcast");
+  return MC_ESTATE;
+}
+static int no_sign(mc_host *h, const uint8_t *m, size_t n,
+                   uint8_t sig[MC_SIG_LEN]) {
+  (void)m, (void)n, (void)sig;
+  refused(h, 4, "sign");
+  return MC_ESTATE;
+}
+static int no_verify(mc_host *h, const uint8_t pk[MC_PUBKEY_LEN],
+                     const uint8_t *m, size_t n,
+                     const uint8_t sig[MC_SIG_LEN]) {
+  (void)pk, (void)m, (void)n, (void)sig;
+  refused(h, 5, "verify");
+  return MC_ESTATE;
+}
+/* No validator set for a store: 0 validators, and it is no validator. */
+static uint32_t no_validator_count(mc_host *h) {
+  refused(h, 6, "validator_count");
+  return 0;
+}
+static int no_validator_key(mc_host *h, uint32_t i,
+                            uint8_t pk[MC_PUBKEY_LEN]) {
+  (void)i, (void)pk;
+  refused(h, 7, "validator_key");
+  return MC_ESTATE;
+}
+static int32_t no_self_index(mc_host *h) {
+  refused(h, 8, "self_index");
+  return -1;
+}
+static int no_head(mc_host *h, uint64_t *height, uint8_t hash[MC_HASH_LEN]) {
+  (void)height, (void)hash;
+  refused(h, 9, "head");
+  return MC_ESTATE;
+}
+static int no_build_block(mc_host *h, mc_block **out) {
+  refused(h, 10, "build_block");
+  if (out != NULL)
+    *out = NULL;
+  return MC_ESTATE;
+}
+static int no_validate_block(mc_host *h, const mc_block *b) {
+  (void)b;
+  refused(h, 11, "validate_block");
+  return MC_ESTATE;
+}
+static int no_commit_block(mc_host *h, const mc_block *b, const uint8_t *c,
+                           size_t n) {
+  (void)b, (void)c, (void)n;
+  refused(h, 12, "commit_block");
+  return MC_ESTATE;
+}
+static int no_get_block(mc_host *h, uint64_t height, mc_block **out) {
+  (void)height;
+  refused(h, 13, "get_block");
+  if (out != NULL)
+    *out = NULL;
+  return MC_ESTATE;
+}
+static int no_state_save(mc_host *h, const uint8_t *d, size_t n) {
+  (void)d, (void)n;
+  refused(h, 14, "state_save");
+  return MC_ESTATE;
+}
+static int no_state_load(mc_host *h, uint8_t **d, size_t *n) {
+  refused(h, 15, "state_load");
+  if (d != NULL)
+    *d = NULL;
+  if (n != NULL)
+    *n = 0;
+  return MC_ESTATE;
+}
+
+const mc_host_api mc_node_store_api = {
+    .size = sizeof(mc_host_api),
+    .log = svc_log,
+    .now_ms = svc_now_ms,
+    .monotonic_ms = svc_monotonic_ms,
+    .timer_start = no_timer_start,
+    .timer_stop = no_timer_stop,
+    .send = no_send,
+    .broadcast = no_broadcast,
+    .sign = no_sign,
+    .verify = no_verify,
+    .hash = svc_hash,
+    .validator_count = no_validator_count,
+    .validator_key = no_validator_key,
+    .self_index = no_self_index,
+    .head = no_head,
+    .build_block = no_build_block,
+    .validate_block = no_validate_block,
+    .commit_block = no_commit_block,
+    .get_block = no_get_block,
+    .encode_block = svc_encode_block,
+    .decode_block = svc_decode_block,
+    .block_free = svc_block_free,
+    .buf_free = svc_buf_free,
+    .state_save = no_state_save,
+    .state_load = no_state_load,
 };
