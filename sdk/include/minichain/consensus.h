@@ -58,7 +58,11 @@ typedef struct mc_consensus_params {
   ((params)->size >=                                                           \
    offsetof(mc_consensus_params, field) + sizeof((params)->field))
 
-/* What the host shows in its status output. */
+/* What the host shows in its status output.  The host fills it with
+ * defaults (height being decided, view 0, leader -1) before calling
+ * status.  Not size-first (ABI 1.0): it is versioned by the plugin's
+ * abi_minor, and a field added later is read only from plugins whose minor
+ * has it. */
 typedef struct mc_consensus_status {
   uint64_t height; /* height being decided */
   uint64_t view;   /* current view (round) at that height */

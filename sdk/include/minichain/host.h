@@ -16,6 +16,12 @@
  * be called on that thread, from inside a plugin callback (vtable function,
  * timer or message callback).
  *
+ * A store may call only log, now_ms, monotonic_ms, hash, encode_block,
+ * decode_block, block_free and buf_free.  In the table a store gets, every
+ * other function refuses: MC_ESTATE (validator_count 0, self_index -1),
+ * nothing handed out, the first call logged.  The host calls a store from
+ * inside the chain's own operations, which those would re-enter.
+ *
  * Memory: a pointer the host passes to a plugin callback is valid only
  * during that callback.  Memory the host returns (blocks, buffers) is freed
  * with the host's block_free / buf_free; never with the plugin's free().
@@ -49,7 +55,9 @@ typedef enum mc_log_type {
   MC_LOG_HEX = 5  /* v.hex: bytes written as lower-case hex */
 } mc_log_type;
 
-/* One key/value of a structured log event. */
+/* One key/value of a structured log event.  Not size-first (ABI 1.0):
+ * arrays of it are read as the plugin's abi_minor lays them out, and a
+ * type the host does not know is written as null. */
 typedef struct mc_log_field {
   const char *key;
   mc_log_type type;
@@ -225,15 +233,18 @@ typedef struct mc_host_api {
   /* ---- durable plugin state --------------------------------------------- */
 
   /*
-   * Replaces the plugin's saved state with `len` bytes, durably: when it
-   * returns 0, the bytes survive a crash (temp file, fsync, rename, fsync
-   * of the directory).  Consensus plugins save their votes with it before
-   * sending them.  MC_EIO on failure (nothing is replaced).
+   * Replaces the plugin's saved state with `len` bytes (at most 64 MiB),
+   * durably: when it returns 0, the bytes survive a crash.  The host keeps
+   * them in DATA/consensus-<name>.state, two slots written in turn and
+   * flushed with one fdatasync, so a crash mid-save leaves the value
+   * before it.  Consensus plugins save their votes with it before sending
+   * them.  MC_EIO on failure (the value before stays); MC_ESTATE when a
+   * store calls it (durable state is the consensus engine's).
    */
   int (*state_save)(mc_host *h, const uint8_t *data, size_t len);
 
   /* Loads what state_save last stored.  MC_ENOTFOUND if nothing was ever
-   * saved.  Free *data with buf_free. */
+   * saved; MC_ESTATE when a store calls it.  Free *data with buf_free. */
   int (*state_load)(mc_host *h, uint8_t **data, size_t *len);
 } mc_host_api;
 
