@@ -53,6 +53,7 @@
 #include "minichain/error.h"
 #include "minichain/plugin.h"
 #include "minichain/store.h"
+#include "minichain/store_util.h"
 
 /* A compaction starts once the journal holds as many bytes of records as
  * chain.json has, and at least this many: each rewrite of chain.json is
@@ -170,11 +171,10 @@ void mc__jstore_index_block(mc_store *s, uint64_t height) {
 }
 
 int mc__jstore_links(const mc_store *s, const mc_block *b) {
-  if (b->header.height != s->nblocks)
-    return 0;
-  return s->nblocks == 0 ||
-         memcmp(b->header.prev_hash, s->blocks[s->nblocks - 1].hash,
-                MC_HASH_LEN) == 0;
+  if (s->nblocks == 0)
+    return mc_store_block_follows(b, 0, 0, NULL);
+  return mc_store_block_follows(b, 1, s->nblocks - 1,
+                                s->blocks[s->nblocks - 1].hash);
 }
 
 static void compact_maybe(mc_store *s);
@@ -192,15 +192,9 @@ static void store_close(mc_store *s);
 
 static int store_open(const mc_host_api *api, mc_host *host, const char *dir,
                       mc_store **out, char *err, size_t errlen) {
-  if (out == NULL || err == NULL || errlen == 0)
-    return MC_EINVAL;
-  *out = NULL;
-  if (api == NULL || dir == NULL ||
-      api->size < offsetof(mc_host_api, buf_free) + sizeof api->buf_free) {
-    mc__jset_err(err, errlen,
-                 "json store: no directory or no usable host table");
-    return MC_EINVAL;
-  }
+  int rc = mc_store_open_args(api, dir, out, err, errlen, "json store");
+  if (rc != 0)
+    return rc;
   if (sodium_init() < 0) {
     mc__jset_err(err, errlen, "json store: cannot initialise libsodium");
     return MC_EIO;
@@ -224,7 +218,7 @@ static int store_open(const mc_host_api *api, mc_host *host, const char *dir,
     store_close(s);
     return MC_EIO;
   }
-  int rc = mc__jstore_load(s, err, errlen);
+  rc = mc__jstore_load(s, err, errlen);
   if (rc != 0) {
     store_close(s);
     return rc;
@@ -390,8 +384,7 @@ static void store_close(mc_store *s) {
 /* The host validated the block; these are only what would make the store
  * read out of bounds or write a file it then could not read. */
 static int well_formed(const mc_block *b, const mc_account *changes, size_t n) {
-  if ((b->header.tx_count > 0 && b->txs == NULL) ||
-      (b->cert_len > 0 && b->cert == NULL) || (n > 0 && changes == NULL))
+  if (!mc_store_block_well_formed(b, changes, n))
     return 0;
   for (uint32_t i = 0; i < b->header.tx_count; i++) {
     size_t len = strnlen(b->txs[i].chain_id, sizeof b->txs[i].chain_id);
@@ -437,7 +430,7 @@ static int write_record(mc_store *s, const mc_block *b, const uint8_t *rec,
 
 static int store_append(mc_store *s, const mc_block *b,
                         const mc_account *changes, size_t n) {
-  if (s == NULL || b == NULL || !well_formed(b, changes, n))
+  if (s == NULL || !well_formed(b, changes, n))
     return MC_EINVAL;
   compact_poll(s, 0);
   if (!mc__jstore_links(s, b))

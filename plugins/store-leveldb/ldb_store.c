@@ -22,6 +22,7 @@
 #include "minichain/error.h"
 #include "minichain/plugin.h"
 #include "minichain/store.h"
+#include "minichain/store_util.h"
 
 /* ---- open and close ------------------------------------------------------- */
 
@@ -29,15 +30,9 @@ static void store_close(mc_store *s);
 
 static int store_open(const mc_host_api *api, mc_host *host, const char *dir,
                       mc_store **out, char *err, size_t errlen) {
-  if (out == NULL || err == NULL || errlen == 0)
-    return MC_EINVAL;
-  *out = NULL;
-  if (api == NULL || dir == NULL ||
-      api->size < offsetof(mc_host_api, buf_free) + sizeof api->buf_free) {
-    snprintf(err, errlen, "leveldb store: no directory or no usable host "
-             "table");
-    return MC_EINVAL;
-  }
+  int rc = mc_store_open_args(api, dir, out, err, errlen, "leveldb store");
+  if (rc != 0)
+    return rc;
   mc_store *s = calloc(1, sizeof *s);
   size_t plen = strlen(dir) + sizeof "/" MC_LDB_DIR;
   if (s == NULL || (s->dbpath = malloc(plen)) == NULL) {
@@ -55,7 +50,7 @@ static int store_open(const mc_host_api *api, mc_host *host, const char *dir,
     store_close(s);
     return MC_EIO;
   }
-  int rc = mc__ldb_open(s, err, errlen);
+  rc = mc__ldb_open(s, err, errlen);
   if (rc != 0) {
     store_close(s);
     return rc;
@@ -86,19 +81,6 @@ static void store_close(mc_store *s) {
 
 /* ---- append --------------------------------------------------------------- */
 
-static int links(const mc_store *s, const mc_block *b) {
-  if (!s->has_head)
-    return b->header.height == 0;
-  return s->head < UINT64_MAX && b->header.height == s->head + 1 &&
-         memcmp(b->header.prev_hash, s->head_hash, MC_HASH_LEN) == 0;
-}
-
-/* The host validated the block; these are only what would make the store
- * read out of bounds. */
-static int well_formed(const mc_block *b, const mc_account *changes, size_t n) {
-  return !((b->header.tx_count > 0 && b->txs == NULL) ||
-           (b->cert_len > 0 && b->cert == NULL) || (n > 0 && changes == NULL));
-}
 
 static void batch_put(leveldb_writebatch_t *wb, const uint8_t *key,
                       size_t klen, const void *val, size_t vlen) {
@@ -136,9 +118,9 @@ static void fill_batch(leveldb_writebatch_t *wb, const mc_block *b,
 
 static int store_append(mc_store *s, const mc_block *b,
                         const mc_account *changes, size_t n) {
-  if (s == NULL || b == NULL || !well_formed(b, changes, n))
+  if (s == NULL || !mc_store_block_well_formed(b, changes, n))
     return MC_EINVAL;
-  if (!links(s, b))
+  if (!mc_store_block_follows(b, s->has_head, s->head, s->head_hash))
     return MC_ELINK;
   uint8_t *enc = NULL;
   size_t enc_len = 0;

@@ -23,6 +23,7 @@
 
 #include "minichain/error.h"
 #include "minichain/plugin.h"
+#include "minichain/store_util.h"
 #include "sqlite_internal.h"
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
@@ -120,14 +121,9 @@ static void store_close(mc_store *s);
 
 static int store_open(const mc_host_api *api, mc_host *host, const char *dir,
                       mc_store **out, char *err, size_t errlen) {
-  if (out == NULL || err == NULL || errlen == 0)
-    return MC_EINVAL;
-  *out = NULL;
-  if (api == NULL || dir == NULL ||
-      api->size < offsetof(mc_host_api, buf_free) + sizeof api->buf_free) {
-    set_err(err, errlen, "sqlite store: no directory or no usable host table");
-    return MC_EINVAL;
-  }
+  int rc = mc_store_open_args(api, dir, out, err, errlen, "sqlite store");
+  if (rc != 0)
+    return rc;
   mc_store *s = calloc(1, sizeof *s);
   size_t plen = strlen(dir) + sizeof "/" MC_SQ_FILE;
   if (s == NULL || (s->path = malloc(plen)) == NULL) {
@@ -138,7 +134,7 @@ static int store_open(const mc_host_api *api, mc_host *host, const char *dir,
   snprintf(s->path, plen, "%s/%s", dir, MC_SQ_FILE);
   s->api = api;
   s->host = host;
-  int rc = mc__sq_db_open(s, err, errlen);
+  rc = mc__sq_db_open(s, err, errlen);
   if (rc == 0)
     rc = load_head(s, err, errlen);
   if (rc == 0)
@@ -168,12 +164,6 @@ static int links(const mc_store *s, const mc_block *b) {
          memcmp(b->header.prev_hash, s->head_hash, MC_HASH_LEN) == 0;
 }
 
-/* The host validated the block; these are only what would make the store
- * read out of bounds. */
-static int well_formed(const mc_block *b, const mc_account *changes, size_t n) {
-  return !(b->header.tx_count > 0 && b->txs == NULL) &&
-         !(b->cert_len > 0 && b->cert == NULL) && !(n > 0 && changes == NULL);
-}
 
 /* The statements of one append, inside the open transaction. */
 static int write_rows(mc_store *s, const mc_block *b, const uint8_t *raw,
@@ -239,7 +229,7 @@ static void settle_read_mark(mc_store *s) {
 
 static int store_append(mc_store *s, const mc_block *b,
                         const mc_account *changes, size_t n) {
-  if (s == NULL || b == NULL || !well_formed(b, changes, n))
+  if (s == NULL || !mc_store_block_well_formed(b, changes, n))
     return MC_EINVAL;
   if (!links(s, b))
     return MC_ELINK;
