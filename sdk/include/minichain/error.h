@@ -13,6 +13,10 @@
 #ifndef MINICHAIN_ERROR_H
 #define MINICHAIN_ERROR_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* X(NAME, number, message) */
 #define MC_ERRNO_MAP(X)                                                        \
   X(EINVAL, -1, "invalid argument")                                            \
@@ -89,5 +93,9 @@ static inline const char *mc_err_name(int err) {
     return "UNKNOWN";
   }
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* MINICHAIN_ERROR_H */
