@@ -19,12 +19,15 @@ With poa.so and the loader's solo engine (good-consensus.so):
 - with --switch-consensus: starts, logs consensus_switched, mchost.json names
   solo, poa's state file is left as it was; poa is then refused in turn;
 - a marker written before "consensus" was recorded: accepted, and completed;
+- a start that cannot listen (a taken port): exit 1, a new dir not left;
+- a second mchost on a running node's dir: refused, nothing removed;
 - switch_consensus in a --config file: refused (command line only);
 - a "consensus" that is not a name: refused as not a marker.
 """
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -65,9 +68,9 @@ class Env:
                 "--genesis", self.genesis, "--key", self.key,
                 "--listen", "127.0.0.1:0", *extra]
 
-    def start(self, data_dir, consensus, store, *extra):
-        """Runs mchost until it logs node_started, then stops it with
-        SIGTERM.  Returns (exit status, [log events]) or (None, output)."""
+    def spawn(self, data_dir, consensus, store, *extra):
+        """Runs mchost until it logs node_started.  Returns (the process,
+        [log events]), or (None, its output) if it did not start."""
         p = subprocess.Popen(self.cmd(data_dir, consensus, store, *extra),
                              stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
@@ -85,6 +88,14 @@ class Env:
             p.kill()
             p.wait()
             return None, "".join(lines)
+        return p, events
+
+    def start(self, data_dir, consensus, store, *extra):
+        """spawn, then a stop with SIGTERM.  Returns (exit status,
+        [log events]) or (None, output)."""
+        p, events = self.spawn(data_dir, consensus, store, *extra)
+        if p is None:
+            return None, events
         time.sleep(0.3)  # a block or two
         p.send_signal(signal.SIGTERM)
         rest = p.stderr.read()
@@ -98,8 +109,18 @@ class Env:
 
 
 def marker(data_dir):
-    with open(os.path.join(data_dir, "mchost.json"), "rb") as f:
+    """mchost.json's bytes, or b"" if there is none."""
+    path = os.path.join(data_dir, "mchost.json")
+    if not os.path.exists(path):
+        return b""
+    with open(path, "rb") as f:
         return f.read()
+
+
+def marker_doc(data_dir):
+    """mchost.json parsed, or {} if there is none."""
+    txt = marker(data_dir)
+    return json.loads(txt) if txt else {}
 
 
 def started(c, env, what, data_dir, consensus, store, *extra):
@@ -144,7 +165,7 @@ def check_failed_starts(c, env):
                     f"before: {before}\nafter:  {after}")
         started(c, env, f"{what}: then poa.so and json.so on the same dir",
                 empty, "poa.so", "json.so", "--new-validator")
-        doc = json.loads(marker(empty))
+        doc = marker_doc(empty)
         c.check(f"{what}: then mchost.json names poa and json",
                 doc.get("consensus") == "poa" and doc.get("store") == "json",
                 str(doc))
@@ -159,9 +180,10 @@ def check_full_dir_kept(c, env):
     for what, consensus, store, line in failed_start_cases(env):
         c.refusal(f"{what}, dir not empty",
                   env.cmd(full, consensus, store, "--log-level", "warn"), line)
+        sentinel = os.path.join(full, "SENTINEL")
         c.check(f"{what}, dir not empty: the sentinel is intact",
-                open(os.path.join(full, "SENTINEL")).read() == "keep me\n",
-                "changed or gone")
+                os.path.exists(sentinel) and
+                open(sentinel).read() == "keep me\n", "changed or gone")
         c.check(f"{what}, dir not empty: no mchost.json",
                 not os.path.exists(os.path.join(full, "mchost.json")),
                 str(os.listdir(full)))
@@ -191,20 +213,21 @@ def check_switch(c, env):
             marker(d) == old, marker(d).decode())
     c.check("--switch-consensus that failed: nothing removed",
             set(before) <= set(snapshot(d)), str(snapshot(d).keys()))
-    poa_state = open(os.path.join(d, "consensus-poa.state"), "rb").read()
+    state = os.path.join(d, "consensus-poa.state")
+    poa_state = open(state, "rb").read() if os.path.exists(state) else None
     events = started(c, env, "--switch-consensus to solo", d,
                      "good-consensus.so", "json.so", "--switch-consensus")
     c.check("--switch-consensus logs consensus_switched",
             "consensus_switched" in events, str(events))
-    doc, was = json.loads(marker(d)), json.loads(old)
+    doc, was = marker_doc(d), json.loads(old or b"{}")
     c.check("--switch-consensus: mchost.json names solo, the rest as it was",
             doc.get("consensus") == "solo" and
             {k: v for k, v in doc.items() if k != "consensus"} ==
             {k: v for k, v in was.items() if k != "consensus"},
             f"before: {was}\nafter:  {doc}")
     c.check("--switch-consensus: poa's state file is left as it was",
-            open(os.path.join(d, "consensus-poa.state"), "rb").read()
-            == poa_state, "changed")
+            poa_state is not None and os.path.exists(state) and
+            open(state, "rb").read() == poa_state, "changed or gone")
     before = snapshot(d)
     c.refusal("poa on the dir switched to solo",
               env.cmd(d, "poa.so", "json.so"), engine_line(d, "solo", "poa"),
@@ -217,13 +240,13 @@ def check_old_marker(c, env):
     d = os.path.join(env.work, "old-marker")
     started(c, env, "poa on a new dir", d, "poa.so", "json.so",
             "--new-validator")
-    doc = json.loads(marker(d))
+    doc = marker_doc(d)
     doc.pop("consensus", None)
     with open(os.path.join(d, "mchost.json"), "w") as f:
         json.dump(doc, f, indent="\t")
     events = started(c, env, "a marker without \"consensus\"", d, "poa.so",
                      "json.so")
-    new = json.loads(marker(d))
+    new = marker_doc(d)
     c.check("a marker without \"consensus\": completed with poa",
             new.get("consensus") == "poa" and
             {k: v for k, v in new.items() if k != "consensus"} == doc,
@@ -237,6 +260,49 @@ def check_old_marker(c, env):
     c.refusal("\"consensus\": 7", env.cmd(d, "poa.so", "json.so"),
               f"mchost: {d}/mchost.json: not a MiniChain data directory "
               "marker", before, d)
+
+
+def check_listen_fails(c, env):
+    """A start that cannot listen never ran: a new dir is left as it was
+    (exit 1: the environment, not the input)."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    d = os.path.join(env.work, "port-taken")
+    cmd = env.cmd(d, "poa.so", "json.so", "--new-validator", "--log-level",
+                  "error")
+    cmd[cmd.index("127.0.0.1:0")] = f"127.0.0.1:{port}"
+    rc, out, err = refusals.run(cmd)
+    taken.close()
+    c.check("a taken port: exit 1 and one line saying so",
+            rc == 1 and err.splitlines() == [
+                f"mchost: cannot listen on 127.0.0.1:{port}: address "
+                "already in use"], f"exit {rc}\n{err}")
+    c.check("a taken port: the data dir was not left behind",
+            not os.path.exists(d), str(os.path.exists(d) and os.listdir(d)))
+
+
+def check_in_use(c, env):
+    """A second mchost on a running node's dir is refused and removes
+    nothing, even when the running node's dir was new."""
+    d = os.path.join(env.work, "in-use")
+    first, events = env.spawn(d, "poa.so", "json.so", "--new-validator")
+    c.check("a node on a new dir runs", first is not None, str(events))
+    if first is None:
+        return
+    before = sorted(os.listdir(d))
+    c.refusal("a second mchost on the same dir",
+              env.cmd(d, "poa.so", "json.so"),
+              f"mchost: data directory {d} is in use by another mchost")
+    c.check("a second mchost on the same dir: nothing removed",
+            set(before) <= set(os.listdir(d)) and
+            "mchost.json" in before, f"before: {before}\n"
+            f"after:  {sorted(os.listdir(d))}")
+    first.send_signal(signal.SIGTERM)
+    first.stderr.read()
+    c.check("the first node then stops with exit 0",
+            first.wait(timeout=30) == 0, str(first.returncode))
 
 
 def check_config_file(c, env):
@@ -262,6 +328,8 @@ def main():
         check_full_dir_kept(c, env)
         check_switch(c, env)
         check_old_marker(c, env)
+        check_listen_fails(c, env)
+        check_in_use(c, env)
         check_config_file(c, env)
     print(f"{c.failures} failure(s)")
     sys.exit(1 if c.failures else 0)
