@@ -294,10 +294,13 @@ static int write_marker(const char *path, cJSON *doc) {
 }
 
 static void log_claim(const mc_datadir *d, const mc_datadir_owner *o) {
-  if (d->todo == MC_MARKER_SWITCH)
+  char old_state[256];
+  if (d->todo == MC_MARKER_SWITCH) {
+    snprintf(old_state, sizeof old_state, "consensus-%s.state", d->old_engine);
     MC_LOG(MC_LOG_WARN, "consensus_switched", MC_LOG_F_S("data_dir", d->path),
-           MC_LOG_F_S("from", d->old_engine), MC_LOG_F_S("to", o->consensus));
-  else if (d->todo == MC_MARKER_ADD_ENGINE)
+           MC_LOG_F_S("from", d->old_engine), MC_LOG_F_S("to", o->consensus),
+           MC_LOG_F_S("old_state", old_state)); /* left as it is */
+  } else if (d->todo == MC_MARKER_ADD_ENGINE)
     MC_LOG(MC_LOG_INFO, "data_dir_marker_updated",
            MC_LOG_F_S("data_dir", d->path),
            MC_LOG_F_S("consensus", o->consensus));
