@@ -6,13 +6,13 @@
  * (its lock and its marker file naming the chain, the store and the
  * engine: datadir.c), and only then does the store open.  The marker is
  * written last, when the node is ready to run; a start that fails before
- * that leaves a new data directory as it found it.  Shutdown runs the other way: the engine stops,
- * the loop runs until every handle is closed, then the engine is destroyed
- * and the store closed.  Plugins are never unloaded.
+ * that leaves a new data directory as it found it.  Shutdown runs the
+ * other way: the engine stops, the loop runs until every handle is closed,
+ * then the engine is destroyed and the store closed.  Plugins are never
+ * unloaded.
  */
 #include "node.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,6 @@
 #include "chain/codec.h"
 #include "chain/crypto.h"
 #include "datadir.h"
-#include "fsutil.h"
 #include "log.h"
 #include "minichain/error.h"
 
