@@ -45,6 +45,11 @@ static char *path_join(const char *dir, const char *name) {
   return p;
 }
 
+static int no_memory(char *err, size_t errlen) {
+  snprintf(err, errlen, "data directory: out of memory");
+  return MC_ENOMEM;
+}
+
 void mc_datadir_init(mc_datadir *d) {
   memset(d, 0, sizeof *d);
   d->lock_fd = -1;
@@ -116,13 +121,13 @@ static int holds_nothing(const char *dir, int lock_created) {
 int mc_datadir_open(mc_datadir *d, const char *dir, char *err, size_t errlen) {
   mc_datadir_init(d);
   if ((d->path = strdup(dir)) == NULL)
-    return MC_ENOMEM;
+    return no_memory(err, errlen);
   int rc = make_dir(d, err, errlen);
   if (rc != 0)
     return rc;
   char *lock = path_join(dir, MC_DATADIR_LOCK);
   if (lock == NULL)
-    return MC_ENOMEM;
+    return no_memory(err, errlen);
   int created = 0;
   rc = take_lock(d, lock, &created);
   if (rc == MC_ESTATE)
@@ -203,7 +208,7 @@ static int check_engine(mc_datadir *d, const char *path, const cJSON *cs,
     return refuse_engine(path, cs->valuestring, o->consensus, err, errlen);
   d->todo = MC_MARKER_SWITCH;
   d->old_engine = strdup(cs->valuestring);
-  return d->old_engine == NULL ? MC_ENOMEM : 0;
+  return d->old_engine == NULL ? no_memory(err, errlen) : 0;
 }
 
 static int check_marker_doc(mc_datadir *d, const char *path, const cJSON *doc,
@@ -232,7 +237,7 @@ int mc_datadir_check(mc_datadir *d, const mc_datadir_owner *o,
                      int switch_engine, char *err, size_t errlen) {
   char *path = path_join(d->path, MC_DATADIR_MARKER);
   if (path == NULL)
-    return MC_ENOMEM;
+    return no_memory(err, errlen);
   uint8_t *txt = NULL;
   size_t len = 0;
   int rc = mc_read_file(path, MARKER_MAX, &txt, &len);
@@ -314,7 +319,7 @@ int mc_datadir_claim(mc_datadir *d, const mc_datadir_owner *o, char *err,
   }
   char *path = path_join(d->path, MC_DATADIR_MARKER);
   if (path == NULL)
-    return MC_ENOMEM;
+    return no_memory(err, errlen);
   cJSON *doc = d->todo == MC_MARKER_NEW ? new_marker(o)
                                         : updated_marker(d->marker_txt, o);
   int rc = write_marker(path, doc);
