@@ -11,6 +11,10 @@
  *   MC_DEFECT_NAME=<string>       the descriptor's name
  *   MC_DEFECT_NULL_FIELD=<field>  that vtable function is NULL
  *   MC_DEFECT_VTABLE_SIZE=<n>     the vtable's size field
+ *   MC_DEFECT_DD_OPEN_FAILS=1     (a store) open writes a file and a folder
+ *                                 with a file in the data dir, then fails
+ *   MC_DEFECT_DD_CREATE_FAILS=1   (a consensus engine) create saves its state
+ *                                 (consensus-NAME.state), then fails
  * plugin.h is included first, so the source's own #include of it is a
  * no-op and its MC_PLUGIN_DEFINE(...) expands to the version below, which
  * publishes a copy of the source's vtable with the defect applied.
@@ -66,6 +70,66 @@
 #define MC__DEFECT_SIZE(buf_)
 #endif
 
+/* The data-directory defects (tests/loader/datadir.py): a plugin that
+ * leaves files behind and then fails, so a refused start on a new data
+ * directory has something to clean up. */
+#ifdef MC_DEFECT_DD_OPEN_FAILS
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "minichain/error.h"
+#include "minichain/store.h"
+static void mc__dd_touch(const char *dir, const char *name) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    (void)!write(fd, "partial\n", 8);
+    close(fd);
+  }
+}
+static int mc__dd_open(const mc_host_api *api, mc_host *host, const char *dir,
+                       mc_store **out, char *err, size_t errlen) {
+  (void)api, (void)host;
+  char sub[4096];
+  snprintf(sub, sizeof sub, "%s/dd-tables", dir);
+  mc__dd_touch(dir, "dd-partial.log");
+  mkdir(sub, 0700);
+  mc__dd_touch(sub, "dd-table-0");
+  *out = NULL;
+  snprintf(err, errlen, "cannot open: failed on purpose after writing");
+  return MC_EIO;
+}
+#define MC__DEFECT_DD(vt_, buf_)                                               \
+  {                                                                            \
+    int (*mc__f)(const mc_host_api *, mc_host *, const char *, mc_store **,    \
+                 char *, size_t) = mc__dd_open;                                \
+    memcpy((buf_) + offsetof(mc_store_vtable, open), &mc__f, sizeof mc__f);    \
+  }
+#elif defined(MC_DEFECT_DD_CREATE_FAILS)
+#include "minichain/consensus.h"
+#include "minichain/error.h"
+static int mc__dd_create(const mc_host_api *api, mc_host *host,
+                         const mc_consensus_params *params,
+                         mc_consensus **out) {
+  (void)params, (void)out;
+  static const uint8_t vote[] = "a vote saved before failing";
+  int rc = api->state_save(host, vote, sizeof vote);
+  return rc != 0 ? rc : MC_EINVAL;
+}
+#define MC__DEFECT_DD(vt_, buf_)                                               \
+  {                                                                            \
+    int (*mc__f)(const mc_host_api *, mc_host *, const mc_consensus_params *,  \
+                 mc_consensus **) = mc__dd_create;                             \
+    memcpy((buf_) + offsetof(mc_consensus_vtable, create), &mc__f,             \
+           sizeof mc__f);                                                      \
+  }
+#else
+#define MC__DEFECT_DD(vt_, buf_)
+#endif
+
 #undef MC_PLUGIN_DEFINE
 #define MC_PLUGIN_DEFINE(kind_, name_, version_, description_, vtable_)        \
   static _Alignas(max_align_t) unsigned char mc__defect_vt[sizeof *(vtable_)]; \
@@ -78,6 +142,7 @@
     memcpy(mc__defect_vt, (vtable_), sizeof mc__defect_vt);                    \
     MC__DEFECT_NULL(vtable_, mc__defect_vt)                                    \
     MC__DEFECT_SIZE(mc__defect_vt)                                             \
+    MC__DEFECT_DD(vtable_, mc__defect_vt)                                      \
     return &d;                                                                 \
   }
 
