@@ -70,9 +70,12 @@ static const required_fn store_required[] = {
 
 #undef REQ
 
-/* What each kind must provide: its ABI 1.0 prefix and required fields. */
+/* What each kind must provide: its ABI 1.0 prefix, the newest struct this
+ * host was built with, and the required fields. */
 typedef struct kind_rules {
   size_t min_size;
+  size_t max_size;  /* sizeof the vtable struct in this host's headers */
+  size_t align;     /* every sizeof of a vtable struct is a multiple */
   const required_fn *required;
   size_t nrequired;
 } kind_rules;
@@ -267,10 +270,13 @@ static int check_kind(const char *path, const mc_plugin_descriptor *d,
 
 static kind_rules rules_for(uint32_t kind) {
   if (kind == MC_PLUGIN_CONSENSUS)
-    return (kind_rules){MC_CONSENSUS_VTABLE_MIN_SIZE, consensus_required,
+    return (kind_rules){MC_CONSENSUS_VTABLE_MIN_SIZE,
+                        sizeof(mc_consensus_vtable),
+                        _Alignof(mc_consensus_vtable), consensus_required,
                         sizeof consensus_required / sizeof *consensus_required};
   assert(kind == MC_PLUGIN_STORE);
-  return (kind_rules){MC_STORE_VTABLE_MIN_SIZE, store_required,
+  return (kind_rules){MC_STORE_VTABLE_MIN_SIZE, sizeof(mc_store_vtable),
+                      _Alignof(mc_store_vtable), store_required,
                       sizeof store_required / sizeof *store_required};
 }
 
@@ -278,6 +284,14 @@ static kind_rules rules_for(uint32_t kind) {
  * Reads the vtable only through its declared size and by offset, so that a
  * plugin built against an older minor (a shorter table) is never read past
  * its end.
+ *
+ * The size is bounded both ways.  A plugin built against a newer minor was
+ * already refused by check_header, so a plugin that gets here was built
+ * with headers no newer than the host's, and its sizeof cannot exceed the
+ * host's: a larger size is a corrupt or lying descriptor, and trusting it
+ * would have the host copy (and later call) whatever follows the table.
+ * A size that is not a multiple of the struct's alignment is the sizeof of
+ * no C struct, so it is refused as corrupt too.
  */
 static int check_vtable(const char *path, const mc_plugin_descriptor *d,
                         char *err, size_t errlen) {
@@ -290,6 +304,18 @@ static int check_vtable(const char *path, const mc_plugin_descriptor *d,
     return fail(err, errlen, MC_ENOSYS,
                 "%s: vtable size %zu is smaller than ABI %d.0's %zu", path,
                 size, MC_ABI_MAJOR, r.min_size);
+  if (size > r.max_size)
+    return fail(err, errlen, MC_ENOSYS,
+                "%s: vtable size %zu is larger than any this host knows "
+                "(%zu, ABI %d.%d): a corrupt descriptor, or built against "
+                "headers newer than the ABI %u.%u it claims",
+                path, size, r.max_size, MC_ABI_MAJOR, MC_ABI_MINOR,
+                (unsigned)d->abi_major, (unsigned)d->abi_minor);
+  if (size % r.align != 0)
+    return fail(err, errlen, MC_ENOSYS,
+                "%s: vtable size %zu is not a multiple of %zu, so not the "
+                "size of any vtable struct",
+                path, size, r.align);
   for (size_t i = 0; i < r.nrequired; i++) {
     void (*fn)(void);
     memcpy(&fn, (const char *)d->vtable + r.required[i].offset, sizeof fn);

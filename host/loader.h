@@ -59,8 +59,9 @@ int mc_plugin_find(const char *name, const char *plugin_dir, char *path,
  *                 no entry symbol, bad magic, bad name or version
  *   MC_EVERSION   ABI major differs or minor is newer than the host's
  *   MC_EKIND      unknown kind, or not want_kind
- *   MC_ENOSYS     vtable NULL, smaller than ABI 1.0's, or a required
- *                 function NULL
+ *   MC_ENOSYS     vtable NULL, smaller than ABI 1.0's, larger than this
+ *                 host's struct of that kind, not a multiple of that
+ *                 struct's alignment, or a required function NULL
  * A refused plugin's handle (if dlopen succeeded) is left open, never used.
  */
 int mc_plugin_load(const char *name, uint32_t want_kind,
