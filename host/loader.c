@@ -8,6 +8,11 @@
  * functions) so that a file gets the most fundamental reason first: an old
  * plugin with a NULL function is reported as old, not as broken.
  *
+ * The host calls a plugin only through a copy of its vtable (mc_plugin.vt),
+ * zero past the plugin's declared size, so an optional field a plugin
+ * built against an older minor lacks reads as NULL instead of as whatever
+ * follows its table in memory.
+ *
  * Handles are never dlclose'd, not even for a refused plugin: its
  * constructors have run and may have registered something (atexit, TLS
  * destructors) that points into the mapping.
@@ -390,6 +395,10 @@ int mc_plugin_load(const char *name, uint32_t want_kind,
   rc = check_descriptor(out->path, d, want_kind, err, errlen);
   if (rc != 0)
     return rc;
+  /* check_vtable bounded size by the kind's struct, which vt holds. */
+  memcpy(&out->vtable_size, d->vtable, sizeof out->vtable_size);
+  assert(out->vtable_size <= sizeof out->vt);
+  memcpy(&out->vt, d->vtable, out->vtable_size);
   out->desc = d;
   if (err != NULL && errlen > 0)
     err[0] = '\0';

@@ -22,15 +22,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "minichain/consensus.h"
 #include "minichain/plugin.h"
+#include "minichain/store.h"
 
 #define MC_PATH_MAX 4096
 #define MC_PLUGIN_NAME_MAX 64 /* longest descriptor name or version */
 
+/*
+ * A loaded plugin.  The host calls the plugin only through vt, its own copy
+ * of the plugin's vtable: the plugin's `size` bytes, the rest zero.  A
+ * plugin built against an older minor thus has NULL in every field it does
+ * not know, so a NULL check on an optional field is all the host needs,
+ * and nothing can read past the end of the plugin's table.  Never call
+ * through desc->vtable.  The table is read once, at load time.
+ */
 typedef struct mc_plugin {
   char path[MC_PATH_MAX];             /* the file that was opened */
   const mc_plugin_descriptor *desc;   /* valid for the process lifetime */
   void *handle;                       /* never dlclose'd */
+  size_t vtable_size;                 /* the size the plugin declared */
+  union {
+    mc_consensus_vtable consensus;    /* desc->kind == MC_PLUGIN_CONSENSUS */
+    mc_store_vtable store;            /* desc->kind == MC_PLUGIN_STORE */
+  } vt;
 } mc_plugin;
 
 /* "consensus", "store" or "unknown". */
@@ -50,8 +65,8 @@ int mc_plugin_find(const char *name, const char *plugin_dir, char *path,
 /*
  * Finds, opens and checks a plugin.  want_kind is MC_PLUGIN_CONSENSUS,
  * MC_PLUGIN_STORE, or 0 to accept either (for --plugin-info).  *out is
- * filled on success; its desc and handle stay valid for the life of the
- * process (nothing to free).  Returns 0, or with the one-line reason in err
+ * filled on success (out->vt as described above); its desc and handle stay
+ * valid for the life of the process (nothing to free).  Returns 0, or with the one-line reason in err
  * (errlen bytes, may be NULL):
  *   MC_ENOTFOUND  no such file (see mc_plugin_find)
  *   MC_EIO        the file cannot be read

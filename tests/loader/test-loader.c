@@ -333,6 +333,38 @@ static void load_by_name_through_plugin_dir(void **state) {
   assert_string_equal(p.desc->name, "solo");
 }
 
+/*
+ * good-minvt.so's table ends at an unmapped page right after
+ * verify_certificate: the copy the host calls through has the plugin's
+ * functions and NULL for the optional fields it lacks, and making it did
+ * not read past the table (that would have crashed this test).
+ */
+static void load_copies_a_short_vtable(void **state) {
+  (void)state;
+  char err[2048];
+  mc_plugin p;
+  assert_int_equal(mc_plugin_load(MC_LOADER_FIXTURES "/good-minvt.so",
+                                  MC_PLUGIN_CONSENSUS, NULL, &p, err,
+                                  sizeof err),
+                   0);
+  const mc_consensus_vtable *vt = p.desc->vtable;
+  assert_int_equal(p.vtable_size, MC_CONSENSUS_VTABLE_MIN_SIZE);
+  assert_int_equal(p.vt.consensus.size, MC_CONSENSUS_VTABLE_MIN_SIZE);
+  assert_ptr_equal(p.vt.consensus.create, vt->create);
+  assert_ptr_equal(p.vt.consensus.verify_certificate, vt->verify_certificate);
+  assert_null(p.vt.consensus.on_peer);
+  assert_null(p.vt.consensus.status);
+
+  /* The same engine with its whole table keeps its status function. */
+  assert_int_equal(mc_plugin_load(MC_LOADER_FIXTURES "/good-consensus.so",
+                                  MC_PLUGIN_CONSENSUS, NULL, &p, err,
+                                  sizeof err),
+                   0);
+  assert_int_equal(p.vtable_size, sizeof(mc_consensus_vtable));
+  assert_non_null(p.vt.consensus.status);
+  assert_null(p.vt.consensus.on_peer);
+}
+
 /* An ELF file that is not a loadable shared object: this test program.
  * Built as PIE it is ET_DYN and dlopen refuses it (its reason quoted);
  * built otherwise it is ET_EXEC and refused before dlopen. */
@@ -369,6 +401,7 @@ int main(void) {
       cmocka_unit_test(load_refuses_each_defect),
       cmocka_unit_test(load_reads_descriptor),
       cmocka_unit_test(load_by_name_through_plugin_dir),
+      cmocka_unit_test(load_copies_a_short_vtable),
       cmocka_unit_test(load_refuses_an_executable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

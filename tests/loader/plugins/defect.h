@@ -11,6 +11,10 @@
  *   MC_DEFECT_NAME=<string>       the descriptor's name
  *   MC_DEFECT_NULL_FIELD=<field>  that vtable function is NULL
  *   MC_DEFECT_VTABLE_SIZE=<n>     the vtable's size field
+ *   MC_DEFECT_GUARD_PAGE          (with MC_DEFECT_VTABLE_SIZE) the published
+ *                                 vtable is its first <n> bytes, ending
+ *                                 exactly where an unmapped page begins, so
+ *                                 a host that reads past <n> bytes crashes
  * plugin.h is included first, so the source's own #include of it is a
  * no-op and its MC_PLUGIN_DEFINE(...) expands to the version below, which
  * publishes a copy of the source's vtable with the defect applied.
@@ -66,18 +70,45 @@
 #define MC__DEFECT_SIZE(buf_)
 #endif
 
+#ifdef MC_DEFECT_GUARD_PAGE
+#include <sys/mman.h>
+#include <unistd.h>
+/* The first n bytes of vt, copied to end at a PROT_NONE page; NULL (which
+ * the loader refuses, failing the test) if the pages cannot be had. */
+static const void *mc__defect_guarded(const unsigned char *vt, size_t n) {
+  static unsigned char *at;
+  if (at != NULL)
+    return at;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  unsigned char *m = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED || n > page)
+    return NULL;
+  memcpy(m + page - n, vt, n);
+  if (mprotect(m + page, page, PROT_NONE) != 0)
+    return NULL;
+  at = m + page - n;
+  return at;
+}
+#define MC__DEFECT_PUBLISH(buf_)                                               \
+  mc__defect_guarded((buf_), (MC_DEFECT_VTABLE_SIZE))
+#else
+#define MC__DEFECT_PUBLISH(buf_) ((const void *)(buf_))
+#endif
+
 #undef MC_PLUGIN_DEFINE
 #define MC_PLUGIN_DEFINE(kind_, name_, version_, description_, vtable_)        \
   static _Alignas(max_align_t) unsigned char mc__defect_vt[sizeof *(vtable_)]; \
   MC_PLUGIN_EXPORT const mc_plugin_descriptor *MC_DEFECT_ENTRY(void);          \
   const mc_plugin_descriptor *MC_DEFECT_ENTRY(void) {                          \
-    static const mc_plugin_descriptor d = {                                    \
+    static mc_plugin_descriptor d = {                                          \
         (MC_DEFECT_MAGIC), (MC_DEFECT_ABI_MAJOR), (MC_DEFECT_ABI_MINOR),       \
         MC__DEFECT_KIND(kind_), MC__DEFECT_NAME(name_), (version_),            \
         (description_), mc__defect_vt};                                        \
     memcpy(mc__defect_vt, (vtable_), sizeof mc__defect_vt);                    \
     MC__DEFECT_NULL(vtable_, mc__defect_vt)                                    \
     MC__DEFECT_SIZE(mc__defect_vt)                                             \
+    d.vtable = MC__DEFECT_PUBLISH(mc__defect_vt);                              \
     return &d;                                                                 \
   }
 
