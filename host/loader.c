@@ -13,6 +13,9 @@
  * built against an older minor lacks reads as NULL instead of as whatever
  * follows its table in memory.
  *
+ * A plugin that exits or crashes while it loads (constructors, entry
+ * function, descriptor) is reported and mchost exits 2: load_guard.c.
+ *
  * Handles are never dlclose'd, not even for a refused plugin: its
  * constructors have run and may have registered something (atexit, TLS
  * destructors) that points into the mapping.
@@ -29,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "load_guard.h"
 #include "minichain/consensus.h"
 #include "minichain/error.h"
 #include "minichain/store.h"
@@ -225,9 +229,6 @@ static int check_elf(const char *path, char *err, size_t errlen) {
 
 static int open_entry(mc_plugin *p, mc_plugin_entry_fn *entry, char *err,
                       size_t errlen) {
-  int rc = check_elf(p->path, err, errlen);
-  if (rc != 0)
-    return rc;
   dlerror();
   p->handle = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
   if (p->handle == NULL) {
@@ -375,17 +376,12 @@ static int check_descriptor(const char *path, const mc_plugin_descriptor *d,
   return rc;
 }
 
-int mc_plugin_load(const char *name, uint32_t want_kind,
-                   const char *plugin_dir, mc_plugin *out, char *err,
-                   size_t errlen) {
-  assert(name != NULL && out != NULL);
-  memset(out, 0, sizeof *out);
-  int rc = mc_plugin_find(name, plugin_dir, out->path, sizeof out->path, err,
-                          errlen);
-  if (rc != 0)
-    return rc;
+/* Everything that runs the plugin's code or reads its data: its
+ * constructors (dlopen), its entry function and the descriptor it returns. */
+static int load_checked(mc_plugin *out, uint32_t want_kind, char *err,
+                        size_t errlen) {
   mc_plugin_entry_fn entry = NULL;
-  rc = open_entry(out, &entry, err, errlen);
+  int rc = open_entry(out, &entry, err, errlen);
   if (rc != 0)
     return rc;
   const mc_plugin_descriptor *d = entry();
@@ -400,7 +396,24 @@ int mc_plugin_load(const char *name, uint32_t want_kind,
   assert(out->vtable_size <= sizeof out->vt);
   memcpy(&out->vt, d->vtable, out->vtable_size);
   out->desc = d;
-  if (err != NULL && errlen > 0)
-    err[0] = '\0';
   return 0;
+}
+
+int mc_plugin_load(const char *name, uint32_t want_kind,
+                   const char *plugin_dir, mc_plugin *out, char *err,
+                   size_t errlen) {
+  assert(name != NULL && out != NULL);
+  memset(out, 0, sizeof *out);
+  int rc = mc_plugin_find(name, plugin_dir, out->path, sizeof out->path, err,
+                          errlen);
+  if (rc == 0)
+    rc = check_elf(out->path, err, errlen);
+  if (rc != 0)
+    return rc;
+  mc_load_guard_arm(out->path);
+  rc = load_checked(out, want_kind, err, errlen);
+  mc_load_guard_disarm();
+  if (rc == 0 && err != NULL && errlen > 0)
+    err[0] = '\0';
+  return rc;
 }

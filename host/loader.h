@@ -78,6 +78,11 @@ int mc_plugin_find(const char *name, const char *plugin_dir, char *path,
  *                 host's struct of that kind, not a multiple of that
  *                 struct's alignment, or a required function NULL
  * A refused plugin's handle (if dlopen succeeded) is left open, never used.
+ * A plugin that calls exit() or crashes (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+ * SIGABRT) between dlopen and the end of the descriptor checks does not
+ * return here: one line "<prog>: cannot load plugin <path>: ..." goes to
+ * stderr and the process exits 2 (load_guard.h).  Not thread-safe: call
+ * from one thread while no other loads a plugin.
  */
 int mc_plugin_load(const char *name, uint32_t want_kind,
                    const char *plugin_dir, mc_plugin *out, char *err,

@@ -141,6 +141,12 @@ def cases(fx, sizes):
         ("--store", "bad-store-bigvt.so",
          larger.format(sizes["store"] + 8, sizes["store"])),
         ("--consensus", "bad-noname.so", "descriptor has an empty name"),
+        ("--consensus", "bad-ctor-exit.so", "called exit(0) while loading"),
+        ("--consensus", "bad-ctor-segv.so",
+         "crashed with SIGSEGV (signal 11) while loading"),
+        ("--consensus", "bad-entry-exit.so", "called exit(3) while loading"),
+        ("--store", "bad-entry-abort.so",
+         "crashed with SIGABRT (signal 6) while loading"),
         ("--consensus", "no-such-plugin.so",
          "No such file or directory"),
     ]

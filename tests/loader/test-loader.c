@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "loader.h"
@@ -365,6 +367,69 @@ static void load_copies_a_short_vtable(void **state) {
   assert_null(p.vt.consensus.on_peer);
 }
 
+/* Runs mc_plugin_load(file) in a child, then exit(after); returns the
+ * child's exit status (or 128+signal) and its stderr in errbuf. */
+static int load_in_child(const char *file, int after, char *errbuf,
+                         size_t errlen) {
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[0]);
+    mc_plugin p;
+    char err[2048];
+    if (mc_plugin_load(file, 0, NULL, &p, err, sizeof err) != 0)
+      _exit(100);
+    exit(after);
+  }
+  close(fds[1]);
+  size_t used = 0;
+  ssize_t n;
+  while (used + 1 < errlen &&
+         (n = read(fds[0], errbuf + used, errlen - 1 - used)) > 0)
+    used += (size_t)n;
+  errbuf[used] = '\0';
+  close(fds[0]);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* exit(0) in a constructor ends the process with 2 and a line naming the
+ * plugin; once a plugin has loaded, exit and SIGSEGV are the host's own
+ * again (the guard is disarmed and the old disposition restored). */
+static void load_guard_reports_exit_then_disarms(void **state) {
+  (void)state;
+  char out[4096];
+  const char *bad = MC_LOADER_FIXTURES "/bad-ctor-exit.so";
+  assert_int_equal(load_in_child(bad, 0, out, sizeof out), 2);
+  char want[2048];
+  snprintf(want, sizeof want,
+           "test-loader: cannot load plugin %s: called exit(0) while "
+           "loading\n",
+           bad);
+  assert_string_equal(out, want);
+
+  assert_int_equal(
+      load_in_child(MC_LOADER_FIXTURES "/good-consensus.so", 5, out,
+                    sizeof out),
+      5);
+  assert_string_equal(out, "");
+
+  struct sigaction before, after;
+  sigaction(SIGSEGV, NULL, &before);
+  mc_plugin p;
+  char err[2048];
+  assert_int_equal(mc_plugin_load(MC_LOADER_FIXTURES "/good-consensus.so", 0,
+                                  NULL, &p, err, sizeof err),
+                   0);
+  sigaction(SIGSEGV, NULL, &after);
+  assert_ptr_equal(after.sa_handler, before.sa_handler);
+}
+
 /* An ELF file that is not a loadable shared object: this test program.
  * Built as PIE it is ET_DYN and dlopen refuses it (its reason quoted);
  * built otherwise it is ET_EXEC and refused before dlopen. */
@@ -402,6 +467,7 @@ int main(void) {
       cmocka_unit_test(load_reads_descriptor),
       cmocka_unit_test(load_by_name_through_plugin_dir),
       cmocka_unit_test(load_copies_a_short_vtable),
+      cmocka_unit_test(load_guard_reports_exit_then_disarms),
       cmocka_unit_test(load_refuses_an_executable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

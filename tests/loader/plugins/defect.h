@@ -15,6 +15,10 @@
  *                                 vtable is its first <n> bytes, ending
  *                                 exactly where an unmapped page begins, so
  *                                 a host that reads past <n> bytes crashes
+ *   MC_DEFECT_CTOR_EXIT=<code>    a constructor calls exit(<code>)
+ *   MC_DEFECT_CTOR_SEGV           a constructor writes through NULL
+ *   MC_DEFECT_ENTRY_EXIT=<code>   the entry function calls exit(<code>)
+ *   MC_DEFECT_ENTRY_ABORT         the entry function calls abort()
  * plugin.h is included first, so the source's own #include of it is a
  * no-op and its MC_PLUGIN_DEFINE(...) expands to the version below, which
  * publishes a copy of the source's vtable with the defect applied.
@@ -26,6 +30,30 @@
 #include <string.h>
 
 #include "minichain/plugin.h"
+
+#if defined(MC_DEFECT_CTOR_EXIT) || defined(MC_DEFECT_ENTRY_EXIT) ||          \
+    defined(MC_DEFECT_ENTRY_ABORT)
+#include <stdlib.h>
+#endif
+#ifdef MC_DEFECT_CTOR_EXIT
+__attribute__((constructor)) static void mc__defect_ctor(void) {
+  exit(MC_DEFECT_CTOR_EXIT);
+}
+#endif
+#ifdef MC_DEFECT_CTOR_SEGV
+__attribute__((constructor)) static void mc__defect_ctor(void) {
+  /* volatile: a constant NULL store would be compiled into a trap (SIGILL) */
+  volatile int *volatile p = NULL;
+  *p = 1;
+}
+#endif
+#if defined(MC_DEFECT_ENTRY_EXIT)
+#define MC__DEFECT_IN_ENTRY() exit(MC_DEFECT_ENTRY_EXIT);
+#elif defined(MC_DEFECT_ENTRY_ABORT)
+#define MC__DEFECT_IN_ENTRY() abort();
+#else
+#define MC__DEFECT_IN_ENTRY()
+#endif
 
 #ifndef MC_DEFECT_MAGIC
 #define MC_DEFECT_MAGIC MC_PLUGIN_MAGIC
@@ -101,6 +129,7 @@ static const void *mc__defect_guarded(const unsigned char *vt, size_t n) {
   static _Alignas(max_align_t) unsigned char mc__defect_vt[sizeof *(vtable_)]; \
   MC_PLUGIN_EXPORT const mc_plugin_descriptor *MC_DEFECT_ENTRY(void);          \
   const mc_plugin_descriptor *MC_DEFECT_ENTRY(void) {                          \
+    MC__DEFECT_IN_ENTRY()                                                      \
     static mc_plugin_descriptor d = {                                          \
         (MC_DEFECT_MAGIC), (MC_DEFECT_ABI_MAJOR), (MC_DEFECT_ABI_MINOR),       \
         MC__DEFECT_KIND(kind_), MC__DEFECT_NAME(name_), (version_),            \
