@@ -4,7 +4,8 @@
 Usage: sdk_install.py --build-dir B --example DIR --mchost MCHOST --cc CC
 
 1. `cmake --install B --component sdk --prefix P` into a temporary prefix:
-   the headers, the CMake package and the pkg-config file, nothing else.
+   the headers, the CMake package and the pkg-config file, nothing else,
+   and the (empty) plugin folder that pkg-config's pluginsdir names.
 2. Every public header compiles on its own from P.
 3. The example configures with -DCMAKE_PREFIX_PATH=P (find_package
    (MiniChainSDK 1) must resolve to P), builds, exports exactly one symbol,
@@ -12,7 +13,10 @@ Usage: sdk_install.py --build-dir B --example DIR --mchost MCHOST --cc CC
 4. find_package(MiniChainSDK 2) is refused by the ConfigVersion file.
 5. The example also builds with nothing but
    `cc $(pkg-config --cflags minichain-sdk) ... $(pkg-config --libs ...)`.
-6. mchost --plugin-info accepts each .so built (exit 0, kind store).
+6. mchost --plugin-info accepts each .so built (exit 0, kind store), and
+   the pkg-config build copied as docs/SDK.md says
+   (cp X.so "$(pkg-config --variable=pluginsdir minichain-sdk)") is found
+   there by name.
 """
 import argparse
 import glob
@@ -69,6 +73,18 @@ def install_sdk(build_dir, prefix):
           files)
     pcs = glob.glob(prefix + "/**/pkgconfig/minichain-sdk.pc", recursive=True)
     return os.path.dirname(pcs[0]) if pcs else None
+
+
+def plugins_dir_exists(pc_dir, prefix):
+    """Right after the SDK-only install, before anything is installed
+    into it: the folder pluginsdir names exists, and it is in the prefix."""
+    rc, plugdir = run(["pkg-config", "--variable=pluginsdir",
+                       "minichain-sdk"], env=clean_env(pc_dir))
+    plugdir = plugdir.strip()
+    check("the SDK install creates pkg-config's pluginsdir " + plugdir,
+          rc == 0 and os.path.isdir(plugdir)
+          and os.path.realpath(plugdir).startswith(os.path.realpath(prefix)),
+          plugdir)
 
 
 def headers_stand_alone(cc, prefix):
@@ -189,6 +205,13 @@ def build_with_pkg_config(example, pc_dir, prefix, work, cc, mchost):
     check("pkg-config build exports only mc_plugin_entry",
           syms == ["mc_plugin_entry"], syms)
     plugin_info(mchost, [so], "on the pkg-config build")
+    rc, out = run(["sh", "-c", 'cp "$1" "$(pkg-config --variable=pluginsdir '
+                   'minichain-sdk)"', "sh", so], env=env)
+    if check("cp X.so \"$(pkg-config --variable=pluginsdir minichain-sdk)\"",
+             rc == 0, out):
+        plugin_info(mchost, [os.path.basename(so), "--plugin-dir",
+                             plugdir.strip()],
+                    "by name from pluginsdir after the cp")
 
 
 def main():
@@ -201,6 +224,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="mc-sdk-") as work:
         prefix = os.path.join(work, "prefix")
         pc_dir = install_sdk(a.build_dir, prefix)
+        if pc_dir is not None:
+            plugins_dir_exists(pc_dir, prefix)
         headers_stand_alone(a.cc, prefix)
         build_with_cmake(a.example, prefix, work, a.mchost)
         version_is_enforced(prefix, work)
