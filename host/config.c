@@ -482,7 +482,9 @@ const char *mc_config_usage(void) {
          "  --version, --help\n"
          "\n"
          "Plugin names without '/' are searched in --plugin-dir, MCHOST_PLUGIN_PATH,\n"
-         "the installed plugin folder, then the build tree's.\n"
+         "the plugin folder of this mchost's installation (<bin>/" MC_PLUGIN_DIR_FROM_BIN ",\n"
+         "found from its own location), the configure-time " MC_INSTALL_PLUGIN_DIR ",\n"
+         "then the build tree's.\n"
          "Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on bad\n"
          "arguments, configuration or plugins (nothing was touched).\n";
 }

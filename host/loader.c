@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "load_guard.h"
 #include "minichain/consensus.h"
@@ -42,6 +43,9 @@
 #endif
 #ifndef MC_INSTALL_PLUGIN_DIR
 #error "MC_INSTALL_PLUGIN_DIR must be defined by the build"
+#endif
+#ifndef MC_PLUGIN_DIR_FROM_BIN
+#error "MC_PLUGIN_DIR_FROM_BIN must be defined by the build"
 #endif
 
 #define PLUGIN_PATH_ENV "MCHOST_PLUGIN_PATH"
@@ -154,6 +158,40 @@ static int try_path_list(const char *list, const char *name, char *path,
   return 0;
 }
 
+/*
+ * The installed plugin folder as found from this executable: the folder
+ * holding /proc/self/exe (symlinks resolved by the kernel) joined with
+ * MC_PLUGIN_DIR_FROM_BIN, its leading "../" applied lexically so that the
+ * path reads like the configure-time one.  "" if the executable's path
+ * cannot be read or the result does not fit.
+ */
+static void exe_plugin_dir(char *out, size_t outlen) {
+  const char *rel = MC_PLUGIN_DIR_FROM_BIN;
+  out[0] = '\0';
+  if (rel[0] == '/') {
+    snprintf(out, outlen, "%s", rel);
+    return;
+  }
+  char dir[MC_PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+  if (n <= 0)
+    return;
+  dir[n] = '\0';
+  char *slash = strrchr(dir, '/');
+  if (slash == NULL)
+    return;
+  *slash = '\0';
+  while (strncmp(rel, "../", 3) == 0) {
+    if ((slash = strrchr(dir, '/')) == NULL)
+      return;
+    *slash = '\0';
+    rel += 3;
+  }
+  int m = snprintf(out, outlen, "%s%s%s", dir, rel[0] ? "/" : "", rel);
+  if (m < 0 || (size_t)m >= outlen)
+    out[0] = '\0';
+}
+
 static int find_by_path(const char *name, char *path, size_t pathlen,
                         char *err, size_t errlen) {
   int n = snprintf(path, pathlen, "%s", name);
@@ -185,9 +223,14 @@ int mc_plugin_find(const char *name, const char *plugin_dir, char *path,
   if (env != NULL &&
       try_path_list(env, name, path, pathlen, searched, sizeof searched))
     return 0;
-  static const char *const fixed[] = {MC_INSTALL_PLUGIN_DIR,
-                                      MC_BUILD_PLUGIN_DIR};
+  char beside_exe[MC_PATH_MAX];
+  exe_plugin_dir(beside_exe, sizeof beside_exe);
+  const char *const fixed[] = {beside_exe, MC_INSTALL_PLUGIN_DIR,
+                               MC_BUILD_PLUGIN_DIR};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+    /* Installed at the configure-time prefix, the first two are one. */
+    if (fixed[i][0] == '\0' || (i == 1 && strcmp(fixed[i], beside_exe) == 0))
+      continue;
     if (try_dir(fixed[i], strlen(fixed[i]), name, path, pathlen))
       return 0;
     note_searched(searched, sizeof searched, fixed[i], strlen(fixed[i]));

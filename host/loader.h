@@ -1,10 +1,17 @@
 /*
  * loader.h - finding, opening and checking plugin shared objects.
  *
- * A name without a slash is searched for in, in order: the --plugin-dir
- * folder, each folder of MCHOST_PLUGIN_PATH (colon separated), the
- * installed plugin folder, and the build tree's plugin folder.  A name with
- * a slash is used as a path.
+ * A name without a slash is searched for in, in order:
+ *   1. the --plugin-dir folder,
+ *   2. each folder of MCHOST_PLUGIN_PATH (colon separated, empty skipped),
+ *   3. the plugin folder of the installation this executable belongs to,
+ *      found from its own location: <dir of /proc/self/exe>/
+ *      MC_PLUGIN_DIR_FROM_BIN (../lib/minichain/plugins for the default
+ *      layout), so `cmake --install --prefix Q` or moving Q still works,
+ *   4. the plugin folder of the configure-time prefix (MC_INSTALL_PLUGIN_DIR;
+ *      skipped when it is 3),
+ *   5. the build tree's plugin folder (MC_BUILD_PLUGIN_DIR).
+ * A name with a slash is used as a path.
  *
  * The file must start with an ELF header of type ET_DYN (a shared object);
  * it is then loaded with dlopen(RTLD_NOW | RTLD_LOCAL) and the handle is

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,18 +129,56 @@ static void env_path_beats_build_tree(void **state) {
   assert_int_equal(unlink(path), 0);
 }
 
+/* Where the installed layout puts plugins relative to this program's own
+ * folder: MC_PLUGIN_DIR_FROM_BIN with each leading "../" taken as dirname. */
+static void beside_exe(char *out, size_t len) {
+  char exe[MC_PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  assert_true(n > 0);
+  exe[n] = '\0';
+  char *dir = dirname(exe);
+  const char *rel = MC_PLUGIN_DIR_FROM_BIN;
+  assert_true(rel[0] != '/'); /* the default GNUInstallDirs layout */
+  for (; strncmp(rel, "../", 3) == 0; rel += 3)
+    dir = dirname(dir);
+  snprintf(out, len, "%s/%s", dir, rel);
+}
+
 static void not_found_lists_folders_in_order(void **state) {
   dirs *d = *state;
-  char env[700], path[MC_PATH_MAX], err[4096], want[4096];
+  char env[700], path[MC_PATH_MAX], err[4096], want[4096], exe_dir[1024];
   snprintf(env, sizeof env, "%s:%s", d->b, d->c);
   setenv(ENV, env, 1);
   assert_int_equal(
       mc_plugin_find("nope.so", d->a, path, sizeof path, err, sizeof err),
       MC_ENOTFOUND);
+  beside_exe(exe_dir, sizeof exe_dir);
   snprintf(want, sizeof want,
-           "nope.so: not found (searched: %s, %s, %s, %s, %s)", d->a, d->b,
-           d->c, MC_INSTALL_PLUGIN_DIR, MC_BUILD_PLUGIN_DIR);
+           "nope.so: not found (searched: %s, %s, %s, %s, %s, %s)", d->a,
+           d->b, d->c, exe_dir, MC_INSTALL_PLUGIN_DIR, MC_BUILD_PLUGIN_DIR);
   assert_string_equal(err, want);
+}
+
+/* The folder beside the executable comes after MCHOST_PLUGIN_PATH and
+ * before the configure-time and build-tree folders. */
+static void exe_relative_folder_is_searched(void **state) {
+  dirs *d = *state;
+  char exe_dir[1024], name[64], cmd[1200], path[1200];
+  beside_exe(exe_dir, sizeof exe_dir);
+  snprintf(name, sizeof name, "loader-exe-%ld.so", (long)getpid());
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", exe_dir);
+  assert_int_equal(system(cmd), 0);
+  touch(exe_dir, name);
+  assert_int_equal(system("mkdir -p '" MC_BUILD_PLUGIN_DIR "'"), 0);
+  touch(MC_BUILD_PLUGIN_DIR, name);
+  expect_found_in(name, d->a, exe_dir);
+  touch(d->b, name);
+  setenv(ENV, d->b, 1);
+  expect_found_in(name, NULL, d->b);
+  snprintf(path, sizeof path, "%s/%s", exe_dir, name);
+  assert_int_equal(unlink(path), 0);
+  snprintf(path, sizeof path, "%s/%s", MC_BUILD_PLUGIN_DIR, name);
+  assert_int_equal(unlink(path), 0);
 }
 
 static void a_directory_is_not_a_plugin(void **state) {
@@ -457,6 +496,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(env_path_beats_build_tree, setup_dirs,
                                       teardown_dirs),
       cmocka_unit_test_setup_teardown(not_found_lists_folders_in_order,
+                                      setup_dirs, teardown_dirs),
+      cmocka_unit_test_setup_teardown(exe_relative_folder_is_searched,
                                       setup_dirs, teardown_dirs),
       cmocka_unit_test_setup_teardown(a_directory_is_not_a_plugin, setup_dirs,
                                       teardown_dirs),
