@@ -13,6 +13,8 @@
  * built against an older minor lacks reads as NULL instead of as whatever
  * follows its table in memory.
  *
+ * The search order for a name without a slash is in loader.h.
+ *
  * A plugin that exits or crashes while it loads (constructors, entry
  * function, descriptor) is reported and mchost exits 2: load_guard.c.
  *
@@ -223,6 +225,9 @@ int mc_plugin_find(const char *name, const char *plugin_dir, char *path,
   if (env != NULL &&
       try_path_list(env, name, path, pathlen, searched, sizeof searched))
     return 0;
+  /* The folder beside this executable before the configure-time prefix:
+   * an installation's own plugins were built with its host, while the
+   * configure-time prefix may hold another installation's, or none. */
   char beside_exe[MC_PATH_MAX];
   exe_plugin_dir(beside_exe, sizeof beside_exe);
   const char *const fixed[] = {beside_exe, MC_INSTALL_PLUGIN_DIR,
