@@ -482,7 +482,7 @@ const char *mc_config_usage(void) {
          "  --version, --help\n"
          "\n"
          "Plugin names without '/' are searched in --plugin-dir, MCHOST_PLUGIN_PATH,\n"
-         "the plugin folder of this mchost's installation (<bin>/" MC_PLUGIN_DIR_FROM_BIN ",\n"
+         "the plugin folder of this mchost's installation (" MC_PLUGIN_DIR_BESIDE_BIN ",\n"
          "found from its own location), the configure-time " MC_INSTALL_PLUGIN_DIR ",\n"
          "then the build tree's.\n"
          "Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on bad\n"
