@@ -604,7 +604,7 @@ static int bench_plugin(const options *o, const mc_plugin *pl,
     return -1;
   r->o = o;
   r->p = pl;
-  r->vt = pl->desc->vtable;
+  r->vt = &pl->vt.store;
   r->fs = fs;
   snprintf(r->dir, sizeof r->dir, "%s/bench-store-%s-XXXXXX", o->dir,
            pl->desc->name);

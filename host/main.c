@@ -35,7 +35,7 @@ static int plugin_info(const mc_config *cfg) {
   printf("version:     %s\n", d->version ? d->version : "");
   printf("abi:         %u.%u (host %d.%d)\n", d->abi_major, d->abi_minor,
          MC_ABI_MAJOR, MC_ABI_MINOR);
-  printf("vtable size: %zu bytes\n", *(const size_t *)d->vtable);
+  printf("vtable size: %zu bytes\n", p.vtable_size);
   if (d->description)
     printf("description: %s\n", d->description);
   return 0;

@@ -44,8 +44,9 @@ int mc_node_load_plugins(mc_node *n, const mc_config *cfg, char *err,
                   cfg->plugin_dir, err, errlen);
   if (rc != 0)
     return rc;
-  n->cvt = n->consensus_plugin.desc->vtable;
-  n->svt = n->store_plugin.desc->vtable;
+  /* The loader's copies, so an optional field a plugin lacks is NULL. */
+  n->cvt = &n->consensus_plugin.vt.consensus;
+  n->svt = &n->store_plugin.vt.store;
   return 0;
 }
 

@@ -5,7 +5,8 @@ Usage: sdk_install.py --build-dir B --example DIR --mchost MCHOST --cc CC
                       [--cxx-example DIR --cxx CXX] [--conformance PROG]
 
 1. `cmake --install B --component sdk --prefix P` into a temporary prefix:
-   the headers, the CMake package and the pkg-config file, nothing else.
+   the headers, the CMake package and the pkg-config file, nothing else,
+   and the (empty) plugin folder that pkg-config's pluginsdir names.
 2. Every public header compiles on its own from P.
 3. The example configures with -DCMAKE_PREFIX_PATH=P (find_package
    (MiniChainSDK 1) must resolve to P), builds, exports exactly one symbol,
@@ -13,7 +14,10 @@ Usage: sdk_install.py --build-dir B --example DIR --mchost MCHOST --cc CC
 4. find_package(MiniChainSDK 2) is refused by the ConfigVersion file.
 5. The example also builds with nothing but
    `cc $(pkg-config --cflags minichain-sdk) ... $(pkg-config --libs ...)`.
-6. mchost --plugin-info accepts each .so built (exit 0, kind store).
+6. mchost --plugin-info accepts each .so built (exit 0, kind store), and
+   the pkg-config build copied as docs/SDK.md says
+   (cp X.so "$(pkg-config --variable=pluginsdir minichain-sdk)") is found
+   there by name.
 7. With --cxx-example (examples/cpp-store): every header also compiles as
    C++, and the C++ store builds both ways (find_package and pkg-config,
    g++ -Wall -Wextra -Werror), exports exactly one unmangled symbol,
@@ -99,6 +103,18 @@ def conformance(prog, so, work, what):
     tail = "\n".join(line for line in out.splitlines()
                      if "[store log]" not in line)
     check(f"{what} passes the store conformance suite", rc == 0, tail)
+
+
+def plugins_dir_exists(pc_dir, prefix):
+    """Right after the SDK-only install, before anything is installed
+    into it: the folder pluginsdir names exists, and it is in the prefix."""
+    rc, plugdir = run(["pkg-config", "--variable=pluginsdir",
+                       "minichain-sdk"], env=clean_env(pc_dir))
+    plugdir = plugdir.strip()
+    check("the SDK install creates pkg-config's pluginsdir " + plugdir,
+          rc == 0 and os.path.isdir(plugdir)
+          and os.path.realpath(plugdir).startswith(os.path.realpath(prefix)),
+          plugdir)
 
 
 def headers_stand_alone(cc, prefix):
@@ -229,6 +245,13 @@ def build_with_pkg_config(example, pc_dir, prefix, work, cc, mchost,
     check("pkg-config build exports only mc_plugin_entry",
           syms == ["mc_plugin_entry"], syms)
     plugin_info(mchost, [so], "on the pkg-config build")
+    rc, out = run(["sh", "-c", 'cp "$1" "$(pkg-config --variable=pluginsdir '
+                   'minichain-sdk)"', "sh", so], env=env)
+    if check("cp X.so \"$(pkg-config --variable=pluginsdir minichain-sdk)\"",
+             rc == 0, out):
+        plugin_info(mchost, [os.path.basename(so), "--plugin-dir",
+                             plugdir.strip()],
+                    "by name from pluginsdir after the cp")
 
 
 def main():
@@ -244,6 +267,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="mc-sdk-") as work:
         prefix = os.path.join(work, "prefix")
         pc_dir = install_sdk(a.build_dir, prefix)
+        if pc_dir is not None:
+            plugins_dir_exists(pc_dir, prefix)
         headers_stand_alone(a.cc, prefix)
         build_with_cmake(a.example, "hello-store.so", prefix, work, a.mchost,
                          a.conformance)

@@ -1221,7 +1221,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s\n", err);
     return 2;
   }
-  g_vt = g_plugin.desc->vtable;
+  g_vt = &g_plugin.vt.store;
   g_scratch = argv[2];
   if (mkdir(g_scratch, 0755) != 0 && errno != EEXIST) {
     fprintf(stderr, "%s: %s\n", g_scratch, strerror(errno));

@@ -106,7 +106,7 @@ const mc_store_vtable *sh_load_store(const char *path) {
     fprintf(stderr, "%s\n", err);
     return NULL;
   }
-  return plugin.desc->vtable;
+  return &plugin.vt.store;
 }
 
 /* ---- synthetic chains ---------------------------------------------------- */

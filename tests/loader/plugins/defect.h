@@ -15,6 +15,14 @@
  *                                 with a file in the data dir, then fails
  *   MC_DEFECT_DD_CREATE_FAILS=1   (a consensus engine) create saves its state
  *                                 (consensus-NAME.state), then fails
+ *   MC_DEFECT_GUARD_PAGE          (with MC_DEFECT_VTABLE_SIZE) the published
+ *                                 vtable is its first <n> bytes, ending
+ *                                 exactly where an unmapped page begins, so
+ *                                 a host that reads past <n> bytes crashes
+ *   MC_DEFECT_CTOR_EXIT=<code>    a constructor calls exit(<code>)
+ *   MC_DEFECT_CTOR_SEGV           a constructor writes through NULL
+ *   MC_DEFECT_ENTRY_EXIT=<code>   the entry function calls exit(<code>)
+ *   MC_DEFECT_ENTRY_ABORT         the entry function calls abort()
  * plugin.h is included first, so the source's own #include of it is a
  * no-op and its MC_PLUGIN_DEFINE(...) expands to the version below, which
  * publishes a copy of the source's vtable with the defect applied.
@@ -26,6 +34,33 @@
 #include <string.h>
 
 #include "minichain/plugin.h"
+
+#if defined(MC_DEFECT_CTOR_EXIT) || defined(MC_DEFECT_ENTRY_EXIT) ||          \
+    defined(MC_DEFECT_ENTRY_ABORT)
+#include <stdlib.h>
+#endif
+#ifdef MC_DEFECT_CTOR_EXIT
+__attribute__((constructor)) static void mc__defect_ctor(void) {
+  exit(MC_DEFECT_CTOR_EXIT);
+}
+#endif
+#ifdef MC_DEFECT_CTOR_SEGV
+/* no_sanitize: under MC_SANITIZE, UBSan would stop at the store itself and
+ * exit 1, and the point is a real fault the host has to catch. */
+__attribute__((constructor, no_sanitize("undefined"))) static void
+mc__defect_ctor(void) {
+  /* volatile: a constant NULL store would be compiled into a trap (SIGILL) */
+  volatile int *volatile p = NULL;
+  *p = 1;
+}
+#endif
+#if defined(MC_DEFECT_ENTRY_EXIT)
+#define MC__DEFECT_IN_ENTRY() exit(MC_DEFECT_ENTRY_EXIT);
+#elif defined(MC_DEFECT_ENTRY_ABORT)
+#define MC__DEFECT_IN_ENTRY() abort();
+#else
+#define MC__DEFECT_IN_ENTRY()
+#endif
 
 #ifndef MC_DEFECT_MAGIC
 #define MC_DEFECT_MAGIC MC_PLUGIN_MAGIC
@@ -130,12 +165,41 @@ static int mc__dd_create(const mc_host_api *api, mc_host *host,
 #define MC__DEFECT_DD(vt_, buf_)
 #endif
 
+#ifdef MC_DEFECT_GUARD_PAGE
+#include <sys/mman.h>
+#include <unistd.h>
+/* The first n bytes of vt, copied to end at a PROT_NONE page; NULL (which
+ * the loader refuses, failing the test) if the pages cannot be had. */
+static const void *mc__defect_guarded(const unsigned char *vt, size_t n) {
+  static unsigned char *at;
+  if (at != NULL)
+    return at;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  if (n > page)
+    return NULL;
+  unsigned char *m = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED)
+    return NULL;
+  memcpy(m + page - n, vt, n);
+  if (mprotect(m + page, page, PROT_NONE) != 0)
+    return NULL;
+  at = m + page - n;
+  return at;
+}
+#define MC__DEFECT_PUBLISH(buf_)                                               \
+  mc__defect_guarded((buf_), (MC_DEFECT_VTABLE_SIZE))
+#else
+#define MC__DEFECT_PUBLISH(buf_) ((const void *)(buf_))
+#endif
+
 #undef MC_PLUGIN_DEFINE
 #define MC_PLUGIN_DEFINE(kind_, name_, version_, description_, vtable_)        \
   static _Alignas(max_align_t) unsigned char mc__defect_vt[sizeof *(vtable_)]; \
   MC_PLUGIN_EXPORT const mc_plugin_descriptor *MC_DEFECT_ENTRY(void);          \
   const mc_plugin_descriptor *MC_DEFECT_ENTRY(void) {                          \
-    static const mc_plugin_descriptor d = {                                    \
+    MC__DEFECT_IN_ENTRY()                                                      \
+    static mc_plugin_descriptor d = {                                          \
         (MC_DEFECT_MAGIC), (MC_DEFECT_ABI_MAJOR), (MC_DEFECT_ABI_MINOR),       \
         MC__DEFECT_KIND(kind_), MC__DEFECT_NAME(name_), (version_),            \
         (description_), mc__defect_vt};                                        \
@@ -143,6 +207,7 @@ static int mc__dd_create(const mc_host_api *api, mc_host *host,
     MC__DEFECT_NULL(vtable_, mc__defect_vt)                                    \
     MC__DEFECT_SIZE(mc__defect_vt)                                             \
     MC__DEFECT_DD(vtable_, mc__defect_vt)                                      \
+    d.vtable = MC__DEFECT_PUBLISH(mc__defect_vt);                              \
     return &d;                                                                 \
   }
 
