@@ -1,6 +1,6 @@
 /*
  * json_journal.c - json.so's journal and compaction under crashes and
- * damage (the conformance suite checks the contract every store shares;
+ * damage (mc-store-check checks the contract every store shares;
  * this checks what only json.so's files can get wrong).
  *
  *   json_journal JSON.so SCRATCH_DIR
@@ -49,6 +49,7 @@
 #include "chain/codec.h"
 #include "minichain/error.h"
 #include "store_host.h"
+#include "synthetic_chain.h"
 
 static const mc_store_vtable *vt;
 static const char *g_scratch;
@@ -799,8 +800,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s JSON.so SCRATCH_DIR\n", argv[0]);
     return 2;
   }
-  if ((vt = sh_load_store(argv[1])) == NULL)
+  static mc_plugin plugin;
+  char err[1200];
+  if ((vt = sh_load_store(argv[1], &plugin, err, sizeof err)) == NULL) {
+    fprintf(stderr, "%s\n", err);
     return 2;
+  }
   g_scratch = argv[2];
   if (mkdir(g_scratch, 0755) != 0 && errno != EEXIST) {
     fprintf(stderr, "%s: %s\n", g_scratch, strerror(errno));
