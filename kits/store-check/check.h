@@ -131,7 +131,8 @@ void snapshot_same(const snapshot *before, const snapshot *after,
                    const char *what);
 void remove_tree(const char *dir);
 void empty_dir(const char *dir);
-/* Calls fn for each regular file of dir (full path, size). */
+/* Calls fn for each regular file under dir, subdirectories included
+ * (full path, size). */
 void each_file(const char *dir, void (*fn)(const char *path, size_t size));
 void write_whole(const char *path, const void *data, size_t len);
 

@@ -93,23 +93,55 @@ static int by_name(const struct dirent **a, const struct dirent **b) {
   return strcmp((*a)->d_name, (*b)->d_name);
 }
 
+/* Calls fn for every regular file under root/rel, depth first, in name
+ * order (rel "" is root itself): a store may keep its files in
+ * subdirectories (leveldb.so does). */
+typedef void (*file_fn)(void *arg, const char *root, const char *rel,
+                        size_t size);
+
+static void walk(const char *root, const char *rel, file_fn fn, void *arg) {
+  char dir[4400];
+  struct dirent **names;
+  snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
+  int n = scandir(dir, &names, NULL, by_name);
+  if (n < 0)
+    CK_FAIL("%s: %s", dir, strerror(errno));
+  ck_defer(free, names);
+  for (int i = 0; i < n; i++) {
+    char sub[4400], p[8800];
+    struct stat st;
+    ck_defer(free, names[i]);
+    const char *name = names[i]->d_name;
+    if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+      snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", name);
+      snprintf(p, sizeof p, "%s/%s", root, sub);
+      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+        walk(root, sub, fn, arg);
+      else if (S_ISREG(st.st_mode))
+        fn(arg, root, sub, (size_t)st.st_size);
+    }
+    ck_release(names[i]);
+  }
+  ck_release(names);
+}
+
 static void free_snapshot(void *p) {
   snapshot *s = p;
   free(s->bytes);
   free(s);
 }
 
-/* One entry: name, NUL, length, content. */
-static void add_file(snapshot *s, const char *dir, const char *name) {
-  char p[4400];
-  struct stat st;
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode))
-    return;
+/* One entry: relative name, NUL, length, content. */
+static void add_file(void *arg, const char *root, const char *rel,
+                     size_t size) {
+  snapshot *s = arg;
+  char p[8800];
   size_t len = 0;
+  (void)size;
+  snprintf(p, sizeof p, "%s/%s", root, rel);
   char *data = read_whole(p, &len);
   ck_defer(free, data);
-  append_bytes(s, name, strlen(name) + 1);
+  append_bytes(s, rel, strlen(rel) + 1);
   append_bytes(s, &len, sizeof len);
   append_bytes(s, data, len);
   ck_release(data);
@@ -120,18 +152,7 @@ snapshot *snapshot_take(const char *dir) {
   if (s == NULL)
     CK_FAIL("out of memory taking a snapshot");
   ck_defer(free_snapshot, s);
-  struct dirent **names;
-  int n = scandir(dir, &names, NULL, by_name);
-  if (n < 0)
-    CK_FAIL("%s: %s", dir, strerror(errno));
-  for (int i = 0; i < n; i++) {
-    char name[256];
-    snprintf(name, sizeof name, "%s", names[i]->d_name);
-    free(names[i]);
-    names[i] = NULL;
-    add_file(s, dir, name);
-  }
-  free(names);
+  walk(dir, "", add_file, s);
   return s;
 }
 
@@ -162,33 +183,18 @@ void snapshot_same(const snapshot *before, const snapshot *after,
           file_at(i < before->len ? before : after, i));
 }
 
+typedef struct path_fn {
+  void (*fn)(const char *path, size_t size);
+} path_fn;
+
+static void call_path_fn(void *arg, const char *root, const char *rel,
+                         size_t size) {
+  char p[8800];
+  snprintf(p, sizeof p, "%s/%s", root, rel);
+  ((path_fn *)arg)->fn(p, size);
+}
+
 void each_file(const char *dir, void (*fn)(const char *path, size_t size)) {
-  struct dirent **names;
-  int n = scandir(dir, &names, NULL, by_name);
-  if (n < 0)
-    CK_FAIL("%s: %s", dir, strerror(errno));
-  char (*paths)[4400] = calloc((size_t)n + 1, sizeof *paths);
-  size_t *sizes = calloc((size_t)n + 1, sizeof *sizes);
-  int m = 0;
-  for (int i = 0; i < n; i++) {
-    struct stat st;
-    if (paths != NULL && sizes != NULL) {
-      snprintf(paths[m], sizeof paths[m], "%s/%s", dir, names[i]->d_name);
-      if (lstat(paths[m], &st) == 0 && S_ISREG(st.st_mode))
-        sizes[m++] = (size_t)st.st_size;
-    }
-    free(names[i]);
-  }
-  free(names);
-  if (paths == NULL || sizes == NULL) {
-    free(paths);
-    free(sizes);
-    CK_FAIL("out of memory listing %s", dir);
-  }
-  ck_defer(free, paths);
-  ck_defer(free, sizes);
-  for (int i = 0; i < m; i++)
-    fn(paths[i], sizes[i]);
-  ck_release(sizes);
-  ck_release(paths);
+  path_fn f = {fn};
+  walk(dir, "", call_path_fn, &f);
 }
