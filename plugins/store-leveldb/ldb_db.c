@@ -7,9 +7,12 @@
  * must be there and hash to it).  Every check reads a constant number of
  * records, so opening costs the same at any chain length.
  *
- * A new store is made in the order database, meta record, marker: a crash
- * before the marker leaves a database whose meta says it is ours (or an
- * empty one), which the next open completes.
+ * A new store is made in the order database, meta record, marker.  A
+ * LevelDB database without the marker is never opened: LevelDB's recovery
+ * would rewrite another program's database, and open must leave a refused
+ * directory as it was.  It is refused as MC_EFOREIGN; the one way
+ * leveldb.so leaves such a database itself is a crash inside the open that
+ * created it, and that database holds no block yet.
  */
 #include <assert.h>
 #include <errno.h>
@@ -383,11 +386,23 @@ static int db_dir_exists(mc_store *s) {
   return fstatat(s->dirfd, MC_LDB_DIR, &st, 0) == 0;
 }
 
+/* DIR/leveldb/CURRENT exists: there is a LevelDB database. */
+static int db_current_exists(mc_store *s) {
+  struct stat st;
+  return fstatat(s->dirfd, MC_LDB_DIR "/CURRENT", &st, 0) == 0;
+}
+
 int mc__ldb_open(mc_store *s, char *err, size_t errlen) {
   int rc = marker_check(s, err, errlen);
   int have_marker = rc == 0;
   if (rc != 0 && rc != MC_ENOTFOUND)
     return rc;
+  if (!have_marker && db_current_exists(s)) {
+    set_err(err, errlen, "%s: a LevelDB database without %s: not made by "
+            "leveldb.so (or its creation was cut short, and it holds no "
+            "block), left untouched", s->dbpath, MC_LDB_MARKER);
+    return MC_EFOREIGN;
+  }
   if (!have_marker && !db_dir_exists(s) && mkdirat(s->dirfd, MC_LDB_DIR, 0755)) {
     set_err(err, errlen, "%s: cannot create: %s", s->dbpath, strerror(errno));
     return MC_EIO;
