@@ -126,6 +126,9 @@ typedef struct snapshot {
 } snapshot;
 
 snapshot *snapshot_take(const char *dir); /* freed by the runner */
+/* Relative paths snapshots leave out (a damage module's `unchecked`
+ * list), or NULL. */
+extern const char *const *ck_unchecked;
 /* Fails the test naming the first file that differs. */
 void snapshot_same(const snapshot *before, const snapshot *after,
                    const char *what);

@@ -120,6 +120,15 @@ typedef struct mc_store_damage_table {
 
   size_t ncases;                      /* >= 1 */
   const mc_store_damage_case *cases;  /* ncases elements, static storage */
+
+  /*
+   * NULL, or a NULL-terminated list of paths relative to the store's
+   * directory ("leveldb/LOG") that the kit leaves out of every
+   * before-and-after comparison, in every test of the run: a storage
+   * library's own diagnostic log, which it writes on every open, refused
+   * or not, and which holds no chain data.  Nothing else belongs here.
+   */
+  const char *const *unchecked;
 } mc_store_damage_table;
 
 /*
@@ -136,16 +145,22 @@ typedef const mc_store_damage_table *(*mc_store_check_damage_fn)(void);
 #endif
 
 /* Defines the module's one exported function over a static case array
- * (an array, not a pointer: its element count is taken with sizeof). */
-#define MC_STORE_CHECK_DAMAGE_DEFINE(store_name_, cases_)                      \
+ * (an array, not a pointer: its element count is taken with sizeof) and
+ * an `unchecked` list (NULL or a NULL-terminated array). */
+#define MC_STORE_CHECK_DAMAGE_DEFINE_UNCHECKED(store_name_, cases_,            \
+                                               unchecked_)                     \
   MC_STORE_CHECK_EXPORT const mc_store_damage_table *mc_store_check_damage(    \
       void);                                                                   \
   const mc_store_damage_table *mc_store_check_damage(void) {                   \
     static const mc_store_damage_table t = {                                   \
         sizeof(mc_store_damage_table), (store_name_),                          \
-        sizeof(cases_) / sizeof((cases_)[0]), (cases_)};                       \
+        sizeof(cases_) / sizeof((cases_)[0]), (cases_), (unchecked_)};         \
     return &t;                                                                 \
   }
+
+/* The same with no unchecked files: every file is compared. */
+#define MC_STORE_CHECK_DAMAGE_DEFINE(store_name_, cases_)                      \
+  MC_STORE_CHECK_DAMAGE_DEFINE_UNCHECKED(store_name_, cases_, NULL)
 
 #ifdef __cplusplus
 }
