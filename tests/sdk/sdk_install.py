@@ -13,6 +13,8 @@ Usage: sdk_install.py --build-dir B --example DIR --mchost MCHOST --cc CC
 5. The example also builds with nothing but
    `cc $(pkg-config --cflags minichain-sdk) ... $(pkg-config --libs ...)`.
 6. mchost --plugin-info accepts each .so built (exit 0, kind store).
+7. The installed store test kit, P/bin/mc-store-check, passes the example
+   built from the installed SDK, and refuses bad usage with exit status 2.
 """
 import argparse
 import glob
@@ -60,7 +62,8 @@ def install_sdk(build_dir, prefix):
     want = ["MiniChainSDKConfig.cmake", "MiniChainSDKConfigVersion.cmake",
             "MiniChainSDKTargets.cmake", "MiniChainPlugin.cmake",
             "minichain-sdk.pc", "minichain.h", "plugin.h", "host.h",
-            "consensus.h", "store.h", "types.h", "error.h"]
+            "consensus.h", "store.h", "types.h", "error.h",
+            "store_check.h", "mc-store-check"]
     names = [os.path.basename(f) for f in files]
     for w in want:
         check(f"installed {w}", w in names, files)
@@ -124,6 +127,7 @@ def build_with_cmake(example, prefix, work, mchost):
     check("exactly one exported symbol, mc_plugin_entry",
           syms == ["mc_plugin_entry"], syms)
     plugin_info(mchost, [so], "on the find_package build")
+    store_check(prefix, work, so)
 
     rc, out = run(["cmake", "--install", build], env=env)
     installed = glob.glob(prefix + "/**/minichain/plugins/hello-store.so",
@@ -134,6 +138,25 @@ def build_with_cmake(example, prefix, work, mchost):
         plugin_info(mchost, ["hello-store.so", "--plugin-dir",
                              os.path.dirname(installed[0])],
                     "by name from the installed plugin folder")
+
+
+def store_check(prefix, work, so):
+    """The installed kit, as a plugin author runs it, on the example."""
+    kit = os.path.join(prefix, "bin", "mc-store-check")
+    if not check("mc-store-check installed in bin/", os.access(kit, os.X_OK),
+                 kit):
+        return
+    rc, out = run([kit, "--kills", "30", "--scratch",
+                   os.path.join(work, "kit-scratch"), so], env=clean_env())
+    check("installed mc-store-check passes the example (exit 0)",
+          rc == 0 and re.search(r" [1-9][0-9]* passed, 0 failed", out), out)
+    rc, out = run([kit], env=clean_env())
+    check("installed mc-store-check without a store: exit 2, one line",
+          rc == 2 and len(out.strip().splitlines()) == 1, out)
+    rc, out = run([kit, os.path.join(work, "no-such-store.so")],
+                  env=clean_env())
+    check("installed mc-store-check on a missing plugin: exit 2, one line",
+          rc == 2 and len(out.strip().splitlines()) == 1, out)
 
 
 def version_is_enforced(prefix, work):
