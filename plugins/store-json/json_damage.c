@@ -188,6 +188,9 @@ static int seed_format(cJSON *r) {
 static int other_format(cJSON *r) {
   return set_field(r, "format", cJSON_CreateString("someone-elses-store"));
 }
+static int format_not_string(cJSON *r) {
+  return set_field(r, "format", cJSON_CreateNumber(1));
+}
 static int newer_version(cJSON *r) {
   return set_field(r, "version", cJSON_CreateNumber(2));
 }
@@ -212,6 +215,7 @@ EDIT_CASE(bad_account_key)
 EDIT_CASE(no_nonces)
 EDIT_CASE(seed_format)
 EDIT_CASE(other_format)
+EDIT_CASE(format_not_string)
 EDIT_CASE(newer_version)
 
 #define TEXT_CASE(fn, text)                                                    \
@@ -256,6 +260,8 @@ static const mc_store_damage_case cases[] = {
          "format"),
     CASE(other_format, "another program's format marker", MC_EFOREIGN,
          "someone-elses-store"),
+    CASE(format_not_string, "a \"format\" that is a number, no marker",
+         MC_EFOREIGN, "not json.so's format marker"),
     CASE(json_array, "a JSON document that is not an object", MC_EFOREIGN,
          "not an object"),
     CASE(newer_version, "json.so's marker with a newer version", MC_EVERSION,

@@ -274,13 +274,15 @@ static int meta_check(mc_store *s, char *err, size_t errlen) {
       return rc;
     if (empty)
       return meta_write(s, err, errlen);
-    set_err(err, errlen, "%s: a LevelDB database without this store's meta "
-            "record (not written by leveldb.so)", s->dbpath);
-    return MC_EFOREIGN;
+    /* The marker file claimed the directory before LevelDB was opened,
+     * so this is leveldb.so's database with a record lost: damage. */
+    set_err(err, errlen, "%s: the meta record is missing although %s says "
+            "a store is here", s->dbpath, MC_LDB_MARKER);
+    return MC_ECORRUPT;
   }
   if (rc != 0)
     return rc;
-  rc = check_format(val, len, "the meta record", MC_EFOREIGN, why, sizeof why);
+  rc = check_format(val, len, "the meta record", MC_ECORRUPT, why, sizeof why);
   leveldb_free(val);
   if (rc != 0)
     set_err(err, errlen, "%s: %s", s->dbpath, why);
