@@ -14,7 +14,9 @@ Usage: sdk_install.py --build-dir B --example DIR --mchost MCHOST --cc CC
    `cc $(pkg-config --cflags minichain-sdk) ... $(pkg-config --libs ...)`.
 6. mchost --plugin-info accepts each .so built (exit 0, kind store).
 7. The installed store test kit, P/bin/mc-store-check, passes the example
-   built from the installed SDK, and refuses bad usage with exit status 2.
+   built from the installed SDK, with the example's own damage module
+   (hello-damage.so, built from the installed store_check.h), and refuses
+   bad usage with exit status 2.
 """
 import argparse
 import glob
@@ -146,10 +148,16 @@ def store_check(prefix, work, so):
     if not check("mc-store-check installed in bin/", os.access(kit, os.X_OK),
                  kit):
         return
+    damage = os.path.join(os.path.dirname(so), "hello-damage.so")
+    check("the example's damage module builds (hello-damage.so)",
+          os.path.isfile(damage), damage)
     rc, out = run([kit, "--kills", "30", "--scratch",
-                   os.path.join(work, "kit-scratch"), so], env=clean_env())
-    check("installed mc-store-check passes the example (exit 0)",
-          rc == 0 and re.search(r" [1-9][0-9]* passed, 0 failed", out), out)
+                   os.path.join(work, "kit-scratch"), "--damage", damage, so],
+                  env=clean_env())
+    check("installed mc-store-check passes the example with its damage "
+          "module (exit 0)",
+          rc == 0 and re.search(r" [1-9][0-9]* passed, 0 failed", out)
+          and "PASS  damage/first_record_flipped" in out, out)
     rc, out = run([kit], env=clean_env())
     check("installed mc-store-check without a store: exit 2, one line",
           rc == 2 and len(out.strip().splitlines()) == 1, out)

@@ -6,7 +6,8 @@ Usage: kit_selftest.py --kit KIT --json JSON.so --sqlite SQLITE.so
            --json-damage JSON_DAMAGE.so --fixtures DIR
 
 Each check runs the kit on something broken on purpose (tests/store/
-fixtures): a damage case that expects the wrong code, a store that calls a
+fixtures): damage cases that expect the wrong code, change nothing or
+cannot do their damage, a store that calls a
 host service no store may use, a store whose refused open touches a file,
 and bad command lines and damage modules.  A kit whose checks could not
 fail would pass none of these.
@@ -56,7 +57,7 @@ def fails_with(a, what, args, reason):
 
 
 def wrong_expect(a):
-    dmg = os.path.join(a.fixtures, "wrong_expect_damage.so")
+    dmg = os.path.join(a.fixtures, "bad_damage.so")
     replay = fails_with(a, "a damage case expecting the wrong code",
                         ["--only", "damage/garbage_claimed_foreign",
                          "--damage", dmg, a.json],
@@ -68,6 +69,16 @@ def wrong_expect(a):
         check("running the replay line fails the same way",
               rc == 1 and "garbage_claimed_foreign" in out
               and "expected EFOREIGN" in out, out + err)
+
+
+def useless_cases(a):
+    dmg = os.path.join(a.fixtures, "bad_damage.so")
+    fails_with(a, "a damage case that changes no file",
+               ["--only", "damage/changes_nothing", "--damage", dmg, a.json],
+               "the case returned 0 but changed no file")
+    fails_with(a, "a damage case that cannot damage",
+               ["--only", "damage/cannot_damage", "--damage", dmg, a.json],
+               "could not damage the directory: ")
 
 
 def forbidden_service(a):
@@ -139,6 +150,7 @@ def main():
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="mc-kit-selftest-") as work:
         wrong_expect(a)
+        useless_cases(a)
         forbidden_service(a)
         touching_refusal(a)
         usage_errors(a, work)

@@ -19,7 +19,8 @@
  *   3. it opens dir with the store and requires: the return code equal to
  *      the case's `expect`, *out left NULL, a one-line reason in err (and,
  *      when the case gives `says`, containing that text), and every file of
- *      dir byte-identical before and after the refused open.
+ *      dir byte-identical before and after the refused open (except the
+ *      table's `unchecked` files, see below).
  *
  * The chain the kit writes before each case: heights 0 to
  * MC_STORE_CHECK_DAMAGE_HEAD; blocks 1, 2 and 3 hold 1, 2 and 3 transfers,
@@ -38,7 +39,8 @@
  * 2 when the symbol or the table is missing or malformed, and never
  * unloads it.
  *
- * Example (the whole module):
+ * Example, a whole module (examples/hello-store/damage/hello_damage.c is
+ * the example store's real one):
  *
  *   #include <minichain/error.h>
  *   #include <minichain/store_check.h>
@@ -96,13 +98,20 @@ typedef struct mc_store_damage_case {
   int expect;
 
   /*
-   * Damages the closed store in `dir` (a path, valid during the call).
-   * The callee may read, write, remove and create files under dir only.
-   * Returns 0 when the damage was done; any other value when it could not
-   * be (a file it expected is missing, an I/O error), with a one-line
-   * reason written into err (errlen bytes, NUL-terminated): the kit then
-   * fails the case with that reason, since a case that damages nothing
-   * proves nothing.
+   * Damages the closed store in a directory.
+   *
+   * Returns: 0 when the damage was done; any other value when it could
+   *          not be (a file it expected is missing, an I/O error).  The
+   *          kit fails the case then, with the reason: a case that damages
+   *          nothing proves nothing (and one that returns 0 without
+   *          changing a file fails as well).
+   * Args:    dir:    the store's directory, NUL-terminated, never NULL;
+   *                  valid during the call.  The case may read, write,
+   *                  remove and create files under it, nowhere else.
+   * Out:     err:    on failure, a one-line reason, NUL-terminated, at
+   *                  most errlen bytes; never NULL.  Owned by the kit.
+   * In:      errlen: size of err, at least 256.
+   * Runs in the kit's process, on its only thread, with no store open.
    */
   int (*damage)(const char *dir, char *err, size_t errlen);
 
@@ -132,9 +141,16 @@ typedef struct mc_store_damage_table {
 } mc_store_damage_table;
 
 /*
- * The signature of MC_STORE_CHECK_DAMAGE_SYMBOL.  Returns a pointer to a
- * table in static storage that stays valid and unchanged for the life of
- * the process; never NULL.  Called once, before any case runs.
+ * The signature of MC_STORE_CHECK_DAMAGE_SYMBOL, the one function a damage
+ * module exports (MC_STORE_CHECK_DAMAGE_DEFINE writes it).
+ *
+ * Returns: the module's table, never NULL, in static storage owned by the
+ *          module, valid and unchanged for the life of the process.  The
+ *          kit refuses the module (one line, exit status 2) when the table
+ *          is smaller than the kit's, names another store, has no cases,
+ *          or a case has a bad size, name or expect, no description or no
+ *          damage function, or a name used twice.
+ * Args:    none.  Called once, before any case runs.
  */
 typedef const mc_store_damage_table *(*mc_store_check_damage_fn)(void);
 
