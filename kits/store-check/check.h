@@ -57,11 +57,9 @@ void ck_fail_at(const char *file, int line, const char *fmt, ...)
   } while (0)
 
 /* Registers p to be released with fn if the test ends before it is
- * released; ck_release(p) releases it now.  ck_forget(p) drops the
- * registration without calling fn. */
+ * released; ck_release(p) releases it now. */
 void ck_defer(void (*fn)(void *), void *p);
 void ck_release(void *p);
-void ck_forget(void *p);
 
 /* Prints an indented line of the running test's detail. */
 void ck_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -69,8 +67,6 @@ void ck_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A 64-bit value from the running test's random stream (seeded from the
  * run's seed and the test's name, so --only replays it exactly). */
 uint64_t ck_rand(void);
-/* The running test's seed, for things that take a seed themselves. */
-uint64_t ck_test_seed(void);
 
 /* ---- the store under test ------------------------------------------------ */
 

@@ -32,7 +32,7 @@ static struct {
   char failure[2048];
   deferred *defer;
   size_t ndefer, capdefer;
-  uint64_t seed, stream;
+  uint64_t stream; /* the running test's random state */
 } g_run;
 
 void ck_fail_at(const char *file, int line, const char *fmt, ...) {
@@ -75,11 +75,6 @@ void ck_release(void *p) {
     d.fn(d.p);
 }
 
-void ck_forget(void *p) {
-  deferred d;
-  (void)take_deferred(p, &d);
-}
-
 /* Newest first: a store is closed before the chain it was given. */
 static void release_all(void) {
   while (g_run.ndefer > 0) {
@@ -108,21 +103,16 @@ static uint64_t splitmix(uint64_t *x) {
 }
 
 uint64_t ck_rand(void) { return splitmix(&g_run.stream); }
-uint64_t ck_test_seed(void) { return g_run.seed; }
 
 /* The test's seed depends on its name, not on its place in the run, so
  * that --only NAME makes the same choices as the full run did. */
 static uint64_t test_seed(uint64_t run_seed, const char *name) {
-  uint8_t h[MC_HASH_LEN];
+  uint8_t buf[8 + sizeof(((ck_test *)0)->name)], h[MC_HASH_LEN];
+  size_t len = strnlen(name, sizeof buf - 8);
   uint64_t s;
-  size_t len = strlen(name);
-  char *buf = malloc(len + 8);
-  if (buf == NULL)
-    return run_seed ^ len;
   memcpy(buf, &run_seed, 8);
   memcpy(buf + 8, name, len);
-  mc_sha256(buf, len + 8, h);
-  free(buf);
+  mc_sha256(buf, 8 + len, h);
   memcpy(&s, h, sizeof s);
   return s;
 }
@@ -147,7 +137,7 @@ int ck_run(const ck_test *t, const char *scratch, uint64_t run_seed,
            char *failure, size_t flen) {
   char dir[4096];
   g_run.failure[0] = '\0';
-  g_run.seed = g_run.stream = test_seed(run_seed, t->name);
+  g_run.stream = test_seed(run_seed, t->name);
   sh_forbidden_reset();
   volatile int failed = make_test_dir(scratch, t->name, dir, sizeof dir) != 0;
   if (!failed && setjmp(g_run.jump) == 0)
