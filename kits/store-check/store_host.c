@@ -95,8 +95,9 @@ static void host_buf_free(mc_host *h, void *p) {
   free(p);
 }
 
-/* Recorded, not only refused: the real host logs the first call once, a
- * test program must fail the store for it. */
+/* Recorded, not only refused: the real host (host/services.c,
+ * mc_node_store_api) refuses the same way and logs the first call; a test
+ * program must fail the store for it. */
 static void forbidden(const char *name) {
   if (sh_forbidden_calls++ == 0)
     sh_forbidden_first = name;
@@ -175,9 +176,10 @@ static int host_state_save(mc_host *h, const uint8_t *d, size_t n) {
   REFUSE("state_save", MC_ESTATE);
 }
 static int host_state_load(mc_host *h, uint8_t **d, size_t *n) {
-  (void)n;
   if (d != NULL)
     *d = NULL;
+  if (n != NULL)
+    *n = 0;
   REFUSE("state_load", MC_ESTATE);
 }
 
