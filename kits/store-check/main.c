@@ -66,13 +66,15 @@ static int bad_usage(const char *fmt, const char *arg) {
   return 2;
 }
 
+/* Decimal, or hex after "0x" (never octal: "010" is ten). */
 static int parse_u64(const char *s, uint64_t max, uint64_t *out) {
   char *end;
-  if (s == NULL || *s == '\0' || *s == '-')
+  int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+  if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ')
     return -1;
   errno = 0;
-  unsigned long long v = strtoull(s, &end, 0);
-  if (errno != 0 || *end != '\0' || v > max)
+  unsigned long long v = strtoull(s, &end, hex ? 16 : 10);
+  if (errno != 0 || *end != '\0' || end == s + (hex ? 2 : 0) || v > max)
     return -1;
   *out = v;
   return 0;
@@ -87,41 +89,52 @@ static const char *value_of(int argc, char **argv, int *i) {
   return argv[++*i];
 }
 
+/* --damage, --scratch, --only: each at most once. */
+static const char **string_slot(const char *a, options *o) {
+  if (strcmp(a, "--damage") == 0)
+    return &o->damage;
+  if (strcmp(a, "--scratch") == 0)
+    return &o->scratch;
+  return strcmp(a, "--only") == 0 ? &o->only : NULL;
+}
+
+/* --seed and --kills.  Returns -1 to go on, else the exit status. */
+static int number_option(int argc, char **argv, int *i, options *o) {
+  const char *a = argv[*i], *v = value_of(argc, argv, i);
+  uint64_t n;
+  if (v == NULL)
+    return 2;
+  if (strcmp(a, "--seed") == 0) {
+    if (parse_u64(v, UINT64_MAX, &o->seed) != 0)
+      return bad_usage("--seed %s: not an unsigned 64-bit number", v);
+    o->have_seed = 1;
+    return -1;
+  }
+  if (parse_u64(v, MAX_KILLS, &n) != 0)
+    return bad_usage("--kills %s: not a number from 0 to 100000", v);
+  ck_kills = (int)n;
+  o->kills_given = 1;
+  return -1;
+}
+
 /* Returns -1 to go on, else the exit status. */
 static int parse_option(int argc, char **argv, int *i, options *o) {
-  const char *a = argv[*i], *v;
-  uint64_t n;
+  const char *a = argv[*i], **slot = string_slot(a, o);
   if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
     fputs(usage_text, stdout);
     return 0;
   }
-  if (strcmp(a, "--list") == 0)
-    return o->list = 1, -1;
-  if (strcmp(a, "--verbose") == 0)
-    return sh_verbose = 1, -1;
-  if (strcmp(a, "--damage") == 0 || strcmp(a, "--scratch") == 0 ||
-      strcmp(a, "--only") == 0) {
-    const char **slot = a[2] == 'd' ? &o->damage
-                        : a[2] == 's' ? &o->scratch : &o->only;
+  if (strcmp(a, "--list") == 0 || strcmp(a, "--verbose") == 0) {
+    *(a[2] == 'l' ? &o->list : &sh_verbose) = 1;
+    return -1;
+  }
+  if (slot != NULL) {
     if (*slot != NULL)
       return bad_usage("%s given twice", a);
     return (*slot = value_of(argc, argv, i)) == NULL ? 2 : -1;
   }
-  if (strcmp(a, "--seed") == 0) {
-    if ((v = value_of(argc, argv, i)) == NULL)
-      return 2;
-    if (parse_u64(v, UINT64_MAX, &o->seed) != 0)
-      return bad_usage("--seed %s: not an unsigned 64-bit number", v);
-    return o->have_seed = 1, -1;
-  }
-  if (strcmp(a, "--kills") == 0) {
-    if ((v = value_of(argc, argv, i)) == NULL)
-      return 2;
-    if (parse_u64(v, MAX_KILLS, &n) != 0)
-      return bad_usage("--kills %s: not a number from 0 to 100000", v);
-    ck_kills = (int)n;
-    return o->kills_given = 1, -1;
-  }
+  if (strcmp(a, "--seed") == 0 || strcmp(a, "--kills") == 0)
+    return number_option(argc, argv, i, o);
   if (a[0] == '-')
     return bad_usage("unknown option %s", a);
   if (o->store != NULL)
