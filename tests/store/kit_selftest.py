@@ -7,10 +7,10 @@ Usage: kit_selftest.py --kit KIT --json JSON.so --sqlite SQLITE.so
 
 Each check runs the kit on something broken on purpose (tests/store/
 fixtures): damage cases that expect the wrong code, change nothing or
-cannot do their damage, a store that calls a
-host service no store may use, a store whose refused open touches a file,
-and bad command lines and damage modules.  A kit whose checks could not
-fail would pass none of these.
+cannot do their damage; stores that call a host service no store may use,
+write a file while refusing to open, remove a file they did not create,
+or open a zeroed file as a new store; and bad command lines and damage
+modules.  A kit whose checks could not fail would pass none of these.
 """
 import argparse
 import glob
@@ -96,6 +96,20 @@ def touching_refusal(a):
                "the files changed (first difference in hello-store.log)")
 
 
+def tidying_store(a):
+    so = os.path.join(a.fixtures, "broken_store_tidies.so")
+    fails_with(a, "a store that removes a file it did not create",
+               ["--only", "leaves_other_files_alone", so],
+               "NOTES.txt is gone after the store ran")
+
+
+def zeros_taken_for_new(a):
+    so = os.path.join(a.fixtures, "broken_store_zeros_ok.so")
+    fails_with(a, "a store that opens a zeroed log as a new one",
+               ["--only", "damage/zeroed_files", so],
+               "open succeeded, expected ECORRUPT")
+
+
 def usage_errors(a, work):
     cases = [
         ("no store", []),
@@ -153,6 +167,8 @@ def main():
         useless_cases(a)
         forbidden_service(a)
         touching_refusal(a)
+        tidying_store(a)
+        zeros_taken_for_new(a)
         usage_errors(a, work)
         scratch_handling(a, work)
         listing(a)
