@@ -9,7 +9,8 @@ Each check runs the kit on something broken on purpose (tests/store/
 fixtures): damage cases that expect the wrong code, change nothing or
 cannot do their damage; stores that call a host service no store may use,
 write a file while refusing to open, remove a file they did not create,
-or open a zeroed file as a new store; and bad command lines and damage
+open a zeroed file as a new store, or acknowledge a block before writing
+it; and bad command lines and damage
 modules.  A kit whose checks could not fail would pass none of these.
 """
 import argparse
@@ -110,6 +111,13 @@ def zeros_taken_for_new(a):
                "open succeeded, expected ECORRUPT")
 
 
+def lost_acknowledged_block(a):
+    so = os.path.join(a.fixtures, "broken_store_defers.so")
+    fails_with(a, "a store that acknowledges a block before writing it",
+               ["--kills", "200", "--only", "atomic_under_sigkill", so],
+               "an acknowledged block was lost")
+
+
 def usage_errors(a, work):
     cases = [
         ("no store", []),
@@ -169,6 +177,7 @@ def main():
         touching_refusal(a)
         tidying_store(a)
         zeros_taken_for_new(a)
+        lost_acknowledged_block(a)
         usage_errors(a, work)
         scratch_handling(a, work)
         listing(a)
