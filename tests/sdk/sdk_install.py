@@ -2,7 +2,7 @@
 """sdk_install.py - the installed SDK is enough to build and ship a plugin.
 
 Usage: sdk_install.py --build-dir B --example DIR --mchost MCHOST --cc CC
-                      [--cxx-example DIR --cxx CXX] [--conformance PROG]
+                      [--cxx-example DIR --cxx CXX]
 
 1. `cmake --install B --component sdk --prefix P` into a temporary prefix:
    the headers, the CMake package and the pkg-config file, nothing else,
@@ -22,8 +22,10 @@ Usage: sdk_install.py --build-dir B --example DIR --mchost MCHOST --cc CC
    C++, and the C++ store builds both ways (find_package and pkg-config,
    g++ -Wall -Wextra -Werror), exports exactly one unmangled symbol,
    mc_plugin_entry, and loads.
-8. With --conformance (tests/store's suite): each find_package build of a
-   store example runs the store conformance suite.
+8. The installed store test kit, P/bin/mc-store-check, passes each store
+   example built from the installed SDK (hello-store with its own damage
+   module, hello-damage.so, built from the installed store_check.h), and
+   refuses bad usage with exit status 2.
 """
 import argparse
 import glob
@@ -72,7 +74,8 @@ def install_sdk(build_dir, prefix):
             "MiniChainSDKTargets.cmake", "MiniChainPlugin.cmake",
             "minichain-plugin.map",
             "minichain-sdk.pc", "minichain.h", "plugin.h", "host.h",
-            "consensus.h", "store.h", "types.h", "error.h"]
+            "consensus.h", "store.h", "types.h", "error.h",
+            "store_check.h", "mc-store-check"]
     names = [os.path.basename(f) for f in files]
     for w in want:
         check(f"installed {w}", w in names, files)
@@ -94,15 +97,6 @@ def headers_stand_alone_cxx(cxx, prefix):
                            capture_output=True, text=True)
         check(f"<minichain/{name}> compiles on its own (C++11, -pedantic)",
               p.returncode == 0, p.stderr)
-
-
-def conformance(prog, so, work, what):
-    scratch = os.path.join(work, "conformance-" + os.path.basename(so))
-    os.makedirs(scratch, exist_ok=True)
-    rc, out = run([prog, so, scratch], env=clean_env())
-    tail = "\n".join(line for line in out.splitlines()
-                     if "[store log]" not in line)
-    check(f"{what} passes the store conformance suite", rc == 0, tail)
 
 
 def plugins_dir_exists(pc_dir, prefix):
@@ -145,8 +139,7 @@ def plugin_info(mchost, args, what):
     return fields
 
 
-def build_with_cmake(example, so_name, prefix, work, mchost, conf,
-                     extra=()):
+def build_with_cmake(example, so_name, prefix, work, mchost, extra=()):
     build = os.path.join(work, "cmake-build-" + so_name)
     env = clean_env()
     rc, out = run(["cmake", "-S", example, "-B", build,
@@ -172,8 +165,7 @@ def build_with_cmake(example, so_name, prefix, work, mchost, conf,
     check(f"{so_name}: exactly one exported symbol, mc_plugin_entry",
           syms == ["mc_plugin_entry"], syms)
     plugin_info(mchost, [so], f"{so_name} on the find_package build")
-    if conf:
-        conformance(conf, so, work, f"{so_name} (find_package build)")
+    store_check(prefix, work, so)
 
     rc, out = run(["cmake", "--install", build], env=env)
     installed = glob.glob(prefix + "/**/minichain/plugins/" + so_name,
@@ -184,6 +176,35 @@ def build_with_cmake(example, so_name, prefix, work, mchost, conf,
         plugin_info(mchost, [so_name, "--plugin-dir",
                              os.path.dirname(installed[0])],
                     f"{so_name} by name from the installed plugin folder")
+
+
+def store_check(prefix, work, so):
+    """The installed kit, as a plugin author runs it, on an example: with
+    its damage module when the example has one (hello-store)."""
+    kit = os.path.join(prefix, "bin", "mc-store-check")
+    if not check("mc-store-check installed in bin/", os.access(kit, os.X_OK),
+                 kit):
+        return
+    name = os.path.basename(so)
+    cmd = [kit, "--kills", "30", "--scratch",
+           os.path.join(work, "kit-scratch-" + name)]
+    if name == "hello-store.so":
+        damage = os.path.join(os.path.dirname(so), "hello-damage.so")
+        check("the example's damage module builds (hello-damage.so)",
+              os.path.isfile(damage), damage)
+        cmd += ["--damage", damage]
+    rc, out = run(cmd + [so], env=clean_env())
+    check(f"installed mc-store-check passes {name} (exit 0)",
+          rc == 0 and re.search(r" [1-9][0-9]* passed, 0 failed", out)
+          and (name != "hello-store.so"
+               or "PASS  damage/first_record_flipped" in out), out)
+    rc, out = run([kit], env=clean_env())
+    check("installed mc-store-check without a store: exit 2, one line",
+          rc == 2 and len(out.strip().splitlines()) == 1, out)
+    rc, out = run([kit, os.path.join(work, "no-such-store.so")],
+                  env=clean_env())
+    check("installed mc-store-check on a missing plugin: exit 2, one line",
+          rc == 2 and len(out.strip().splitlines()) == 1, out)
 
 
 def version_is_enforced(prefix, work):
@@ -262,7 +283,6 @@ def main():
     ap.add_argument("--cc", default="cc")
     ap.add_argument("--cxx-example")
     ap.add_argument("--cxx", default="g++")
-    ap.add_argument("--conformance")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="mc-sdk-") as work:
         prefix = os.path.join(work, "prefix")
@@ -270,13 +290,11 @@ def main():
         if pc_dir is not None:
             plugins_dir_exists(pc_dir, prefix)
         headers_stand_alone(a.cc, prefix)
-        build_with_cmake(a.example, "hello-store.so", prefix, work, a.mchost,
-                         a.conformance)
+        build_with_cmake(a.example, "hello-store.so", prefix, work, a.mchost)
         if a.cxx_example:
             headers_stand_alone_cxx(a.cxx, prefix)
             build_with_cmake(a.cxx_example, "cpp-store.so", prefix, work,
-                             a.mchost, a.conformance,
-                             ["-DCMAKE_CXX_COMPILER=" + a.cxx])
+                             a.mchost, ["-DCMAKE_CXX_COMPILER=" + a.cxx])
         version_is_enforced(prefix, work)
         if check("minichain-sdk.pc installed", pc_dir is not None):
             build_with_pkg_config(a.example, pc_dir, prefix, work, a.cc,
