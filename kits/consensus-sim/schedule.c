@@ -38,7 +38,7 @@
 #define S_SYNC_MAX_MS 1000 /* sync runs every S_STEP_MS..this (per schedule) */
 #define S_PROGRESS 3       /* K: heights every honest node must add... */
 #define S_LIVE_MS 60000    /* ...within this much virtual time */
-#define S_SUBMIT_MS 2000   /* stable-phase transfers are made this long */
+#define S_SUBMIT_MS 1000   /* stable-phase transfers are made this long */
 #define S_LOG_MAX (1u << 20)
 
 typedef struct sched {
