@@ -78,7 +78,7 @@ static void fail(kh_cluster *cl, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
-  say(cl, 0, "%s", line);
+  say(cl, 0, "t=%llu host %s", (unsigned long long)simnet_now(cl->net), line);
   if (!cl->failed)
     snprintf(cl->failure, sizeof cl->failure, "%s", line);
   cl->failed = 1;
@@ -566,6 +566,10 @@ int kh_start(kh_cluster *cl, uint32_t i) {
     simnet_forget_node(cl->net, i);
   }
   return rc;
+}
+
+uint64_t kh_started(const kh_cluster *cl, uint32_t i) {
+  return cl->nodes[i].starts;
 }
 
 void kh_crash(kh_cluster *cl, uint32_t i) {

@@ -67,6 +67,8 @@ const char *kh_failure(const kh_cluster *cl);
  * ones nothing.  Returns the engine's code (the engine is down after a
  * failure). */
 int kh_start(kh_cluster *cl, uint32_t i);
+/* How many times node i's engine was started (kh_start calls). */
+uint64_t kh_started(const kh_cluster *cl, uint32_t i);
 /* Kills node i: timers, messages in flight to it and its mempool vanish;
  * its engine is destroyed without stop; chain and saved state remain. */
 void kh_crash(kh_cluster *cl, uint32_t i);

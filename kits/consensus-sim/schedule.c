@@ -242,7 +242,8 @@ static void restart(sched *s, uint32_t i, int wipe) {
     s->out->wipes++;
   }
   int rc = kh_start(s->cl, i);
-  note(s, "restart node=%u height=%llu%s rc=%d", i,
+  note(s, "%s node=%u height=%llu%s rc=%d",
+       kh_started(s->cl, i) > 1 ? "restart" : "start", i,
        (unsigned long long)kh_height(s->cl, i),
        wipe ? " state=wiped (a faulty validator from now on)" : "", rc);
   if (rc != 0) {
