@@ -18,7 +18,7 @@
 #define WL_SINKS 4    /* receive only */
 #define WL_ACCOUNTS (2 * WL_SENDERS + WL_SINKS)
 #define WL_BALANCE 1000000000000ull
-#define WL_MAX_TXS 65536 /* a schedule makes a few hundred */
+#define WL_MAX_TXS 8192 /* a schedule makes about a hundred */
 
 typedef struct wl_rec {
   mc_tx tx;
