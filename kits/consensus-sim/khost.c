@@ -140,25 +140,32 @@ static int svc_timer_stop(mc_host *h, uint64_t id) {
   return simnet_timer_stop(h->cl->net, id) == 0 ? 0 : MC_ENOTFOUND;
 }
 
-/* A message for validator `to` reaches every node holding its key. */
+/* A message for validator `to` reaches every running node holding its
+ * key.  As on a real host, a validator with no node up is not connected
+ * (MC_ENOTCONN), and a node that is down gets nothing sent meanwhile. */
 static int svc_send(mc_host *h, uint32_t to, const uint8_t *msg, size_t len) {
   kh_cluster *cl = h->cl;
+  int sent = 0;
   if (to >= cl->n || to == node_of(h)->val || (msg == NULL && len > 0))
     return MC_EINVAL;
-  for (uint32_t j = 0; j < cl->nn; j++)
-    if (cl->nodes[j].val == to &&
-        simnet_send(cl->net, h->idx, j, msg, len) != 0)
+  for (uint32_t j = 0; j < cl->nn; j++) {
+    if (cl->nodes[j].val != to || cl->nodes[j].eng == NULL)
+      continue;
+    if (simnet_send(cl->net, h->idx, j, msg, len) != 0)
       return MC_ENOMEM;
-  return 0;
+    sent = 1;
+  }
+  return sent ? 0 : MC_ENOTCONN;
 }
 
-/* To every node of another validator: a twin is "this node" to itself. */
+/* To every running node of another validator: a twin is "this node" to
+ * itself. */
 static int svc_broadcast(mc_host *h, const uint8_t *msg, size_t len) {
   kh_cluster *cl = h->cl;
   if (msg == NULL && len > 0)
     return MC_EINVAL;
   for (uint32_t j = 0; j < cl->nn; j++)
-    if (cl->nodes[j].val != node_of(h)->val &&
+    if (cl->nodes[j].val != node_of(h)->val && cl->nodes[j].eng != NULL &&
         simnet_send(cl->net, h->idx, j, msg, len) != 0)
       return MC_ENOMEM;
   return 0;
