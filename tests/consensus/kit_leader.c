@@ -15,7 +15,8 @@
  *   kit_selfcert.so     KIT_SELFCERT: verify_certificate accepts only its
  *                       own validator's signature (a certificate the other
  *                       engines refuse).
- * Wire message: u32 big-endian certificate length, certificate, block.
+ * The leader also sends its head to a validator that (re)connects
+ * (on_peer).  Wire message: u32 big-endian certificate length, certificate, block.
  * Certificate: u64 big-endian height, signer index (u32 BE), signature of
  * "kit-leader-v1" || height || block hash.
  */
@@ -72,29 +73,40 @@ static int kl_create(const mc_host_api *api, mc_host *h,
   return 0;
 }
 
+/* Sends committed block b with its certificate to validator `to`, or to
+ * everyone when to is -1. */
+static void announce(mc_consensus *c, const mc_block *b, const uint8_t *cert,
+                     int64_t to) {
+  uint8_t *enc = NULL;
+  size_t enc_len = 0;
+  if (c->api->encode_block(c->h, b, &enc, &enc_len) != 0)
+    return;
+  uint8_t *msg = malloc(4 + CERT_LEN + enc_len);
+  if (msg != NULL) {
+    put_be(msg, CERT_LEN, 4);
+    memcpy(msg + 4, cert, CERT_LEN);
+    memcpy(msg + 4 + CERT_LEN, enc, enc_len);
+    if (to < 0)
+      c->api->broadcast(c->h, msg, 4 + CERT_LEN + enc_len);
+    else
+      c->api->send(c->h, (uint32_t)to, msg, 4 + CERT_LEN + enc_len);
+    free(msg);
+  }
+  c->api->buf_free(c->h, enc);
+}
+
 /* Builds, certifies, commits and broadcasts the next block. */
 static void lead_one(mc_consensus *c) {
   mc_block *b = NULL;
-  uint8_t cert[CERT_LEN], pre[13 + 8 + MC_HASH_LEN], *enc = NULL;
-  size_t enc_len = 0;
+  uint8_t cert[CERT_LEN], pre[13 + 8 + MC_HASH_LEN];
   if (c->api->build_block(c->h, &b) != 0)
     return;
   put_be(cert, b->header.height, 8);
   put_be(cert + 8, (uint64_t)c->api->self_index(c->h), 4);
   preimage(pre, b->header.height, b->hash);
   if (c->api->sign(c->h, pre, sizeof pre, cert + 12) == 0 &&
-      c->api->commit_block(c->h, b, cert, sizeof cert) == 0 &&
-      c->api->encode_block(c->h, b, &enc, &enc_len) == 0) {
-    uint8_t *msg = malloc(4 + CERT_LEN + enc_len);
-    if (msg != NULL) {
-      put_be(msg, CERT_LEN, 4);
-      memcpy(msg + 4, cert, CERT_LEN);
-      memcpy(msg + 4 + CERT_LEN, enc, enc_len);
-      c->api->broadcast(c->h, msg, 4 + CERT_LEN + enc_len);
-      free(msg);
-    }
-  }
-  c->api->buf_free(c->h, enc);
+      c->api->commit_block(c->h, b, cert, sizeof cert) == 0)
+    announce(c, b, cert, -1);
   c->api->block_free(c->h, b);
 }
 
@@ -170,6 +182,28 @@ static int kl_verify(mc_consensus *c, const mc_block *b, const uint8_t *cert,
                                                                    : MC_ECERT;
 }
 
+/* A validator (re)connected: the leader hands it its head at once (the
+ * host's sync would bring it later), so the kit's on_peer is exercised. */
+static void kl_on_peer(mc_consensus *c, uint32_t v, int up) {
+  uint64_t head;
+  uint8_t hash[MC_HASH_LEN];
+  mc_block *b = NULL;
+  if (v >= c->api->validator_count(c->h) ||
+      (int32_t)v == c->api->self_index(c->h)) {
+    c->api->log(c->h, MC_LOG_ERROR, "on_peer_bad_validator", NULL, 0);
+    return;
+  }
+  mc_log_field f[] = {MC_LOG_F_U("validator", v), MC_LOG_F_B("up", up)};
+  c->api->log(c->h, MC_LOG_INFO, "peer", f, 2);
+  if (!up || !c->running || !leads(c) ||
+      c->api->head(c->h, &head, hash) != 0 || head == 0 ||
+      c->api->get_block(c->h, head, &b) != 0)
+    return;
+  if (b->cert_len == CERT_LEN)
+    announce(c, b, b->cert, v);
+  c->api->block_free(c->h, b);
+}
+
 static const mc_consensus_vtable kl_vtable = {
     .size = sizeof(mc_consensus_vtable),
     .create = kl_create,
@@ -179,6 +213,7 @@ static const mc_consensus_vtable kl_vtable = {
     .on_message = kl_on_message,
     .on_commit = kl_on_commit,
     .verify_certificate = kl_verify,
+    .on_peer = kl_on_peer,
 };
 
 MC_PLUGIN_DEFINE(MC_PLUGIN_CONSENSUS, "kit_leader", "0.1.0",
