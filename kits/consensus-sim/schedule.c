@@ -49,6 +49,8 @@ typedef struct sched {
   wl *w;
   uint32_t n, nn, f, ntwins, nwiped;
   uint8_t faulty[KH_MAX_NODES]; /* by validator: twinned or wiped */
+  uint8_t wiped[KH_MAX_NODES];   /* by node: its saved state was lost */
+  uint8_t refused[KH_MAX_NODES]; /* by node: would not start after that */
   uint32_t side[KH_MAX_NODES];  /* twin k: the nodes its copy n+k sees */
   uint64_t sync_ms, next_sync;
   int restart_failed;
@@ -235,6 +237,7 @@ static void crash(sched *s, uint32_t i) {
 
 static void restart(sched *s, uint32_t i, int wipe) {
   if (wipe) {
+    s->wiped[i] = 1;
     kh_wipe_state(s->cl, i);
     uint32_t v = kh_validator_of(s->cl, i);
     s->nwiped += !s->faulty[v];
@@ -246,7 +249,13 @@ static void restart(sched *s, uint32_t i, int wipe) {
        kh_started(s->cl, i) > 1 ? "restart" : "start", i,
        (unsigned long long)kh_height(s->cl, i),
        wipe ? " state=wiped (a faulty validator from now on)" : "", rc);
-  if (rc != 0) {
+  if (rc != 0 && s->wiped[i]) {
+    /* Refusing to run without its record is a safe answer to a lost
+     * state file: the node stays down, one of the faulty. */
+    note(s, "node=%u refuses to start without its saved state: it stays "
+            "down", i);
+    s->refused[i] = 1;
+  } else if (rc != 0) {
     note(s, "RESTART FAILED node=%u: %s", i, mc_strerror(rc));
     snprintf(s->out->why, sizeof s->out->why,
              "node %u's engine refused to start from its own saved state "
@@ -267,7 +276,7 @@ static void maybe_crash(sched *s, uint32_t i) {
  * f faulty ones for the rest of the schedule (a wiped honest validator
  * was already counted as down). */
 static void maybe_restart(sched *s, uint32_t i) {
-  if (running(s, i))
+  if (running(s, i) || s->refused[i])
     return;
   int wipe = s->o->model == MODEL_BYZANTINE && rnd(s) % 100 < 15;
   restart(s, i, wipe);
@@ -439,7 +448,7 @@ static void stabilise_nodes(sched *s) {
     keep_down -= (uint32_t)down;
     if (down && running(s, i))
       crash(s, i);
-    else if (!down && !running(s, i))
+    else if (!down && !running(s, i) && !s->refused[i])
       restart(s, i, 0);
   }
   kh_refresh_peers(s->cl);
