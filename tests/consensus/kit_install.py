@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """kit_install.py - mc-consensus-sim runs from an installed prefix.
 
-Usage: kit_install.py --build-dir B --engine POA_SO
+Usage: kit_install.py --build-dir B --engine POA_SO --refusing-engine SO
 
 1. `cmake --install B --component sdk --prefix P` puts P/bin/mc-consensus-sim
    beside the SDK; a full `cmake --install B --prefix Q` does too.
 2. The installed program needs nothing from the build tree: no shared
    library of MiniChain (mccore is linked in statically).
 3. P/bin/mc-consensus-sim --help exits 0 and prints its usage; a bad
-   option and a plugin that is not a consensus engine exit 2 with one line.
+   option, a file that is not a plugin, a store plugin and an engine whose
+   create fails (the kit_nocreate fixture) each exit 2 with one line.
 4. A short run on poa.so (a few schedules, byzantine model) exits 0 and
    prints its totals, run from outside the build tree.
 """
@@ -54,6 +55,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", required=True)
     ap.add_argument("--engine", required=True)
+    ap.add_argument("--refusing-engine", required=True)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="mc-kit-") as work:
         kit = installs(a.build_dir, os.path.join(work, "sdk"), "sdk")
@@ -73,6 +75,20 @@ def main():
         check("a file that is not a plugin exits 2 with one line",
               rc == 2 and len(err.splitlines()) == 1 and "/bin/sh" in err,
               err)
+        missing = os.path.join(work, "sdk", "no-such-engine.so")
+        store = os.path.join(a.build_dir, "plugins", "json.so")
+        if os.path.isfile(store):
+            rc, out, err = run([kit, store], cwd=work)
+            check("a store plugin exits 2 with one line",
+                  rc == 2 and len(err.splitlines()) == 1 and
+                  "not a consensus plugin" in err, err)
+        rc, out, err = run([kit, a.refusing_engine], cwd=work)
+        check("an engine whose create fails exits 2 with one line",
+              rc == 2 and len(err.splitlines()) == 1 and
+              "create/start failed" in err, err)
+        rc, out, err = run([kit, missing], cwd=work)
+        check("a missing plugin file exits 2 with one line",
+              rc == 2 and len(err.splitlines()) == 1 and missing in err, err)
         rc, out, err = run([kit, "--schedules", "3", "--fault-model",
                             "byzantine", a.engine], cwd=work)
         check("3 schedules on poa.so from the installed kit pass",

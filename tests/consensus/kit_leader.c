@@ -7,14 +7,16 @@
  * commit what it sends.  It is safe under crashes but not live while
  * validator 0 is down, and has no defence against equivocation.
  *
- * Built four ways (tests/consensus/CMakeLists.txt):
+ * Built five ways (tests/consensus/CMakeLists.txt):
  *   kit_leader.so       as above: fails liveness in the crash model;
  *   kit_never.so        KIT_NEVER: never commits (fails liveness always);
  *   kit_everyone.so     KIT_EVERYONE: every validator leads on its own
  *                       (unsafe: two blocks at one height);
  *   kit_selfcert.so     KIT_SELFCERT: verify_certificate accepts only its
  *                       own validator's signature (a certificate the other
- *                       engines refuse).
+ *                       engines refuse);
+ *   kit_nocreate.so     KIT_NOCREATE: create always fails (MC_EIO), which
+ *                       the kit reports in one line, exit 2.
  * The leader also sends its head to a validator that (re)connects
  * (on_peer).  Wire message: u32 big-endian certificate length, certificate, block.
  * Certificate: u64 big-endian height, signer index (u32 BE), signature of
@@ -65,6 +67,10 @@ static int leads(mc_consensus *c) {
 
 static int kl_create(const mc_host_api *api, mc_host *h,
                      const mc_consensus_params *p, mc_consensus **out) {
+#ifdef KIT_NOCREATE
+  (void)api, (void)h, (void)p, (void)out;
+  return MC_EIO;
+#endif
   mc_consensus *c = calloc(1, sizeof *c);
   if (c == NULL)
     return MC_ENOMEM;
