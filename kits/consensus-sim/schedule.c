@@ -305,8 +305,13 @@ static void submit_stable_txs(sched *s) {
     if (tx == NULL)
       return;
     for (uint32_t i = 0; i < s->nn; i++)
-      if (running(s, i))
-        kh_submit(s->cl, i, tx);
+      if (running(s, i) && !kh_submit(s->cl, i, tx)) {
+        /* The judge assumes every running mempool took it: a fault
+         * phase makes at most ~1500 transfers, the pool holds 2048. */
+        fprintf(stderr, "mc-consensus-sim: internal: node %u's mempool "
+                        "refused a stable-phase transfer\n", i);
+        abort();
+      }
   }
 }
 
