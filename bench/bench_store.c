@@ -49,6 +49,7 @@
 #include "chain/codec.h"
 #include "chain/crypto.h"
 #include "loader.h"
+#include "store_host.h"
 #include "minichain/error.h"
 #include "minichain/store.h"
 
@@ -59,157 +60,9 @@
 #define CHAIN_ID "bench-store"
 #define MAX_SIZES 16
 
-/* ---- a host table for the store --------------------------------------- */
-
-struct mc_host {
-  const char *wrong_call; /* a service no store may use, if one was called */
-};
-static mc_host g_host;
-
-static void host_log(mc_host *h, mc_log_level level, const char *event,
-                     const mc_log_field *fields, size_t nfields) {
-  (void)h, (void)fields;
-  if (level >= MC_LOG_WARN)
-    fprintf(stderr, "[store log] level=%d event=%s fields=%zu\n", (int)level,
-            event, nfields);
-}
-static uint64_t host_now_ms(mc_host *h) {
-  (void)h;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-static uint64_t host_monotonic_ms(mc_host *h) {
-  (void)h;
-  return (uint64_t)(mc_bench_now() * 1000);
-}
-static void host_hash(mc_host *h, const uint8_t *data, size_t len,
-                      uint8_t out[MC_HASH_LEN]) {
-  (void)h;
-  mc_sha256(data, len, out);
-}
-static int host_encode_block(mc_host *h, const mc_block *b, uint8_t **out,
-                             size_t *out_len) {
-  (void)h;
-  return mc_block_encode(b, out, out_len);
-}
-static int host_decode_block(mc_host *h, const uint8_t *in, size_t len,
-                             mc_block **out) {
-  (void)h;
-  return mc_block_decode(in, len, out);
-}
-static void host_block_free(mc_host *h, mc_block *b) {
-  (void)h;
-  mc_block_free(b);
-}
-static void host_buf_free(mc_host *h, void *p) {
-  (void)h;
-  free(p);
-}
-static int host_verify(mc_host *h, const uint8_t *pk, const uint8_t *m,
-                       size_t n, const uint8_t *sig) {
-  (void)h;
-  return mc_verify(pk, m, n, sig);
-}
-
-/* Consensus and chain services: a store calling one is a layering bug.
- * The bench records it and says so instead of pretending to serve it. */
-#define NOT_FOR_STORES(h, name)                                                \
-  do {                                                                         \
-    (h)->wrong_call = (name);                                                  \
-    return MC_ESTATE;                                                          \
-  } while (0)
-
-static int host_timer_start(mc_host *h, uint64_t d, mc_timer_cb cb, void *a,
-                            uint64_t *id) {
-  (void)d, (void)cb, (void)a, (void)id;
-  NOT_FOR_STORES(h, "timer_start");
-}
-static int host_timer_stop(mc_host *h, uint64_t id) {
-  (void)id;
-  NOT_FOR_STORES(h, "timer_stop");
-}
-static int host_send(mc_host *h, uint32_t v, const uint8_t *m, size_t n) {
-  (void)v, (void)m, (void)n;
-  NOT_FOR_STORES(h, "send");
-}
-static int host_broadcast(mc_host *h, const uint8_t *m, size_t n) {
-  (void)m, (void)n;
-  NOT_FOR_STORES(h, "broadcast");
-}
-static int host_sign(mc_host *h, const uint8_t *m, size_t n, uint8_t *sig) {
-  (void)m, (void)n, (void)sig;
-  NOT_FOR_STORES(h, "sign");
-}
-static uint32_t host_validator_count(mc_host *h) {
-  h->wrong_call = "validator_count";
-  return 0;
-}
-static int host_validator_key(mc_host *h, uint32_t i, uint8_t *pk) {
-  (void)i, (void)pk;
-  NOT_FOR_STORES(h, "validator_key");
-}
-static int32_t host_self_index(mc_host *h) {
-  h->wrong_call = "self_index";
-  return -1;
-}
-static int host_head(mc_host *h, uint64_t *height, uint8_t *hash) {
-  (void)height, (void)hash;
-  NOT_FOR_STORES(h, "head");
-}
-static int host_build_block(mc_host *h, mc_block **out) {
-  (void)out;
-  NOT_FOR_STORES(h, "build_block");
-}
-static int host_validate_block(mc_host *h, const mc_block *b) {
-  (void)b;
-  NOT_FOR_STORES(h, "validate_block");
-}
-static int host_commit_block(mc_host *h, const mc_block *b, const uint8_t *c,
-                             size_t n) {
-  (void)b, (void)c, (void)n;
-  NOT_FOR_STORES(h, "commit_block");
-}
-static int host_get_block(mc_host *h, uint64_t height, mc_block **out) {
-  (void)height, (void)out;
-  NOT_FOR_STORES(h, "get_block");
-}
-static int host_state_save(mc_host *h, const uint8_t *d, size_t n) {
-  (void)d, (void)n;
-  NOT_FOR_STORES(h, "state_save");
-}
-static int host_state_load(mc_host *h, uint8_t **d, size_t *n) {
-  (void)d, (void)n;
-  NOT_FOR_STORES(h, "state_load");
-}
-
-static const mc_host_api g_api = {
-    .size = sizeof(mc_host_api),
-    .log = host_log,
-    .now_ms = host_now_ms,
-    .monotonic_ms = host_monotonic_ms,
-    .timer_start = host_timer_start,
-    .timer_stop = host_timer_stop,
-    .send = host_send,
-    .broadcast = host_broadcast,
-    .sign = host_sign,
-    .verify = host_verify,
-    .hash = host_hash,
-    .validator_count = host_validator_count,
-    .validator_key = host_validator_key,
-    .self_index = host_self_index,
-    .head = host_head,
-    .build_block = host_build_block,
-    .validate_block = host_validate_block,
-    .commit_block = host_commit_block,
-    .get_block = host_get_block,
-    .encode_block = host_encode_block,
-    .decode_block = host_decode_block,
-    .block_free = host_block_free,
-    .buf_free = host_buf_free,
-    .state_save = host_state_save,
-    .state_load = host_state_load,
-};
+/* The host table is kits/store-check/store_host.c's, the one every
+ * host-side store program shares: a store calling a service no store may
+ * use is refused and recorded (sh_forbidden_first). */
 
 /* ---- the chain: real links and roots, filler signatures ---------------- */
 
@@ -436,17 +289,17 @@ static void fail(const run *r, const char *what, int rc, const char *err) {
   fprintf(stderr, "bench-store: %s: %s failed at height %" PRIu64 ": %s%s%s\n",
           r->p->desc->name, what, r->appended, mc_strerror(rc), err ? ": " : "",
           err ? err : "");
-  if (g_host.wrong_call != NULL)
+  if (sh_forbidden_first != NULL)
     fprintf(stderr,
             "bench-store: the store called host service %s, which "
             "no store may use\n",
-            g_host.wrong_call);
+            sh_forbidden_first);
 }
 
 static int store_open(run *r, double *ms) {
   char err[512] = "";
   double t0 = mc_bench_now();
-  int rc = r->vt->open(&g_api, &g_host, r->dir, &r->s, err, sizeof err);
+  int rc = r->vt->open(&sh_api, sh_host(), r->dir, &r->s, err, sizeof err);
   if (ms != NULL)
     *ms = (mc_bench_now() - t0) * 1e3;
   if (rc != 0) {
@@ -604,7 +457,7 @@ static int bench_plugin(const options *o, const mc_plugin *pl,
     return -1;
   r->o = o;
   r->p = pl;
-  r->vt = pl->desc->vtable;
+  r->vt = &pl->vt.store;
   r->fs = fs;
   snprintf(r->dir, sizeof r->dir, "%s/bench-store-%s-XXXXXX", o->dir,
            pl->desc->name);

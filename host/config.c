@@ -49,6 +49,8 @@ static const opt options[] = {
     {"peer", OPT_PEER, 0, 0, 0},
     {"log-level", OPT_LEVEL, offsetof(mc_config, log_level), 0, 0},
     {"new-validator", OPT_FLAG, offsetof(mc_config, new_validator), 0, 0},
+    {"switch-consensus", OPT_FLAG, offsetof(mc_config, switch_consensus), 0,
+     0},
     SIZE_OPT("max-frame-bytes", max_frame, 1024, 256u << 20),
     SIZE_OPT("max-conns", max_conns, 1, 100000),
     SIZE_OPT("max-conns-per-ip", max_conns_per_ip, 1, 100000),
@@ -273,6 +275,13 @@ static int apply_json_item(mc_config *c, const cJSON *item, const char *origin,
     }
     return 0;
   }
+  if (o->offset == offsetof(mc_config, switch_consensus)) {
+    /* kept in a file it would let every later start switch silently */
+    snprintf(err, errlen,
+             "%s: a one-time migration, give --switch-consensus on the "
+             "command line", what);
+    return MC_EINVAL;
+  }
   if (o->type == OPT_FLAG) {
     if (!cJSON_IsBool(item)) {
       snprintf(err, errlen, "%s: expected true or false", what);
@@ -451,6 +460,10 @@ const char *mc_config_usage(void) {
          "  --new-validator      this node's key has never signed for this chain\n"
          "                       (a new chain or a new key): sign from the start\n"
          "                       instead of watching first (docs/CONSENSUS.md)\n"
+         "  --switch-consensus   the data directory was run by another consensus\n"
+         "                       engine: record --consensus in its mchost.json\n"
+         "                       from now on (the old engine's state file stays);\n"
+         "                       without it such a start is refused\n"
          "  --max-frame-bytes N  largest frame accepted from a peer (default 8388608)\n"
          "\n"
          "Limits at the network edge (docs/OPERATIONS.md):\n"
@@ -482,7 +495,14 @@ const char *mc_config_usage(void) {
          "  --version, --help\n"
          "\n"
          "Plugin names without '/' are searched in --plugin-dir, MCHOST_PLUGIN_PATH,\n"
-         "the installed plugin folder, then the build tree's.\n"
+         "the plugin folder of this mchost's installation (" MC_PLUGIN_DIR_BESIDE_BIN ",\n"
+         "found from its own location), the configure-time " MC_INSTALL_PLUGIN_DIR ",\n"
+         "then the build tree's.\n"
+         "The data directory's mchost.json names its chain, store and consensus\n"
+         "engine; it is written only once the store has opened, the engine was\n"
+         "created and the node listens.  A start that fails before that leaves\n"
+         "a new (missing or empty) data directory as it found it.\n"
          "Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on bad\n"
-         "arguments, configuration or plugins (nothing was touched).\n";
+         "arguments, configuration, plugins or data directory (a refused\n"
+         "plugin touches nothing; see docs/OPERATIONS.md).\n";
 }

@@ -41,6 +41,7 @@ typedef struct mc_config {
   size_t npeers;
   mc_log_level log_level; /* default info */
   int new_validator;      /* --new-validator: the key never signed here */
+  int switch_consensus;   /* --switch-consensus: command line only */
   size_t max_frame;       /* bytes, default MC_DEFAULT_MAX_FRAME */
   /* The network edge (docs/OPERATIONS.md, "Limits"). */
   size_t max_conns;          /* connections at once, default 256 */

@@ -8,6 +8,16 @@
  * functions) so that a file gets the most fundamental reason first: an old
  * plugin with a NULL function is reported as old, not as broken.
  *
+ * The host calls a plugin only through a copy of its vtable (mc_plugin.vt),
+ * zero past the plugin's declared size, so an optional field a plugin
+ * built against an older minor lacks reads as NULL instead of as whatever
+ * follows its table in memory.
+ *
+ * The search order for a name without a slash is in loader.h.
+ *
+ * A plugin that exits or crashes while it loads (constructors, entry
+ * function, descriptor) is reported and mchost exits 2: load_guard.c.
+ *
  * Handles are never dlclose'd, not even for a refused plugin: its
  * constructors have run and may have registered something (atexit, TLS
  * destructors) that points into the mapping.
@@ -23,7 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "load_guard.h"
 #include "minichain/consensus.h"
 #include "minichain/error.h"
 #include "minichain/store.h"
@@ -33,6 +45,9 @@
 #endif
 #ifndef MC_INSTALL_PLUGIN_DIR
 #error "MC_INSTALL_PLUGIN_DIR must be defined by the build"
+#endif
+#ifndef MC_PLUGIN_DIR_FROM_BIN
+#error "MC_PLUGIN_DIR_FROM_BIN must be defined by the build"
 #endif
 
 #define PLUGIN_PATH_ENV "MCHOST_PLUGIN_PATH"
@@ -70,9 +85,12 @@ static const required_fn store_required[] = {
 
 #undef REQ
 
-/* What each kind must provide: its ABI 1.0 prefix and required fields. */
+/* What each kind must provide: its ABI 1.0 prefix, the newest struct this
+ * host was built with, and the required fields. */
 typedef struct kind_rules {
   size_t min_size;
+  size_t max_size;  /* sizeof the vtable struct in this host's headers */
+  size_t align;     /* every sizeof of a vtable struct is a multiple */
   const required_fn *required;
   size_t nrequired;
 } kind_rules;
@@ -142,6 +160,40 @@ static int try_path_list(const char *list, const char *name, char *path,
   return 0;
 }
 
+/*
+ * The installed plugin folder as found from this executable: the folder
+ * holding /proc/self/exe (symlinks resolved by the kernel) joined with
+ * MC_PLUGIN_DIR_FROM_BIN, its leading "../" applied lexically so that the
+ * path reads like the configure-time one.  "" if the executable's path
+ * cannot be read or the result does not fit.
+ */
+static void exe_plugin_dir(char *out, size_t outlen) {
+  const char *rel = MC_PLUGIN_DIR_FROM_BIN;
+  out[0] = '\0';
+  if (rel[0] == '/') {
+    snprintf(out, outlen, "%s", rel);
+    return;
+  }
+  char dir[MC_PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+  if (n <= 0)
+    return;
+  dir[n] = '\0';
+  char *slash = strrchr(dir, '/');
+  if (slash == NULL)
+    return;
+  *slash = '\0';
+  while (strncmp(rel, "../", 3) == 0) {
+    if ((slash = strrchr(dir, '/')) == NULL)
+      return;
+    *slash = '\0';
+    rel += 3;
+  }
+  int m = snprintf(out, outlen, "%s%s%s", dir, rel[0] ? "/" : "", rel);
+  if (m < 0 || (size_t)m >= outlen)
+    out[0] = '\0';
+}
+
 static int find_by_path(const char *name, char *path, size_t pathlen,
                         char *err, size_t errlen) {
   int n = snprintf(path, pathlen, "%s", name);
@@ -173,9 +225,17 @@ int mc_plugin_find(const char *name, const char *plugin_dir, char *path,
   if (env != NULL &&
       try_path_list(env, name, path, pathlen, searched, sizeof searched))
     return 0;
-  static const char *const fixed[] = {MC_INSTALL_PLUGIN_DIR,
-                                      MC_BUILD_PLUGIN_DIR};
+  /* The folder beside this executable before the configure-time prefix:
+   * an installation's own plugins were built with its host, while the
+   * configure-time prefix may hold another installation's, or none. */
+  char beside_exe[MC_PATH_MAX];
+  exe_plugin_dir(beside_exe, sizeof beside_exe);
+  const char *const fixed[] = {beside_exe, MC_INSTALL_PLUGIN_DIR,
+                               MC_BUILD_PLUGIN_DIR};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+    /* Installed at the configure-time prefix, the first two are one. */
+    if (fixed[i][0] == '\0' || (i == 1 && strcmp(fixed[i], beside_exe) == 0))
+      continue;
     if (try_dir(fixed[i], strlen(fixed[i]), name, path, pathlen))
       return 0;
     note_searched(searched, sizeof searched, fixed[i], strlen(fixed[i]));
@@ -217,9 +277,6 @@ static int check_elf(const char *path, char *err, size_t errlen) {
 
 static int open_entry(mc_plugin *p, mc_plugin_entry_fn *entry, char *err,
                       size_t errlen) {
-  int rc = check_elf(p->path, err, errlen);
-  if (rc != 0)
-    return rc;
   dlerror();
   p->handle = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
   if (p->handle == NULL) {
@@ -267,10 +324,13 @@ static int check_kind(const char *path, const mc_plugin_descriptor *d,
 
 static kind_rules rules_for(uint32_t kind) {
   if (kind == MC_PLUGIN_CONSENSUS)
-    return (kind_rules){MC_CONSENSUS_VTABLE_MIN_SIZE, consensus_required,
+    return (kind_rules){MC_CONSENSUS_VTABLE_MIN_SIZE,
+                        sizeof(mc_consensus_vtable),
+                        _Alignof(mc_consensus_vtable), consensus_required,
                         sizeof consensus_required / sizeof *consensus_required};
   assert(kind == MC_PLUGIN_STORE);
-  return (kind_rules){MC_STORE_VTABLE_MIN_SIZE, store_required,
+  return (kind_rules){MC_STORE_VTABLE_MIN_SIZE, sizeof(mc_store_vtable),
+                      _Alignof(mc_store_vtable), store_required,
                       sizeof store_required / sizeof *store_required};
 }
 
@@ -278,6 +338,14 @@ static kind_rules rules_for(uint32_t kind) {
  * Reads the vtable only through its declared size and by offset, so that a
  * plugin built against an older minor (a shorter table) is never read past
  * its end.
+ *
+ * The size is bounded both ways.  A plugin built against a newer minor was
+ * already refused by check_header, so a plugin that gets here was built
+ * with headers no newer than the host's, and its sizeof cannot exceed the
+ * host's: a larger size is a corrupt or lying descriptor, and trusting it
+ * would have the host copy (and later call) whatever follows the table.
+ * A size that is not a multiple of the struct's alignment is the sizeof of
+ * no C struct, so it is refused as corrupt too.
  */
 static int check_vtable(const char *path, const mc_plugin_descriptor *d,
                         char *err, size_t errlen) {
@@ -290,6 +358,18 @@ static int check_vtable(const char *path, const mc_plugin_descriptor *d,
     return fail(err, errlen, MC_ENOSYS,
                 "%s: vtable size %zu is smaller than ABI %d.0's %zu", path,
                 size, MC_ABI_MAJOR, r.min_size);
+  if (size > r.max_size)
+    return fail(err, errlen, MC_ENOSYS,
+                "%s: vtable size %zu is larger than any this host knows "
+                "(%zu, ABI %d.%d): a corrupt descriptor, or built against "
+                "headers newer than the ABI %u.%u it claims",
+                path, size, r.max_size, MC_ABI_MAJOR, MC_ABI_MINOR,
+                (unsigned)d->abi_major, (unsigned)d->abi_minor);
+  if (size % r.align != 0)
+    return fail(err, errlen, MC_ENOSYS,
+                "%s: vtable size %zu is not a multiple of %zu, so not the "
+                "size of any vtable struct",
+                path, size, r.align);
   for (size_t i = 0; i < r.nrequired; i++) {
     void (*fn)(void);
     memcpy(&fn, (const char *)d->vtable + r.required[i].offset, sizeof fn);
@@ -344,17 +424,12 @@ static int check_descriptor(const char *path, const mc_plugin_descriptor *d,
   return rc;
 }
 
-int mc_plugin_load(const char *name, uint32_t want_kind,
-                   const char *plugin_dir, mc_plugin *out, char *err,
-                   size_t errlen) {
-  assert(name != NULL && out != NULL);
-  memset(out, 0, sizeof *out);
-  int rc = mc_plugin_find(name, plugin_dir, out->path, sizeof out->path, err,
-                          errlen);
-  if (rc != 0)
-    return rc;
+/* Everything that runs the plugin's code or reads its data: its
+ * constructors (dlopen), its entry function and the descriptor it returns. */
+static int load_checked(mc_plugin *out, uint32_t want_kind, char *err,
+                        size_t errlen) {
   mc_plugin_entry_fn entry = NULL;
-  rc = open_entry(out, &entry, err, errlen);
+  int rc = open_entry(out, &entry, err, errlen);
   if (rc != 0)
     return rc;
   const mc_plugin_descriptor *d = entry();
@@ -364,8 +439,29 @@ int mc_plugin_load(const char *name, uint32_t want_kind,
   rc = check_descriptor(out->path, d, want_kind, err, errlen);
   if (rc != 0)
     return rc;
+  /* check_vtable bounded size by the kind's struct, which vt holds. */
+  memcpy(&out->vtable_size, d->vtable, sizeof out->vtable_size);
+  assert(out->vtable_size <= sizeof out->vt);
+  memcpy(&out->vt, d->vtable, out->vtable_size);
   out->desc = d;
-  if (err != NULL && errlen > 0)
-    err[0] = '\0';
   return 0;
+}
+
+int mc_plugin_load(const char *name, uint32_t want_kind,
+                   const char *plugin_dir, mc_plugin *out, char *err,
+                   size_t errlen) {
+  assert(name != NULL && out != NULL);
+  memset(out, 0, sizeof *out);
+  int rc = mc_plugin_find(name, plugin_dir, out->path, sizeof out->path, err,
+                          errlen);
+  if (rc == 0)
+    rc = check_elf(out->path, err, errlen);
+  if (rc != 0)
+    return rc;
+  mc_load_guard_arm(out->path);
+  rc = load_checked(out, want_kind, err, errlen);
+  mc_load_guard_disarm();
+  if (rc == 0 && err != NULL && errlen > 0)
+    err[0] = '\0';
+  return rc;
 }

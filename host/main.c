@@ -35,7 +35,7 @@ static int plugin_info(const mc_config *cfg) {
   printf("version:     %s\n", d->version ? d->version : "");
   printf("abi:         %u.%u (host %d.%d)\n", d->abi_major, d->abi_minor,
          MC_ABI_MAJOR, MC_ABI_MINOR);
-  printf("vtable size: %zu bytes\n", *(const size_t *)d->vtable);
+  printf("vtable size: %zu bytes\n", p.vtable_size);
   if (d->description)
     printf("description: %s\n", d->description);
   return 0;
@@ -43,7 +43,7 @@ static int plugin_info(const mc_config *cfg) {
 
 static int run_node(const mc_config *cfg) {
   static mc_node node; /* large; lives for the whole process */
-  char err[1024];
+  char err[1024] = "";
   int fatal_input = 1;
   /* A peer that closes its end while we write must cost an EPIPE on that
    * connection, not the process. */
@@ -55,7 +55,7 @@ static int run_node(const mc_config *cfg) {
   }
   int rc = mc_node_open(&node, cfg, err, sizeof err, &fatal_input);
   if (rc != 0) {
-    fprintf(stderr, "mchost: %s\n", err);
+    fprintf(stderr, "mchost: %s\n", err[0] ? err : mc_strerror(rc));
     mc_node_close(&node);
     return fatal_input ? EXIT_BAD_INPUT : EXIT_FAILURE;
   }

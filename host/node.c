@@ -3,35 +3,26 @@
  *
  * Start-up checks every input before it changes anything: plugins first
  * (mc_node_load_plugins), then genesis and key, then the data directory
- * (its lock and its marker file naming the chain and the store), and only
- * then does the store open.  Shutdown runs the other way: the engine stops,
- * the loop runs until every handle is closed, then the engine is destroyed
- * and the store closed.  Plugins are never unloaded.
+ * (its lock and its marker file naming the chain, the store and the
+ * engine: datadir.c), and only then does the store open.  The marker is
+ * written last, when the node is ready to run; a start that fails before
+ * that leaves a new data directory as it found it.  Shutdown runs the
+ * other way: the engine stops, the loop runs until every handle is closed,
+ * then the engine is destroyed and the store closed.  Plugins are never
+ * unloaded.
  */
 #include "node.h"
 
-#include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "admit.h"
 #include "chain/codec.h"
 #include "chain/crypto.h"
-#include "fsutil.h"
+#include "datadir.h"
 #include "log.h"
 #include "minichain/error.h"
-
-#define MARKER_FILE "mchost.json"
-#define MARKER_FORMAT "minichain-data"
-/* 2: consensus signatures name the chain (mc_consensus_sign), so the
- * certificates a version 1 directory holds no longer verify. */
-#define MARKER_VERSION 2
-#define LOCK_FILE "LOCK"
 
 /* ---- plugins ---- */
 
@@ -53,8 +44,9 @@ int mc_node_load_plugins(mc_node *n, const mc_config *cfg, char *err,
                   cfg->plugin_dir, err, errlen);
   if (rc != 0)
     return rc;
-  n->cvt = n->consensus_plugin.desc->vtable;
-  n->svt = n->store_plugin.desc->vtable;
+  /* The loader's copies, so an optional field a plugin lacks is NULL. */
+  n->cvt = &n->consensus_plugin.vt.consensus;
+  n->svt = &n->store_plugin.vt.store;
   return 0;
 }
 
@@ -68,119 +60,23 @@ static char *path_join(const char *dir, const char *name) {
   return p;
 }
 
-static int make_data_dir(const char *dir, char *err, size_t errlen) {
-  struct stat st;
-  if (stat(dir, &st) == 0) {
-    if (S_ISDIR(st.st_mode))
-      return 0;
-    snprintf(err, errlen, "data directory %s: not a directory", dir);
-    return MC_EINVAL;
-  }
-  if (mkdir(dir, 0700) != 0) {
-    snprintf(err, errlen, "data directory %s: cannot create: %s", dir,
-             strerror(errno));
-    return MC_EIO;
-  }
-  return 0;
+/* Who the data directory's marker must name: this chain, these plugins. */
+static mc_datadir_owner owner_of(const mc_node *n) {
+  return (mc_datadir_owner){n->genesis.chain_id, n->genesis.hash,
+                            n->store_plugin.desc->name,
+                            n->consensus_plugin.desc->name};
 }
 
-/* One process per data directory: two writers would corrupt the store. */
-static int lock_data_dir(mc_node *n, const char *dir, char *err,
+/* Creates or locks the directory and checks its marker; writes nothing
+ * else (the marker is written by mc_datadir_claim, last). */
+static int open_data_dir(mc_node *n, const mc_config *cfg, char *err,
                          size_t errlen) {
-  char *path = path_join(dir, LOCK_FILE);
-  if (path == NULL)
-    return MC_ENOMEM;
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  free(path);
-  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-  if (fd < 0 || fcntl(fd, F_SETLK, &fl) != 0) {
-    snprintf(err, errlen, "data directory %s is in use by another mchost",
-             dir);
-    if (fd >= 0)
-      close(fd);
-    return MC_ESTATE;
-  }
-  n->lock_fd = fd;
-  return 0;
-}
-
-static int marker_write(const char *path, const mc_node *n) {
-  char hex[2 * MC_HASH_LEN + 1];
-  mc_hex_encode(n->genesis.hash, MC_HASH_LEN, hex);
-  cJSON *doc = cJSON_CreateObject();
-  cJSON_AddStringToObject(doc, "format", MARKER_FORMAT);
-  cJSON_AddNumberToObject(doc, "version", MARKER_VERSION);
-  cJSON_AddStringToObject(doc, "chain_id", n->genesis.chain_id);
-  cJSON_AddStringToObject(doc, "genesis_hash", hex);
-  cJSON_AddStringToObject(doc, "store", n->store_plugin.desc->name);
-  char *txt = cJSON_Print(doc);
-  cJSON_Delete(doc);
-  if (txt == NULL)
-    return MC_ENOMEM;
-  int rc = mc_write_file_atomic(path, txt, strlen(txt));
-  free(txt);
-  return rc;
-}
-
-static int marker_check(const char *path, const char *txt, const mc_node *n,
-                        char *err, size_t errlen) {
-  char hex[2 * MC_HASH_LEN + 1];
-  mc_hex_encode(n->genesis.hash, MC_HASH_LEN, hex);
-  cJSON *doc = cJSON_Parse(txt);
-  const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(doc, "format");
-  const cJSON *gh = cJSON_GetObjectItemCaseSensitive(doc, "genesis_hash");
-  const cJSON *st = cJSON_GetObjectItemCaseSensitive(doc, "store");
-  const cJSON *ver = cJSON_GetObjectItemCaseSensitive(doc, "version");
-  int rc = 0;
-  if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, MARKER_FORMAT) != 0 ||
-      !cJSON_IsString(gh) || !cJSON_IsString(st) || !cJSON_IsNumber(ver)) {
-    snprintf(err, errlen, "%s: not a MiniChain data directory marker", path);
-    rc = MC_EFOREIGN;
-  } else if (ver->valuedouble != MARKER_VERSION) {
-    snprintf(err, errlen,
-             "%s: data directory format %g, this mchost reads format %d%s",
-             path, ver->valuedouble, MARKER_VERSION,
-             ver->valuedouble < MARKER_VERSION
-                 ? " (written before consensus signatures named the chain: "
-                   "its certificates no longer verify; start a new data "
-                   "directory and sync it from the network)"
-                 : " (written by a newer mchost)");
-    rc = MC_EVERSION;
-  } else if (strcmp(gh->valuestring, hex) != 0) {
-    snprintf(err, errlen,
-             "%s: data directory holds chain %s, but --genesis gives %s",
-             path, gh->valuestring, hex);
-    rc = MC_EFOREIGN;
-  } else if (strcmp(st->valuestring, n->store_plugin.desc->name) != 0) {
-    snprintf(err, errlen,
-             "%s: data directory was written by store '%s', not '%s' "
-             "(start with --store %s.so)",
-             path, st->valuestring, n->store_plugin.desc->name,
-             st->valuestring);
-    rc = MC_EFOREIGN;
-  }
-  cJSON_Delete(doc);
-  return rc;
-}
-
-/* Checks the marker of an existing data directory, or writes a new one. */
-static int check_marker(mc_node *n, const char *dir, char *err,
-                        size_t errlen) {
-  char *path = path_join(dir, MARKER_FILE);
-  if (path == NULL)
-    return MC_ENOMEM;
-  uint8_t *txt = NULL;
-  size_t len = 0;
-  int rc = mc_read_file(path, 1 << 16, &txt, &len);
-  if (rc == 0)
-    rc = marker_check(path, (const char *)txt, n, err, errlen);
-  else if (rc == MC_ENOTFOUND && (rc = marker_write(path, n)) != 0)
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-  else if (rc != 0)
-    snprintf(err, errlen, "%s: cannot read: %s", path, mc_strerror(rc));
-  free(txt);
-  free(path);
-  return rc;
+  int rc = mc_datadir_open(&n->datadir, cfg->data_dir, err, errlen);
+  if (rc != 0)
+    return rc;
+  mc_datadir_owner o = owner_of(n);
+  return mc_datadir_check(&n->datadir, &o, cfg->switch_consensus, err,
+                          errlen);
 }
 
 /* ---- opening ---- */
@@ -339,7 +235,7 @@ static void start_mempool_upkeep(mc_node *n) {
 int mc_node_open(mc_node *n, const mc_config *cfg, char *err, size_t errlen,
                  int *fatal_input) {
   n->cfg = cfg;
-  n->lock_fd = -1;
+  mc_datadir_init(&n->datadir);
   *fatal_input = 1;
   if (mc_crypto_init() != 0) {
     snprintf(err, errlen, "libsodium failed to initialise");
@@ -347,11 +243,7 @@ int mc_node_open(mc_node *n, const mc_config *cfg, char *err, size_t errlen,
   }
   int rc = load_inputs(n, cfg, err, errlen);
   if (rc == 0)
-    rc = make_data_dir(cfg->data_dir, err, errlen);
-  if (rc == 0)
-    rc = lock_data_dir(n, cfg->data_dir, err, errlen);
-  if (rc == 0)
-    rc = check_marker(n, cfg->data_dir, err, errlen);
+    rc = open_data_dir(n, cfg, err, errlen);
   if (rc == 0)
     rc = open_store(n, cfg, err, errlen);
   if (rc != 0)
@@ -365,10 +257,14 @@ int mc_node_open(mc_node *n, const mc_config *cfg, char *err, size_t errlen,
   n->loop_ready = 1;
   start_mempool_upkeep(n);
   rc = start_verifier(n, cfg, err, errlen);
-  if (rc == 0)
-    rc = create_engine(n, cfg, err, errlen);
+  if (rc == 0 && (rc = create_engine(n, cfg, err, errlen)) != 0)
+    *fatal_input = 1; /* the plugin refused this chain or directory */
   if (rc == 0)
     rc = start_listening(n, cfg, err, errlen);
+  if (rc == 0) {
+    mc_datadir_owner o = owner_of(n);
+    rc = mc_datadir_claim(&n->datadir, &o, err, errlen);
+  }
   return rc;
 }
 
@@ -434,11 +330,12 @@ void mc_node_stop(mc_node *n, int exit_code) {
     return;
   n->stopping = 1;
   n->exit_code = exit_code;
-  MC_LOG(MC_LOG_INFO, "node_stopping",
-         MC_LOG_F_U("height", mc_chain_height(n->chain)),
-         MC_LOG_F_U("txs_admitted", n->stats.txs_admitted),
-         MC_LOG_F_U("sigs_checked",
-                    n->verifier ? mc_verifier_checked(n->verifier) : 0));
+  if (n->signals_ready) /* it ran: a refused start says only why */
+    MC_LOG(MC_LOG_INFO, "node_stopping",
+           MC_LOG_F_U("height", mc_chain_height(n->chain)),
+           MC_LOG_F_U("txs_admitted", n->stats.txs_admitted),
+           MC_LOG_F_U("sigs_checked",
+                      n->verifier ? mc_verifier_checked(n->verifier) : 0));
   if (n->consensus != NULL)
     n->cvt->stop(n->consensus);
   mc_node_timers_close(n);
@@ -478,10 +375,9 @@ void mc_node_close(mc_node *n) {
   mc_chain_close(n->chain);
   if (n->store != NULL)
     n->svt->close(n->store);
-  if (n->lock_fd >= 0)
-    close(n->lock_fd);
   mc_statefile_free(n->consensus_host.state);
   free(n->consensus_host.state_path);
+  mc_datadir_close(&n->datadir); /* last: it may empty a fresh directory */
   mc_genesis_free(&n->genesis);
   memset(&n->key, 0, sizeof n->key);
 }

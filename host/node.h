@@ -15,6 +15,7 @@
 #include "chain/chain.h"
 #include "chain/genesis.h"
 #include "config.h"
+#include "datadir.h"
 #include "keys.h"
 #include "loader.h"
 #include "mempool.h"
@@ -65,7 +66,7 @@ struct mc_node {
   const mc_store_vtable *svt;
   struct mc_host consensus_host, store_host;
 
-  int lock_fd;
+  mc_datadir datadir; /* LOCK, marker, cleanup of a failed start */
   mc_store *store;
   mc_chain *chain;
   mc_mempool *mempool;
@@ -102,8 +103,8 @@ int mc_node_load_plugins(mc_node *n, const mc_config *cfg, char *err,
 
 /*
  * Reads genesis and key, opens (creating when new) the data directory, the
- * store and the chain, creates the mempool and the engine, and starts
- * listening.  On error writes the reason and returns MC_E*; `*fatal_input`
+ * store and the chain, creates the mempool and the engine, starts
+ * listening, and only then writes the data directory's marker.  On error writes the reason and returns MC_E*; `*fatal_input`
  * is set when the cause is bad input (exit 2) rather than the environment.
  */
 int mc_node_open(mc_node *n, const mc_config *cfg, char *err, size_t errlen,
@@ -116,7 +117,9 @@ int mc_node_run(mc_node *n);
 /* Begins an orderly stop (safe to call more than once). */
 void mc_node_stop(mc_node *n, int exit_code);
 
-/* Frees everything mc_node_open made (after mc_node_run returned). */
+/* Frees everything mc_node_open made (after mc_node_run returned, or after
+ * mc_node_open failed: then a data directory that was new is put back as
+ * it was found, see datadir.h). */
 void mc_node_close(mc_node *n);
 
 /* Commits a block agreed by consensus (services.c commit_block and sync):

@@ -8,7 +8,7 @@ set -eu
 PACKAGES="gcc make cmake pkg-config libc6-dev
 libuv1-dev libmsgpack-dev libsodium-dev libcjson-dev libleveldb-dev
 libsqlite3-dev libcmocka-dev python3 python3-nacl python3-msgpack faketime
-iproute2 procps nftables $*"
+iproute2 procps nftables abigail-tools g++ $*"
 
 missing=""
 for p in $PACKAGES; do

@@ -451,6 +451,13 @@ static int hello_open(const mc_host_api *api, mc_host *host, const char *dir,
   }
   mc_log_field f[] = {MC_LOG_F_U("blocks", s->nblocks)};
   api->log(host, MC_LOG_INFO, "hello_store_opened", f, 1);
+  if (s->torn) {
+    /* An append that crashed, as far as the file can tell; but a final
+     * record hit by bit rot looks the same, so the operator is told. */
+    mc_log_field t[] = {MC_LOG_F_U("offset", (uint64_t)s->end),
+                        MC_LOG_F_U("height", s->nblocks)};
+    api->log(host, MC_LOG_WARN, "hello_store_tail_dropped", t, 2);
+  }
   *out = s;
   return 0;
 }

@@ -81,7 +81,9 @@ static int check_identity(const cJSON *root, char *err, size_t errlen) {
                 "no \"format\" field: not written by the json store "
                 "(refusing to touch it)");
   if (!cJSON_IsString(format))
-    return fail(MC_ECORRUPT, err, errlen, "format is not a string");
+    return fail(MC_EFOREIGN, err, errlen,
+                "\"format\" is not a string: not json.so's format marker "
+                "(refusing to touch it)");
   if (strcmp(format->valuestring, MC_JSON_FORMAT) != 0) {
     char shown[41];
     printable(format->valuestring, shown, sizeof shown);

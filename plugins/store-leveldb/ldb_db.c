@@ -7,11 +7,16 @@
  * must be there and hash to it).  Every check reads a constant number of
  * records, so opening costs the same at any chain length.
  *
- * A new store is made in the order database, meta record, marker: a crash
- * before the marker leaves a database whose meta says it is ours (or an
- * empty one), which the next open completes.
+ * A new store is made in the order marker, database, meta record, so
+ * that a LevelDB database without the marker is never leveldb.so's, and
+ * is refused as MC_EFOREIGN without being opened (LevelDB's recovery
+ * would rewrite another program's database; open must leave a refused
+ * directory as it was).  A crash inside the creating open leaves the
+ * marker with no database yet (no CURRENT, no log or table file), or an
+ * empty database without the meta record: the next open completes both.
  */
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -269,13 +274,15 @@ static int meta_check(mc_store *s, char *err, size_t errlen) {
       return rc;
     if (empty)
       return meta_write(s, err, errlen);
-    set_err(err, errlen, "%s: a LevelDB database without this store's meta "
-            "record (not written by leveldb.so)", s->dbpath);
-    return MC_EFOREIGN;
+    /* The marker file claimed the directory before LevelDB was opened,
+     * so this is leveldb.so's database with a record lost: damage. */
+    set_err(err, errlen, "%s: the meta record is missing although %s says "
+            "a store is here", s->dbpath, MC_LDB_MARKER);
+    return MC_ECORRUPT;
   }
   if (rc != 0)
     return rc;
-  rc = check_format(val, len, "the meta record", MC_EFOREIGN, why, sizeof why);
+  rc = check_format(val, len, "the meta record", MC_ECORRUPT, why, sizeof why);
   leveldb_free(val);
   if (rc != 0)
     set_err(err, errlen, "%s: %s", s->dbpath, why);
@@ -383,20 +390,56 @@ static int db_dir_exists(mc_store *s) {
   return fstatat(s->dirfd, MC_LDB_DIR, &st, 0) == 0;
 }
 
-int mc__ldb_open(mc_store *s, char *err, size_t errlen) {
-  int rc = marker_check(s, err, errlen);
-  int have_marker = rc == 0;
-  if (rc != 0 && rc != MC_ENOTFOUND)
-    return rc;
-  if (!have_marker && !db_dir_exists(s) && mkdirat(s->dirfd, MC_LDB_DIR, 0755)) {
+/* DIR/leveldb/CURRENT exists: there is a LevelDB database. */
+static int db_current_exists(mc_store *s) {
+  struct stat st;
+  return fstatat(s->dirfd, MC_LDB_DIR "/CURRENT", &st, 0) == 0;
+}
+
+/* DIR/leveldb holds a log or a table file, which LevelDB writes only once
+ * CURRENT exists: without CURRENT, that is damage, not a creation cut
+ * short. */
+static int db_has_data_files(mc_store *s) {
+  int fd = openat(s->dirfd, MC_LDB_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  struct dirent *e;
+  int found = 0;
+  if (d == NULL && fd >= 0)
+    close(fd);
+  while (d != NULL && !found && (e = readdir(d)) != NULL) {
+    const char *dot = strrchr(e->d_name, '.');
+    found = dot != NULL && (strcmp(dot, ".log") == 0 ||
+                            strcmp(dot, ".ldb") == 0 || strcmp(dot, ".sst") == 0);
+  }
+  if (d != NULL)
+    closedir(d);
+  return found;
+}
+
+/* A new store's first step: the directory for LevelDB, then the marker. */
+static int make_marker(mc_store *s, char *err, size_t errlen) {
+  if (!db_dir_exists(s) && mkdirat(s->dirfd, MC_LDB_DIR, 0755) != 0) {
     set_err(err, errlen, "%s: cannot create: %s", s->dbpath, strerror(errno));
     return MC_EIO;
   }
-  rc = db_open(s, !have_marker, err, errlen);
+  return marker_write(s, err, errlen);
+}
+
+int mc__ldb_open(mc_store *s, char *err, size_t errlen) {
+  int rc = marker_check(s, err, errlen);
+  if (rc != 0 && rc != MC_ENOTFOUND)
+    return rc;
+  int have_db = db_current_exists(s);
+  if (rc == MC_ENOTFOUND && have_db) {
+    set_err(err, errlen, "%s: a LevelDB database without %s: not made by "
+            "leveldb.so, left untouched", s->dbpath, MC_LDB_MARKER);
+    return MC_EFOREIGN;
+  }
+  if (rc == MC_ENOTFOUND && (rc = make_marker(s, err, errlen)) != 0)
+    return rc;
+  rc = db_open(s, !have_db && !db_has_data_files(s), err, errlen);
   if (rc == 0)
     rc = meta_check(s, err, errlen);
-  if (rc == 0 && !have_marker)
-    rc = marker_write(s, err, errlen);
   if (rc == 0)
     rc = head_load(s, err, errlen);
   return rc;

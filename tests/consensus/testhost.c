@@ -434,16 +434,30 @@ static void deliver(void *ctx, uint32_t to, uint32_t from, const uint8_t *msg,
 }
 
 /* The host's own loader and checks (host/loader.c), so that a plugin
- * this test host runs is one mchost would run. */
+ * this test host runs is one mchost would run.  The host calls a plugin
+ * through the loader's copy of its vtable, which must outlive every
+ * cluster: one static slot per plugin path (a run loads two or three). */
 static const mc_consensus_vtable *load_plugin(const char *path) {
-  mc_plugin p;
-  char err[600];
-  if (mc_plugin_load(path, MC_PLUGIN_CONSENSUS, NULL, &p, err, sizeof err) !=
-      0) {
+  static mc_plugin loaded[8];
+  static size_t nloaded;
+  char err[600], found[MC_PATH_MAX];
+  if (mc_plugin_find(path, NULL, found, sizeof found, err, sizeof err) != 0) {
     fprintf(stderr, "%s\n", err);
     return NULL;
   }
-  return p.desc->vtable;
+  for (size_t i = 0; i < nloaded; i++)
+    if (strcmp(loaded[i].path, found) == 0)
+      return &loaded[i].vt.consensus;
+  if (nloaded == sizeof loaded / sizeof loaded[0]) {
+    fprintf(stderr, "%s: testhost loads at most 8 plugins\n", path);
+    return NULL;
+  }
+  if (mc_plugin_load(found, MC_PLUGIN_CONSENSUS, NULL, &loaded[nloaded], err,
+                     sizeof err) != 0) {
+    fprintf(stderr, "%s\n", err);
+    return NULL;
+  }
+  return &loaded[nloaded++].vt.consensus;
 }
 
 th_cluster *th_new(const char *plugin, uint32_t n, uint64_t seed,

@@ -15,6 +15,7 @@ exit 2 too.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,14 @@ def run(cmd):
     return p.returncode, p.stdout, p.stderr
 
 
+def vtable_size(mchost, path):
+    """The vtable size --plugin-info reports: the good fixtures are built
+    with this host's headers, so theirs is the host's sizeof."""
+    rc, out, _ = run([mchost, "--plugin-info", path])
+    m = re.search(r"^vtable size: (\d+) bytes$", out, re.M)
+    return int(m.group(1)) if rc == 0 and m else None
+
+
 class Checker:
     def __init__(self):
         self.failures = 0
@@ -96,8 +105,10 @@ class Checker:
                        f"before: {before}\nafter:  {after}")
 
 
-def cases(fx):
+def cases(fx, sizes):
     major, minor = MC_ABI
+    larger = ("vtable size {} is larger than any this host knows ({}, ABI "
+              f"{major}.{minor}): ")
     vs = "(plugin: {}.{}, host: {}.{}), not loading"
     incompatible = "has incompatible ABI version " + vs
     return [
@@ -121,7 +132,21 @@ def cases(fx):
         ("--store", "bad-store-nullfn.so",
          "required function 'find_tx' is NULL"),
         ("--store", "bad-store-smallvt.so", "vtable size 16 is smaller than"),
+        ("--consensus", "bad-hugevt.so",
+         larger.format(1 << 30, sizes["consensus"])),
+        ("--consensus", "bad-bigvt.so",
+         larger.format(sizes["consensus"] + 8, sizes["consensus"])),
+        ("--consensus", "bad-oddvt.so", "vtable size {} is not a multiple of"
+         .format(sizes["consensus_min"] + 4)),
+        ("--store", "bad-store-bigvt.so",
+         larger.format(sizes["store"] + 8, sizes["store"])),
         ("--consensus", "bad-noname.so", "descriptor has an empty name"),
+        ("--consensus", "bad-ctor-exit.so", "called exit(0) while loading"),
+        ("--consensus", "bad-ctor-segv.so",
+         "crashed with SIGSEGV (signal 11) while loading"),
+        ("--consensus", "bad-entry-exit.so", "called exit(3) while loading"),
+        ("--store", "bad-entry-abort.so",
+         "crashed with SIGABRT (signal 6) while loading"),
         ("--consensus", "no-such-plugin.so",
          "No such file or directory"),
     ]
@@ -142,7 +167,15 @@ def main():
         with open(os.path.join(existing, "SENTINEL"), "w") as f:
             f.write("must survive every refusal\n")
         missing = os.path.join(work, "absent")
-        for opt, name, reason in cases(fx):
+        sizes = {k: vtable_size(mchost, os.path.join(fx, f)) for k, f in
+                 (("consensus", "good-consensus.so"),
+                  ("store", "good-store.so"),
+                  ("consensus_min", "good-minvt.so"))}
+        c.check("vtable sizes of the good fixtures", None not in
+                sizes.values(), str(sizes))
+        if None in sizes.values():
+            sys.exit(1)
+        for opt, name, reason in cases(fx, sizes):
             path = os.path.join(fx, name)
             # --store cases need a consensus plugin that loads first.
             other = (["--consensus", os.path.join(fx, "good-consensus.so")]

@@ -18,11 +18,14 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "loader.h"
@@ -126,18 +129,56 @@ static void env_path_beats_build_tree(void **state) {
   assert_int_equal(unlink(path), 0);
 }
 
+/* Where the installed layout puts plugins relative to this program's own
+ * folder: MC_PLUGIN_DIR_FROM_BIN with each leading "../" taken as dirname. */
+static void beside_exe(char *out, size_t len) {
+  char exe[MC_PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  assert_true(n > 0);
+  exe[n] = '\0';
+  char *dir = dirname(exe);
+  const char *rel = MC_PLUGIN_DIR_FROM_BIN;
+  assert_true(rel[0] != '/'); /* the default GNUInstallDirs layout */
+  for (; strncmp(rel, "../", 3) == 0; rel += 3)
+    dir = dirname(dir);
+  snprintf(out, len, "%s/%s", dir, rel);
+}
+
 static void not_found_lists_folders_in_order(void **state) {
   dirs *d = *state;
-  char env[700], path[MC_PATH_MAX], err[4096], want[4096];
+  char env[700], path[MC_PATH_MAX], err[4096], want[4096], exe_dir[1024];
   snprintf(env, sizeof env, "%s:%s", d->b, d->c);
   setenv(ENV, env, 1);
   assert_int_equal(
       mc_plugin_find("nope.so", d->a, path, sizeof path, err, sizeof err),
       MC_ENOTFOUND);
+  beside_exe(exe_dir, sizeof exe_dir);
   snprintf(want, sizeof want,
-           "nope.so: not found (searched: %s, %s, %s, %s, %s)", d->a, d->b,
-           d->c, MC_INSTALL_PLUGIN_DIR, MC_BUILD_PLUGIN_DIR);
+           "nope.so: not found (searched: %s, %s, %s, %s, %s, %s)", d->a,
+           d->b, d->c, exe_dir, MC_INSTALL_PLUGIN_DIR, MC_BUILD_PLUGIN_DIR);
   assert_string_equal(err, want);
+}
+
+/* The folder beside the executable comes after MCHOST_PLUGIN_PATH and
+ * before the configure-time and build-tree folders. */
+static void exe_relative_folder_is_searched(void **state) {
+  dirs *d = *state;
+  char exe_dir[1024], name[64], cmd[1200], path[1200];
+  beside_exe(exe_dir, sizeof exe_dir);
+  snprintf(name, sizeof name, "loader-exe-%ld.so", (long)getpid());
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", exe_dir);
+  assert_int_equal(system(cmd), 0);
+  touch(exe_dir, name);
+  assert_int_equal(system("mkdir -p '" MC_BUILD_PLUGIN_DIR "'"), 0);
+  touch(MC_BUILD_PLUGIN_DIR, name);
+  expect_found_in(name, d->a, exe_dir);
+  touch(d->b, name);
+  setenv(ENV, d->b, 1);
+  expect_found_in(name, NULL, d->b);
+  snprintf(path, sizeof path, "%s/%s", exe_dir, name);
+  assert_int_equal(unlink(path), 0);
+  snprintf(path, sizeof path, "%s/%s", MC_BUILD_PLUGIN_DIR, name);
+  assert_int_equal(unlink(path), 0);
 }
 
 static void a_directory_is_not_a_plugin(void **state) {
@@ -248,6 +289,31 @@ static const load_case load_cases[] = {
      MC_ENOSYS,
      "vtable size 16 is smaller than ABI %u.0's %u",
      {MC_ABI_MAJOR, (unsigned)MC_STORE_VTABLE_MIN_SIZE}},
+    {"bad-hugevt.so",
+     MC_PLUGIN_CONSENSUS,
+     MC_ENOSYS,
+     "vtable size %u is larger than any this host knows (%u, ABI %u.%u): ",
+     {1u << 30, (unsigned)sizeof(mc_consensus_vtable), MC_ABI_MAJOR,
+      MC_ABI_MINOR}},
+    {"bad-bigvt.so",
+     MC_PLUGIN_CONSENSUS,
+     MC_ENOSYS,
+     "vtable size %u is larger than any this host knows (%u, ABI %u.%u): ",
+     {(unsigned)sizeof(mc_consensus_vtable) + 8,
+      (unsigned)sizeof(mc_consensus_vtable), MC_ABI_MAJOR, MC_ABI_MINOR}},
+    {"bad-oddvt.so",
+     MC_PLUGIN_CONSENSUS,
+     MC_ENOSYS,
+     "vtable size %u is not a multiple of %u, so not the size of any vtable "
+     "struct",
+     {(unsigned)MC_CONSENSUS_VTABLE_MIN_SIZE + 4,
+      (unsigned)_Alignof(mc_consensus_vtable)}},
+    {"bad-store-bigvt.so",
+     MC_PLUGIN_STORE,
+     MC_ENOSYS,
+     "vtable size %u is larger than any this host knows (%u, ABI %u.%u): ",
+     {(unsigned)sizeof(mc_store_vtable) + 8, (unsigned)sizeof(mc_store_vtable),
+      MC_ABI_MAJOR, MC_ABI_MINOR}},
     {"bad-noname.so", 0, MC_EINVAL, "descriptor has an empty name", {0}},
 };
 
@@ -308,6 +374,101 @@ static void load_by_name_through_plugin_dir(void **state) {
   assert_string_equal(p.desc->name, "solo");
 }
 
+/*
+ * good-minvt.so's table ends at an unmapped page right after
+ * verify_certificate: the copy the host calls through has the plugin's
+ * functions and NULL for the optional fields it lacks, and making it did
+ * not read past the table (that would have crashed this test).
+ */
+static void load_copies_a_short_vtable(void **state) {
+  (void)state;
+  char err[2048];
+  mc_plugin p;
+  assert_int_equal(mc_plugin_load(MC_LOADER_FIXTURES "/good-minvt.so",
+                                  MC_PLUGIN_CONSENSUS, NULL, &p, err,
+                                  sizeof err),
+                   0);
+  const mc_consensus_vtable *vt = p.desc->vtable;
+  assert_int_equal(p.vtable_size, MC_CONSENSUS_VTABLE_MIN_SIZE);
+  assert_int_equal(p.vt.consensus.size, MC_CONSENSUS_VTABLE_MIN_SIZE);
+  assert_ptr_equal(p.vt.consensus.create, vt->create);
+  assert_ptr_equal(p.vt.consensus.verify_certificate, vt->verify_certificate);
+  assert_null(p.vt.consensus.on_peer);
+  assert_null(p.vt.consensus.status);
+
+  /* The same engine with its whole table keeps its status function. */
+  assert_int_equal(mc_plugin_load(MC_LOADER_FIXTURES "/good-consensus.so",
+                                  MC_PLUGIN_CONSENSUS, NULL, &p, err,
+                                  sizeof err),
+                   0);
+  assert_int_equal(p.vtable_size, sizeof(mc_consensus_vtable));
+  assert_non_null(p.vt.consensus.status);
+  assert_null(p.vt.consensus.on_peer);
+}
+
+/* Runs mc_plugin_load(file) in a child, then exit(after); returns the
+ * child's exit status (or 128+signal) and its stderr in errbuf. */
+static int load_in_child(const char *file, int after, char *errbuf,
+                         size_t errlen) {
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[0]);
+    mc_plugin p;
+    char err[2048];
+    if (mc_plugin_load(file, 0, NULL, &p, err, sizeof err) != 0)
+      _exit(100);
+    exit(after);
+  }
+  close(fds[1]);
+  size_t used = 0;
+  ssize_t n;
+  while (used + 1 < errlen &&
+         (n = read(fds[0], errbuf + used, errlen - 1 - used)) > 0)
+    used += (size_t)n;
+  errbuf[used] = '\0';
+  close(fds[0]);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* exit(0) in a constructor ends the process with 2 and a line naming the
+ * plugin; once a plugin has loaded, exit and SIGSEGV are the host's own
+ * again (the guard is disarmed and the old disposition restored). */
+static void load_guard_reports_exit_then_disarms(void **state) {
+  (void)state;
+  char out[4096];
+  const char *bad = MC_LOADER_FIXTURES "/bad-ctor-exit.so";
+  assert_int_equal(load_in_child(bad, 0, out, sizeof out), 2);
+  char want[2048];
+  snprintf(want, sizeof want,
+           "test-loader: cannot load plugin %s: called exit(0) while "
+           "loading\n",
+           bad);
+  assert_string_equal(out, want);
+
+  assert_int_equal(
+      load_in_child(MC_LOADER_FIXTURES "/good-consensus.so", 5, out,
+                    sizeof out),
+      5);
+  assert_string_equal(out, "");
+
+  struct sigaction before, after;
+  sigaction(SIGSEGV, NULL, &before);
+  mc_plugin p;
+  char err[2048];
+  assert_int_equal(mc_plugin_load(MC_LOADER_FIXTURES "/good-consensus.so", 0,
+                                  NULL, &p, err, sizeof err),
+                   0);
+  sigaction(SIGSEGV, NULL, &after);
+  assert_ptr_equal(after.sa_handler, before.sa_handler);
+}
+
 /* An ELF file that is not a loadable shared object: this test program.
  * Built as PIE it is ET_DYN and dlopen refuses it (its reason quoted);
  * built otherwise it is ET_EXEC and refused before dlopen. */
@@ -336,6 +497,8 @@ int main(void) {
                                       teardown_dirs),
       cmocka_unit_test_setup_teardown(not_found_lists_folders_in_order,
                                       setup_dirs, teardown_dirs),
+      cmocka_unit_test_setup_teardown(exe_relative_folder_is_searched,
+                                      setup_dirs, teardown_dirs),
       cmocka_unit_test_setup_teardown(a_directory_is_not_a_plugin, setup_dirs,
                                       teardown_dirs),
       cmocka_unit_test_setup_teardown(slash_means_path, setup_dirs,
@@ -344,6 +507,8 @@ int main(void) {
       cmocka_unit_test(load_refuses_each_defect),
       cmocka_unit_test(load_reads_descriptor),
       cmocka_unit_test(load_by_name_through_plugin_dir),
+      cmocka_unit_test(load_copies_a_short_vtable),
+      cmocka_unit_test(load_guard_reports_exit_then_disarms),
       cmocka_unit_test(load_refuses_an_executable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,9 +2,11 @@
 """sdk_install.py - the installed SDK is enough to build and ship a plugin.
 
 Usage: sdk_install.py --build-dir B --example DIR --mchost MCHOST --cc CC
+                      [--cxx-example DIR --cxx CXX]
 
 1. `cmake --install B --component sdk --prefix P` into a temporary prefix:
-   the headers, the CMake package and the pkg-config file, nothing else.
+   the headers, the CMake package and the pkg-config file, nothing else,
+   and the (empty) plugin folder that pkg-config's pluginsdir names.
 2. Every public header compiles on its own from P.
 3. The example configures with -DCMAKE_PREFIX_PATH=P (find_package
    (MiniChainSDK 1) must resolve to P), builds, exports exactly one symbol,
@@ -12,7 +14,18 @@ Usage: sdk_install.py --build-dir B --example DIR --mchost MCHOST --cc CC
 4. find_package(MiniChainSDK 2) is refused by the ConfigVersion file.
 5. The example also builds with nothing but
    `cc $(pkg-config --cflags minichain-sdk) ... $(pkg-config --libs ...)`.
-6. mchost --plugin-info accepts each .so built (exit 0, kind store).
+6. mchost --plugin-info accepts each .so built (exit 0, kind store), and
+   the pkg-config build copied as docs/SDK.md says
+   (cp X.so "$(pkg-config --variable=pluginsdir minichain-sdk)") is found
+   there by name.
+7. With --cxx-example (examples/cpp-store): every header also compiles as
+   C++, and the C++ store builds both ways (find_package and pkg-config,
+   g++ -Wall -Wextra -Werror), exports exactly one unmangled symbol,
+   mc_plugin_entry, and loads.
+8. The installed store test kit, P/bin/mc-store-check, passes each store
+   example built from the installed SDK (hello-store with its own damage
+   module, hello-damage.so, built from the installed store_check.h), and
+   refuses bad usage with exit status 2.
 """
 import argparse
 import glob
@@ -59,8 +72,10 @@ def install_sdk(build_dir, prefix):
                    if os.path.isfile(f))
     want = ["MiniChainSDKConfig.cmake", "MiniChainSDKConfigVersion.cmake",
             "MiniChainSDKTargets.cmake", "MiniChainPlugin.cmake",
+            "minichain-plugin.map",
             "minichain-sdk.pc", "minichain.h", "plugin.h", "host.h",
-            "consensus.h", "store.h", "types.h", "error.h"]
+            "consensus.h", "store.h", "types.h", "error.h",
+            "store_check.h", "mc-store-check"]
     names = [os.path.basename(f) for f in files]
     for w in want:
         check(f"installed {w}", w in names, files)
@@ -69,6 +84,31 @@ def install_sdk(build_dir, prefix):
           files)
     pcs = glob.glob(prefix + "/**/pkgconfig/minichain-sdk.pc", recursive=True)
     return os.path.dirname(pcs[0]) if pcs else None
+
+
+def headers_stand_alone_cxx(cxx, prefix):
+    # A C++ plugin includes the same headers: extern "C" and valid C++.
+    for h in sorted(glob.glob(prefix + "/include/minichain/*.h")):
+        name = os.path.basename(h)
+        p = subprocess.run([cxx, "-std=c++11", "-Wall", "-Wextra", "-Werror",
+                            "-pedantic", "-fsyntax-only", "-I",
+                            prefix + "/include", "-x", "c++", "-"],
+                           input=f"#include <minichain/{name}>\n",
+                           capture_output=True, text=True)
+        check(f"<minichain/{name}> compiles on its own (C++11, -pedantic)",
+              p.returncode == 0, p.stderr)
+
+
+def plugins_dir_exists(pc_dir, prefix):
+    """Right after the SDK-only install, before anything is installed
+    into it: the folder pluginsdir names exists, and it is in the prefix."""
+    rc, plugdir = run(["pkg-config", "--variable=pluginsdir",
+                       "minichain-sdk"], env=clean_env(pc_dir))
+    plugdir = plugdir.strip()
+    check("the SDK install creates pkg-config's pluginsdir " + plugdir,
+          rc == 0 and os.path.isdir(plugdir)
+          and os.path.realpath(plugdir).startswith(os.path.realpath(prefix)),
+          plugdir)
 
 
 def headers_stand_alone(cc, prefix):
@@ -99,14 +139,15 @@ def plugin_info(mchost, args, what):
     return fields
 
 
-def build_with_cmake(example, prefix, work, mchost):
-    build = os.path.join(work, "cmake-build")
+def build_with_cmake(example, so_name, prefix, work, mchost, extra=()):
+    build = os.path.join(work, "cmake-build-" + so_name)
     env = clean_env()
     rc, out = run(["cmake", "-S", example, "-B", build,
                    "-DCMAKE_PREFIX_PATH=" + prefix,
                    "-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF",
-                   "-DCMAKE_C_FLAGS=-Werror"], env=env)
-    if not check("example configures with find_package(MiniChainSDK 1)",
+                   "-DCMAKE_C_FLAGS=-Werror", "-DCMAKE_CXX_FLAGS=-Werror",
+                   *extra], env=env)
+    if not check(f"{so_name} configures with find_package(MiniChainSDK 1)",
                  rc == 0, out):
         return
     with open(os.path.join(build, "CMakeCache.txt")) as f:
@@ -116,24 +157,54 @@ def build_with_cmake(example, prefix, work, mchost):
           m is not None and m.group(1).startswith(prefix),
           m.group(1) if m else "no MiniChainSDK_DIR in cache")
     rc, out = run(["cmake", "--build", build], env=env)
-    so = os.path.join(build, "hello-store.so")
-    if not check("example builds (hello-store.so, no lib prefix)",
+    so = os.path.join(build, so_name)
+    if not check(f"example builds ({so_name}, no lib prefix)",
                  rc == 0 and os.path.isfile(so), out):
         return
     syms = exported_symbols(so)
-    check("exactly one exported symbol, mc_plugin_entry",
+    check(f"{so_name}: exactly one exported symbol, mc_plugin_entry",
           syms == ["mc_plugin_entry"], syms)
-    plugin_info(mchost, [so], "on the find_package build")
+    plugin_info(mchost, [so], f"{so_name} on the find_package build")
+    store_check(prefix, work, so)
 
     rc, out = run(["cmake", "--install", build], env=env)
-    installed = glob.glob(prefix + "/**/minichain/plugins/hello-store.so",
+    installed = glob.glob(prefix + "/**/minichain/plugins/" + so_name,
                           recursive=True)
-    check("example installs into MiniChainSDK_PLUGINS_DIR under the prefix",
+    check(f"{so_name} installs into MiniChainSDK_PLUGINS_DIR under the prefix",
           rc == 0 and len(installed) == 1, out)
     if installed:
-        plugin_info(mchost, ["hello-store.so", "--plugin-dir",
+        plugin_info(mchost, [so_name, "--plugin-dir",
                              os.path.dirname(installed[0])],
-                    "by name from the installed plugin folder")
+                    f"{so_name} by name from the installed plugin folder")
+
+
+def store_check(prefix, work, so):
+    """The installed kit, as a plugin author runs it, on an example: with
+    its damage module when the example has one (hello-store)."""
+    kit = os.path.join(prefix, "bin", "mc-store-check")
+    if not check("mc-store-check installed in bin/", os.access(kit, os.X_OK),
+                 kit):
+        return
+    name = os.path.basename(so)
+    cmd = [kit, "--kills", "30", "--scratch",
+           os.path.join(work, "kit-scratch-" + name)]
+    if name == "hello-store.so":
+        damage = os.path.join(os.path.dirname(so), "hello-damage.so")
+        check("the example's damage module builds (hello-damage.so)",
+              os.path.isfile(damage), damage)
+        cmd += ["--damage", damage]
+    rc, out = run(cmd + [so], env=clean_env())
+    check(f"installed mc-store-check passes {name} (exit 0)",
+          rc == 0 and re.search(r" [1-9][0-9]* passed, 0 failed", out)
+          and (name != "hello-store.so"
+               or "PASS  damage/first_record_flipped" in out), out)
+    rc, out = run([kit], env=clean_env())
+    check("installed mc-store-check without a store: exit 2, one line",
+          rc == 2 and len(out.strip().splitlines()) == 1, out)
+    rc, out = run([kit, os.path.join(work, "no-such-store.so")],
+                  env=clean_env())
+    check("installed mc-store-check on a missing plugin: exit 2, one line",
+          rc == 2 and len(out.strip().splitlines()) == 1, out)
 
 
 def version_is_enforced(prefix, work):
@@ -160,7 +231,8 @@ def version_is_enforced(prefix, work):
                   and "MiniChainSDKConfig.cmake, version: 1." in out, out)
 
 
-def build_with_pkg_config(example, pc_dir, prefix, work, cc, mchost):
+def build_with_pkg_config(example, pc_dir, prefix, work, cc, mchost,
+                          lang="c"):
     env = clean_env(pc_dir)
     rc, ver = run(["pkg-config", "--modversion", "minichain-sdk"], env=env)
     check("pkg-config finds minichain-sdk 1.x",
@@ -177,9 +249,14 @@ def build_with_pkg_config(example, pc_dir, prefix, work, cc, mchost):
           os.path.normpath(plugdir.strip()).endswith("/minichain/plugins")
           and os.path.realpath(plugdir.strip()).startswith(
               os.path.realpath(prefix)), plugdir)
-    so = os.path.join(work, "pc-hello-store.so")
-    srcs = sorted(glob.glob(os.path.join(example, "*.c")))
-    cmd = [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared",
+    so = os.path.join(work, "pc-" + os.path.basename(example) + ".so")
+    if lang == "c":
+        srcs = sorted(glob.glob(os.path.join(example, "*.c")))
+        std = "-std=c11"
+    else:
+        srcs = sorted(glob.glob(os.path.join(example, "*.cpp")))
+        std = "-std=c++17"
+    cmd = [cc, std, "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared",
            *cflags.split(), *srcs, *libs.split(), "-o", so]
     rc, out = run(cmd, env=env)
     if not check("example builds with pkg-config flags only: " + " ".join(cmd),
@@ -189,6 +266,13 @@ def build_with_pkg_config(example, pc_dir, prefix, work, cc, mchost):
     check("pkg-config build exports only mc_plugin_entry",
           syms == ["mc_plugin_entry"], syms)
     plugin_info(mchost, [so], "on the pkg-config build")
+    rc, out = run(["sh", "-c", 'cp "$1" "$(pkg-config --variable=pluginsdir '
+                   'minichain-sdk)"', "sh", so], env=env)
+    if check("cp X.so \"$(pkg-config --variable=pluginsdir minichain-sdk)\"",
+             rc == 0, out):
+        plugin_info(mchost, [os.path.basename(so), "--plugin-dir",
+                             plugdir.strip()],
+                    "by name from pluginsdir after the cp")
 
 
 def main():
@@ -197,16 +281,27 @@ def main():
     ap.add_argument("--example", required=True)
     ap.add_argument("--mchost", required=True)
     ap.add_argument("--cc", default="cc")
+    ap.add_argument("--cxx-example")
+    ap.add_argument("--cxx", default="g++")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="mc-sdk-") as work:
         prefix = os.path.join(work, "prefix")
         pc_dir = install_sdk(a.build_dir, prefix)
+        if pc_dir is not None:
+            plugins_dir_exists(pc_dir, prefix)
         headers_stand_alone(a.cc, prefix)
-        build_with_cmake(a.example, prefix, work, a.mchost)
+        build_with_cmake(a.example, "hello-store.so", prefix, work, a.mchost)
+        if a.cxx_example:
+            headers_stand_alone_cxx(a.cxx, prefix)
+            build_with_cmake(a.cxx_example, "cpp-store.so", prefix, work,
+                             a.mchost, ["-DCMAKE_CXX_COMPILER=" + a.cxx])
         version_is_enforced(prefix, work)
         if check("minichain-sdk.pc installed", pc_dir is not None):
             build_with_pkg_config(a.example, pc_dir, prefix, work, a.cc,
                                   a.mchost)
+            if a.cxx_example:
+                build_with_pkg_config(a.cxx_example, pc_dir, prefix, work,
+                                      a.cxx, a.mchost, lang="c++")
     print(f"{len(FAILURES)} failure(s)")
     sys.exit(1 if FAILURES else 0)
 

@@ -1,6 +1,6 @@
 /*
  * json_journal.c - json.so's journal and compaction under crashes and
- * damage (the conformance suite checks the contract every store shares;
+ * damage (mc-store-check checks the contract every store shares;
  * this checks what only json.so's files can get wrong).
  *
  *   json_journal JSON.so SCRATCH_DIR
@@ -17,7 +17,8 @@
  *   garbage) is cut off, and appending goes on after it;
  * - a damaged record before an intact one, a missing record and a
  *   repeated one are refused with MC_ECORRUPT, and no file changes;
- * - a failed (partial) journal write leaves the files as they were;
+ * - a failed (partial) journal write leaves the files as they were, and
+ *   the store's memory too (an account the block would create is absent);
  * - a chain.json line reformatted by hand is still read, one edited to
  *   be wrong is refused with its reason;
  * - after a clean close chain.json alone holds every block, no journal is
@@ -49,6 +50,7 @@
 #include "chain/codec.h"
 #include "minichain/error.h"
 #include "store_host.h"
+#include "synthetic_chain.h"
 
 static const mc_store_vtable *vt;
 static const char *g_scratch;
@@ -623,12 +625,25 @@ static void partial_write(void **state) {
   lim.rlim_cur = (rlim_t)st.st_size + 100; /* the record does not fit */
   void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
   unsigned logged = sh_logged_errors;
+  /* The failing block also brings an account's first appearance, which
+   * must not survive the failure even in memory (moved here from the old
+   * conformance suite's json-only write-failure test). */
+  mc_account *chg = calloc(c->nchg[6] + 1, sizeof *chg), fresh;
+  assert_non_null(chg);
+  memcpy(chg, c->chg[6], c->nchg[6] * sizeof *chg);
+  memset(&fresh, 0, sizeof fresh);
+  memset(fresh.pubkey, 0xfe, MC_PUBKEY_LEN);
+  fresh.balance = 42;
+  chg[c->nchg[6]] = fresh;
   assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-  int rc = vt->append(s, c->b[6], c->chg[6], c->nchg[6]);
+  int rc = vt->append(s, c->b[6], chg, c->nchg[6] + 1);
   assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
   signal(SIGXFSZ, prev);
+  free(chg);
   assert_int_equal(rc, MC_EIO);
   assert_int_equal(sh_logged_errors, logged + 1);
+  mc_account got;
+  assert_int_equal(vt->get_account(s, fresh.pubkey, &got), MC_ENOTFOUND);
   char *after = snapshot(f->dir, &l2);
   assert_int_equal(l1, l2); /* the 100 bytes written were cut off */
   assert_memory_equal(before, after, l1);
@@ -799,8 +814,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s JSON.so SCRATCH_DIR\n", argv[0]);
     return 2;
   }
-  if ((vt = sh_load_store(argv[1])) == NULL)
+  static mc_plugin plugin;
+  char err[1200];
+  if ((vt = sh_load_store(argv[1], &plugin, err, sizeof err)) == NULL) {
+    fprintf(stderr, "%s\n", err);
     return 2;
+  }
   g_scratch = argv[2];
   if (mkdir(g_scratch, 0755) != 0 && errno != EEXIST) {
     fprintf(stderr, "%s: %s\n", g_scratch, strerror(errno));

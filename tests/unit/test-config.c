@@ -332,6 +332,33 @@ static void test_valueless_flag_and_limits(void **state) {
   mc_config_free(&c);
 }
 
+/* --switch-consensus is a flag of the command line only: in a config file
+ * it would let every later start switch engines silently. */
+static void test_switch_consensus(void **state) {
+  (void)state;
+  mc_config c;
+  char err[256];
+  const char *args[] = {REQ, "--switch-consensus", NULL};
+  assert_int_equal(run(&c, err, sizeof err, args), 0);
+  assert_int_equal(c.switch_consensus, 1);
+  mc_config_free(&c);
+
+  const char *plain[] = {REQ, NULL};
+  assert_int_equal(run(&c, err, sizeof err, plain), 0);
+  assert_int_equal(c.switch_consensus, 0);
+  for (int v = 0; v < 2; v++) {
+    const char *doc = v ? "{\"switch_consensus\": true}"
+                        : "{\"switch_consensus\": false}";
+    assert_int_equal(mc_config_from_json(&c, doc, "f", err, sizeof err),
+                     MC_EINVAL);
+    assert_string_equal(err, "f: \"switch_consensus\": a one-time migration, "
+                             "give --switch-consensus on the command line");
+  }
+  assert_int_equal(c.switch_consensus, 0);
+  mc_config_free(&c);
+  assert_non_null(strstr(mc_config_usage(), "--switch-consensus"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_valueless_flag_and_limits),
@@ -344,6 +371,7 @@ int main(void) {
       cmocka_unit_test(test_json_config),
       cmocka_unit_test(test_json_config_errors),
       cmocka_unit_test(test_file_then_flags),
+      cmocka_unit_test(test_switch_consensus),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

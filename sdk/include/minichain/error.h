@@ -9,9 +9,25 @@
  *
  * Codes are part of the ABI: a code, once given a number, keeps it.  New
  * codes are appended with the next free number.
+ *
+ * A store's open tells three refusals of a data directory apart by what
+ * it finds (the full rule: minichain/store.h, open):
+ *   MC_ECORRUPT  the store's own files are damaged: cut short, overwritten,
+ *                unparseable, or inconsistent.  The default for anything
+ *                unreadable at the store's own file names.
+ *   MC_EFOREIGN  evidence of another owner: a sound file or database
+ *                without the store's format marker, or with another
+ *                program's; for the host, a data directory of another
+ *                store or another chain (mchost.json).
+ *   MC_EVERSION  the store's own marker with a newer format version (and,
+ *                for plugins, an ABI the host does not speak).
  */
 #ifndef MINICHAIN_ERROR_H
 #define MINICHAIN_ERROR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* X(NAME, number, message) */
 #define MC_ERRNO_MAP(X)                                                        \
@@ -89,5 +105,9 @@ static inline const char *mc_err_name(int err) {
     return "UNKNOWN";
   }
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* MINICHAIN_ERROR_H */

@@ -25,6 +25,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MC_ABI_MAJOR 1
 #define MC_ABI_MINOR 1
 
@@ -55,14 +59,30 @@ typedef const mc_plugin_descriptor *(*mc_plugin_entry_fn)(void);
 #define MC_PLUGIN_EXPORT
 #endif
 
+/*
+ * The macro expands in the plugin's own source, outside this header's
+ * extern "C" block, so in C++ it names C linkage itself: a mangled entry
+ * would not be found by dlsym and the plugin would be refused.
+ */
+#ifdef __cplusplus
+#define MC_PLUGIN_LINKAGE extern "C"
+#else
+#define MC_PLUGIN_LINKAGE
+#endif
+
 /* Defines the plugin's one exported symbol. */
 #define MC_PLUGIN_DEFINE(kind_, name_, version_, description_, vtable_)        \
-  MC_PLUGIN_EXPORT const mc_plugin_descriptor *mc_plugin_entry(void);          \
-  const mc_plugin_descriptor *mc_plugin_entry(void) {                          \
+  MC_PLUGIN_LINKAGE MC_PLUGIN_EXPORT const mc_plugin_descriptor *              \
+  mc_plugin_entry(void);                                                       \
+  MC_PLUGIN_LINKAGE const mc_plugin_descriptor *mc_plugin_entry(void) {        \
     static const mc_plugin_descriptor d = {                                    \
         MC_PLUGIN_MAGIC, MC_ABI_MAJOR, MC_ABI_MINOR, (kind_),                  \
         (name_),         (version_),   (description_), (vtable_)};             \
     return &d;                                                                 \
   }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* MINICHAIN_PLUGIN_H */

@@ -13,8 +13,9 @@
  *     not head+1 or prev_hash is not the head's hash; for an empty store,
  *     height is not 0) with MC_ELINK and changes nothing.
  *   - open() refuses a corrupt data directory with MC_ECORRUPT and a
- *     directory written by something else with MC_EFOREIGN, and in both
- *     cases leaves every file as it was.
+ *     directory written by something else with MC_EFOREIGN (the rule that
+ *     tells them apart is at open below), and in both cases leaves every
+ *     file as it was.
  *
  * Every function runs on the host's loop thread; a store may block.
  *
@@ -55,6 +56,30 @@ typedef struct mc_store_vtable {
    * MC_EFOREIGN, MC_EIO, MC_ENOMEM or MC_EVERSION, with *out set to NULL.
    * On success *out is the store, freed by close.  `api`/`host` stay valid
    * until close returns.
+   *
+   * Which refusal: a store decides by what it finds, never by guessing
+   * what happened.
+   *   MC_EFOREIGN  needs evidence that the data is someone else's: where
+   *                the store keeps its data there is a sound file or
+   *                database of a format that is not this store's: one
+   *                without the store's format marker (a JSON document
+   *                without json.so's "format", an SQLite database without
+   *                sqlite.so's meta table, a LevelDB database without
+   *                leveldb.so's marker file) or with another program's.
+   *   MC_EVERSION  the store's own marker, naming a newer format version.
+   *   MC_ECORRUPT  everything else that cannot be read as the store's
+   *                data: its own files (by name) cut short, overwritten,
+   *                zeroed, no longer parseable as anything, or parseable
+   *                but inconsistent (a hash, a link, a count, a missing
+   *                table or file its marker promises).  Damage is the
+   *                default: a file that is no format at all is not
+   *                evidence of another owner.
+   * Files the store does not create (mchost's LOCK and mchost.json live
+   * in the same directory) are neither: the store ignores them.
+   * "As it was" covers every file; the one exception a store may claim is
+   * a storage library's own diagnostic log that it cannot stop writing on
+   * open (LevelDB's LOG), which holds no chain data.  mc-store-check
+   * (minichain/store_check.h) checks all of this.
    */
   int (*open)(const mc_host_api *api, mc_host *host, const char *dir,
               mc_store **out, char *err, size_t errlen);

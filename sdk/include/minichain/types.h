@@ -14,6 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MC_HASH_LEN 32   /* SHA-256 */
 #define MC_PUBKEY_LEN 32 /* ed25519 public key; also an account address */
 #define MC_SIG_LEN 64    /* ed25519 signature */
@@ -65,5 +69,9 @@ typedef struct mc_account {
   uint64_t balance;
   uint64_t nonce; /* last committed nonce; the next transfer uses nonce+1 */
 } mc_account;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* MINICHAIN_TYPES_H */

@@ -1,7 +1,6 @@
 /*
- * store_host.h - what json.so's journal test needs beside the store:
- * a host table for a store plugin built on the host's own codec,
- * the plugin loader, and synthetic chains.
+ * synthetic_chain.h - synthetic chains for json.so's journal test (the
+ * host table it hands the store is kits/store-check/store_host.h).
  *
  * A synthetic chain is cheap to make: transfers among `naccts` accounts
  * with random signature bytes (stores do not verify signatures) but real
@@ -10,25 +9,13 @@
  * height and a seed, so two processes that make the same chain get the
  * same bytes.
  */
-#ifndef MC_TEST_STORE_HOST_H
-#define MC_TEST_STORE_HOST_H
+#ifndef MC_TEST_SYNTHETIC_CHAIN_H
+#define MC_TEST_SYNTHETIC_CHAIN_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "minichain/store.h"
-
-/* The host table (services a store has no business with are NULL). */
-extern const mc_host_api sh_api;
-/* MC_LOG_ERROR events the store reported through sh_api. */
-extern unsigned sh_logged_errors;
-/* Nonzero: sh_api's log prints every event to stderr. */
-extern int sh_verbose;
-mc_host *sh_host(void);
-
-/* Initialises libsodium and loads the store plugin at path.  Returns its
- * vtable, or NULL with the loader's message printed. */
-const mc_store_vtable *sh_load_store(const char *path);
 
 /* Makes block after block; the state of every account is kept so that
  * each block's changes are the accounts' real new values. */
@@ -66,4 +53,4 @@ void sh_chain_free(sh_chain *c);
  * of them appeared in a change up to h. */
 void sh_chain_state(const sh_chain *c, size_t h, mc_account *out, int *present);
 
-#endif /* MC_TEST_STORE_HOST_H */
+#endif /* MC_TEST_SYNTHETIC_CHAIN_H */

@@ -1,8 +1,8 @@
 /*
- * store_host.c - a host table for store plugins, the loader call, and
- * synthetic chains (see store_host.h).
+ * synthetic_chain.c - cheap chains for json.so's journal test (see
+ * synthetic_chain.h).
  */
-#include "store_host.h"
+#include "synthetic_chain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,103 +11,7 @@
 
 #include "chain/codec.h"
 #include "chain/crypto.h"
-#include "loader.h"
 #include "minichain/error.h"
-
-struct mc_host {
-  int unused;
-};
-static mc_host g_host;
-unsigned sh_logged_errors;
-int sh_verbose;
-
-mc_host *sh_host(void) { return &g_host; }
-
-static void host_log(mc_host *h, mc_log_level level, const char *event,
-                     const mc_log_field *fields, size_t nfields) {
-  (void)h;
-  if (level >= MC_LOG_ERROR)
-    sh_logged_errors++;
-  if (!sh_verbose && level < MC_LOG_ERROR)
-    return;
-  fprintf(stderr, "[store log] level=%d event=%s", (int)level, event);
-  for (size_t i = 0; i < nfields; i++)
-    if (fields[i].type == MC_LOG_STR)
-      fprintf(stderr, " %s=%s", fields[i].key, fields[i].v.s);
-    else if (fields[i].type == MC_LOG_UINT)
-      fprintf(stderr, " %s=%llu", fields[i].key,
-              (unsigned long long)fields[i].v.u);
-  fprintf(stderr, "\n");
-}
-
-static uint64_t host_now_ms(mc_host *h) {
-  (void)h;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t host_monotonic_ms(mc_host *h) {
-  (void)h;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void host_hash(mc_host *h, const uint8_t *data, size_t len,
-                      uint8_t out[MC_HASH_LEN]) {
-  (void)h;
-  mc_sha256(data, len, out);
-}
-
-static int host_encode_block(mc_host *h, const mc_block *b, uint8_t **out,
-                             size_t *out_len) {
-  (void)h;
-  return mc_block_encode(b, out, out_len);
-}
-
-static int host_decode_block(mc_host *h, const uint8_t *in, size_t len,
-                             mc_block **out) {
-  (void)h;
-  return mc_block_decode(in, len, out);
-}
-
-static void host_block_free(mc_host *h, mc_block *b) {
-  (void)h;
-  mc_block_free(b);
-}
-
-static void host_buf_free(mc_host *h, void *p) {
-  (void)h;
-  free(p);
-}
-
-const mc_host_api sh_api = {
-    .size = sizeof(mc_host_api),
-    .log = host_log,
-    .now_ms = host_now_ms,
-    .monotonic_ms = host_monotonic_ms,
-    .hash = host_hash,
-    .encode_block = host_encode_block,
-    .decode_block = host_decode_block,
-    .block_free = host_block_free,
-    .buf_free = host_buf_free,
-};
-
-const mc_store_vtable *sh_load_store(const char *path) {
-  static mc_plugin plugin;
-  char err[1024];
-  if (mc_crypto_init() != 0) {
-    fprintf(stderr, "cannot initialise libsodium\n");
-    return NULL;
-  }
-  if (mc_plugin_load(path, MC_PLUGIN_STORE, NULL, &plugin, err, sizeof err) !=
-      0) {
-    fprintf(stderr, "%s\n", err);
-    return NULL;
-  }
-  return plugin.desc->vtable;
-}
 
 /* ---- synthetic chains ---------------------------------------------------- */
 
