@@ -12,7 +12,6 @@
  */
 #include "testhost.h"
 
-#include <dlfcn.h>
 #include <msgpack.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -21,8 +20,10 @@
 
 #include "chain/codec.h"
 #include "chain/crypto.h"
+#include "loader.h"
 #include "minichain/error.h"
 #include "minichain/plugin.h"
+#include "vcache.h"
 
 #define TH_EPOCH_MS 1700000000000ull
 #define TH_MAX_HEIGHT 100000
@@ -58,19 +59,8 @@ typedef struct th_node {
   mc_log_level event_level[TH_EV_COUNT]; /* of the last one */
 } th_node;
 
-/* Signature checks already made: each message is verified by every
- * receiver and again inside certificates, and ed25519 verification is
- * nearly all of a simulation's time.  Keyed by SHA-256 of (domain, public
- * key, signature, SHA-256 of the message); a collision of 128 bits is not
- * a concern here. */
-#define TH_VCACHE (1u << 14)
-typedef struct th_vcache_ent {
-  uint8_t key[16];
-  uint8_t used, ok;
-} th_vcache_ent;
-
 struct th_cluster {
-  th_vcache_ent *vcache;
+  vcache *vcache; /* signature verdicts (kits/consensus-sim/vcache.h) */
   uint32_t n;  /* validators */
   uint32_t nn; /* nodes: validators, then twins */
   int verbose; /* 1: every engine log line; 0: errors; -1: none */
@@ -214,29 +204,6 @@ static int svc_sign(mc_host *h, const uint8_t *msg, size_t len,
   return rc;
 }
 
-/* Looks up (domain, pk, sig, digest); on a miss runs check() and
- * remembers its answer. */
-static int cached_check(th_cluster *cl, uint8_t domain, const uint8_t *pk,
-                        const uint8_t *sig, const uint8_t digest[32],
-                        int (*check)(const void *), const void *arg) {
-  uint8_t in[1 + MC_PUBKEY_LEN + MC_SIG_LEN + 32], key[32];
-  in[0] = domain;
-  memcpy(in + 1, pk, MC_PUBKEY_LEN);
-  memcpy(in + 1 + MC_PUBKEY_LEN, sig, MC_SIG_LEN);
-  memcpy(in + 1 + MC_PUBKEY_LEN + MC_SIG_LEN, digest, 32);
-  crypto_hash_sha256(key, in, sizeof in);
-  uint32_t slot;
-  memcpy(&slot, key, sizeof slot);
-  th_vcache_ent *e = &cl->vcache[slot % TH_VCACHE];
-  if (e->used && memcmp(e->key, key, sizeof e->key) == 0)
-    return e->ok ? 0 : MC_ESIG;
-  int rc = check(arg);
-  e->used = 1;
-  e->ok = rc == 0;
-  memcpy(e->key, key, sizeof e->key);
-  return rc == 0 ? 0 : MC_ESIG;
-}
-
 typedef struct verify_args {
   const uint8_t *pk, *genesis, *msg, *sig;
   size_t len;
@@ -257,7 +224,7 @@ static int svc_verify(mc_host *h, const uint8_t pk[MC_PUBKEY_LEN],
   crypto_hash_sha256_update(&st, msg, len);
   crypto_hash_sha256_final(&st, digest);
   verify_args a = {pk, h->cl->genesis, msg, sig, len};
-  return cached_check(h->cl, 'm', pk, sig, digest, check_sig, &a);
+  return vcache_check(h->cl->vcache, 'm', pk, sig, digest, check_sig, &a);
 }
 
 static int check_block_sig(const void *b) { return mc_block_verify_sig(b); }
@@ -312,8 +279,8 @@ static int svc_validate_block(mc_host *h, const mc_block *b) {
   if (b->header.tx_count != 0)
     return MC_EINVAL;
   /* the block hash is the digest of the signed header bytes */
-  return cached_check(cl, 'b', b->header.proposer, b->signature, b->hash,
-                      check_block_sig, b);
+  return vcache_check(cl->vcache, 'b', b->header.proposer, b->signature,
+                      b->hash, check_block_sig, b);
 }
 
 /* Compares node i's block at height h with every other node's. */
@@ -466,18 +433,31 @@ static void deliver(void *ctx, uint32_t to, uint32_t from, const uint8_t *msg,
   cl->cur_msg = NULL;
 }
 
+/* The host's own loader and checks (host/loader.c), so that a plugin
+ * this test host runs is one mchost would run.  The host calls a plugin
+ * through the loader's copy of its vtable, which must outlive every
+ * cluster: one static slot per plugin path (a run loads two or three). */
 static const mc_consensus_vtable *load_plugin(const char *path) {
-  void *so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  mc_plugin_entry_fn entry =
-      so ? (mc_plugin_entry_fn)dlsym(so, MC_PLUGIN_ENTRY_SYMBOL) : NULL;
-  const mc_plugin_descriptor *d = entry ? entry() : NULL;
-  if (d == NULL || d->magic != MC_PLUGIN_MAGIC ||
-      d->kind != MC_PLUGIN_CONSENSUS) {
-    fprintf(stderr, "%s: not a consensus plugin: %s\n", path,
-            so ? "bad descriptor" : dlerror());
+  static mc_plugin loaded[8];
+  static size_t nloaded;
+  char err[600], found[MC_PATH_MAX];
+  if (mc_plugin_find(path, NULL, found, sizeof found, err, sizeof err) != 0) {
+    fprintf(stderr, "%s\n", err);
     return NULL;
   }
-  return d->vtable;
+  for (size_t i = 0; i < nloaded; i++)
+    if (strcmp(loaded[i].path, found) == 0)
+      return &loaded[i].vt.consensus;
+  if (nloaded == sizeof loaded / sizeof loaded[0]) {
+    fprintf(stderr, "%s: testhost loads at most 8 plugins\n", path);
+    return NULL;
+  }
+  if (mc_plugin_load(found, MC_PLUGIN_CONSENSUS, NULL, &loaded[nloaded], err,
+                     sizeof err) != 0) {
+    fprintf(stderr, "%s\n", err);
+    return NULL;
+  }
+  return &loaded[nloaded++].vt.consensus;
 }
 
 th_cluster *th_new(const char *plugin, uint32_t n, uint64_t seed,
@@ -499,7 +479,7 @@ th_cluster *th_new_twins(const char *plugin, uint32_t n, const uint32_t *twin_of
   if (cl == NULL)
     abort();
   cl->nn = n + ntwins;
-  cl->vcache = calloc(TH_VCACHE, sizeof *cl->vcache);
+  cl->vcache = vcache_new();
   if (cl->vcache == NULL)
     abort();
   cl->nodes = calloc(cl->nn, sizeof *cl->nodes);
@@ -541,7 +521,7 @@ void th_free(th_cluster *cl) {
     free(nd->sigs);
   }
   simnet_free(cl->net);
-  free(cl->vcache);
+  vcache_free(cl->vcache);
   free(cl->nodes);
   free(cl);
 }

@@ -6,7 +6,8 @@
  * Everything happens in simnet_step(): the earliest event (a timer or a
  * message delivery; ties in the order they were scheduled) advances the
  * clock and runs.  All randomness comes from the seed, so a run is fully
- * replayable from (seed, test actions).
+ * replayable from (seed, test actions).  It is shared by the installed
+ * kit (mc-consensus-sim) and the poa simulation of tests/consensus.
  */
 #ifndef MC_TEST_SIMNET_H
 #define MC_TEST_SIMNET_H
