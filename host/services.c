@@ -15,6 +15,7 @@
  * engine's.  docs/SDK.md lists what a store may call.
  */
 #include <assert.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -267,6 +268,17 @@ static int svc_state_load(mc_host *h, uint8_t **data, size_t *len) {
   return mc_statefile_load(h->state, data, len);
 }
 
+/* ---- randomness (ABI 1.2) ---- */
+
+static int svc_random_bytes(mc_host *h, uint8_t *buf, size_t len) {
+  (void)h;
+  if (buf == NULL && len > 0)
+    return MC_EINVAL;
+  if (len > 0)
+    randombytes_buf(buf, len);
+  return 0;
+}
+
 const mc_host_api mc_node_host_api = {
     .size = sizeof(mc_host_api),
     .log = svc_log,
@@ -293,6 +305,7 @@ const mc_host_api mc_node_host_api = {
     .buf_free = svc_buf_free,
     .state_save = svc_state_save,
     .state_load = svc_state_load,
+    .random_bytes = svc_random_bytes,
 };
 
 /* ---- the store's table ---- */
@@ -393,6 +406,11 @@ static int no_state_save(mc_host *h, const uint8_t *d, size_t n) {
   refused(h, 14, "state_save");
   return MC_ESTATE;
 }
+static int no_random_bytes(mc_host *h, uint8_t *buf, size_t len) {
+  (void)buf, (void)len;
+  refused(h, 16, "random_bytes");
+  return MC_ESTATE;
+}
 static int no_state_load(mc_host *h, uint8_t **d, size_t *n) {
   refused(h, 15, "state_load");
   if (d != NULL)
@@ -428,4 +446,5 @@ const mc_host_api mc_node_store_api = {
     .buf_free = svc_buf_free,
     .state_save = no_state_save,
     .state_load = no_state_load,
+    .random_bytes = no_random_bytes,
 };

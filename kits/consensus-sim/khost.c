@@ -39,6 +39,10 @@ typedef struct kh_node {
   uint64_t starts;
   mc_consensus *eng;
   uint8_t peer_up[KH_MAX_NODES]; /* by validator, as last told */
+  /* random_bytes: a stream drawn from the schedule's seed and the node,
+   * so that an engine's randomness replays with its schedule. */
+  uint8_t rng_key[32];
+  uint64_t rng_calls;
 } kh_node;
 
 struct kh_cluster {
@@ -357,6 +361,23 @@ static int svc_state_load(mc_host *h, uint8_t **data, size_t *len) {
   return 0;
 }
 
+/* ABI 1.2.  Call k of node i gets the bytes of a ChaCha20 stream keyed by
+ * hash(seed, i, k): the same on every replay of the schedule. */
+static int svc_random_bytes(mc_host *h, uint8_t *buf, size_t len) {
+  kh_node *nd = node_of(h);
+  if (buf == NULL && len > 0)
+    return MC_EINVAL;
+  uint8_t in[40], seed[randombytes_SEEDBYTES];
+  memcpy(in, nd->rng_key, 32);
+  for (int i = 0; i < 8; i++)
+    in[32 + i] = (uint8_t)(nd->rng_calls >> (8 * i));
+  nd->rng_calls++;
+  crypto_generichash(seed, sizeof seed, in, sizeof in, NULL, 0);
+  if (len > 0)
+    randombytes_buf_deterministic(buf, len, seed);
+  return 0;
+}
+
 static const mc_host_api api = {
     .size = sizeof(mc_host_api),
     .log = svc_log,
@@ -383,6 +404,7 @@ static const mc_host_api api = {
     .buf_free = svc_buf_free,
     .state_save = svc_state_save,
     .state_load = svc_state_load,
+    .random_bytes = svc_random_bytes,
 };
 
 /* ---- the cluster ---- */
@@ -444,6 +466,11 @@ static int make_nodes(kh_cluster *cl, char *err, size_t errlen) {
     nd->val = i < cl->n ? i : cl->cfg.twin_of[i - cl->n];
     derive_key(nd->val, nd->pk, nd->sk);
     nd->host = (struct mc_host){cl, i};
+    char label[64];
+    snprintf(label, sizeof label, "mc-consensus-sim rng %llu %u",
+             (unsigned long long)cl->cfg.seed, i);
+    crypto_generichash(nd->rng_key, sizeof nd->rng_key,
+                       (const uint8_t *)label, strlen(label), NULL, 0);
   }
   if (make_genesis(cl) != 0) {
     snprintf(err, errlen, "out of memory");

@@ -182,6 +182,10 @@ static int host_state_load(mc_host *h, uint8_t **d, size_t *n) {
     *n = 0;
   REFUSE("state_load", MC_ESTATE);
 }
+static int host_random_bytes(mc_host *h, uint8_t *buf, size_t len) {
+  (void)buf, (void)len;
+  REFUSE("random_bytes", MC_ESTATE);
+}
 
 const mc_host_api sh_api = {
     .size = sizeof(mc_host_api),
@@ -209,6 +213,7 @@ const mc_host_api sh_api = {
     .buf_free = host_buf_free,
     .state_save = host_state_save,
     .state_load = host_state_load,
+    .random_bytes = host_random_bytes,
 };
 
 const mc_store_vtable *sh_load_store(const char *path, mc_plugin *plugin,

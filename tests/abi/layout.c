@@ -28,7 +28,7 @@
   X(mc_block, 272, 8)                                                          \
   X(mc_account, 48, 8)                                                         \
   X(mc_log_field, 32, 8)                                                       \
-  X(mc_host_api, 200, 8)                                                       \
+  X(mc_host_api, 208, 8)                                                       \
   X(mc_consensus_params, 40, 8)                                                \
   X(mc_consensus_status, 24, 8)                                                \
   X(mc_consensus_vtable, 80, 8)                                                \
@@ -109,6 +109,7 @@
   X(mc_host_api, buf_free, 176, 8)                                             \
   X(mc_host_api, state_save, 184, 8)                                           \
   X(mc_host_api, state_load, 192, 8)                                           \
+  X(mc_host_api, random_bytes, 200, 8) /* ABI 1.2 */                           \
   /* mc_consensus_params */                                                    \
   X(mc_consensus_params, size, 0, 8)                                           \
   X(mc_consensus_params, block_interval_ms, 8, 8)                              \

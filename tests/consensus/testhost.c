@@ -37,6 +37,7 @@ struct mc_host {
 typedef struct th_node {
   struct mc_host host;
   uint32_t val; /* validator index: its own for 0..n-1, the twinned one after */
+  uint64_t rng_calls; /* random_bytes calls made, for its stream */
   uint8_t pk[MC_PUBKEY_LEN], sk[64];
   mc_block **chain; /* chain[h-1] is height h */
   uint64_t height;
@@ -388,6 +389,23 @@ static int svc_state_load(mc_host *h, uint8_t **data, size_t *len) {
   return 0;
 }
 
+/* ABI 1.2: a stream that depends only on the node and the call, so that
+ * a schedule replays exactly (poa.so does not draw randomness). */
+static int svc_random_bytes(mc_host *h, uint8_t *buf, size_t len) {
+  th_node *nd = node_of(h);
+  if (buf == NULL && len > 0)
+    return MC_EINVAL;
+  char label[64];
+  uint8_t seed[randombytes_SEEDBYTES];
+  snprintf(label, sizeof label, "testhost rng %u %llu", h->idx,
+           (unsigned long long)nd->rng_calls++);
+  crypto_generichash(seed, sizeof seed, (const uint8_t *)label,
+                     strlen(label), NULL, 0);
+  if (len > 0)
+    randombytes_buf_deterministic(buf, len, seed);
+  return 0;
+}
+
 static const mc_host_api api = {
     .size = sizeof(mc_host_api),
     .log = svc_log,
@@ -414,6 +432,7 @@ static const mc_host_api api = {
     .buf_free = svc_buf_free,
     .state_save = svc_state_save,
     .state_load = svc_state_load,
+    .random_bytes = svc_random_bytes,
 };
 
 const mc_host_api *th_api(void) { return &api; }

@@ -3,7 +3,8 @@
  * (host/services.c, mc_node_store_api): the services a store may use are
  * the consensus engine's own functions, every other one refuses with
  * MC_ESTATE (clearing what it would have handed out), and each refusal is
- * logged once, naming the plugin and the service.
+ * logged once, naming the plugin and the service; the engine's table
+ * gives random bytes (ABI 1.2).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -110,6 +111,23 @@ static void test_refusals(void **state) {
   assert_int_equal(api->state_load(h, &data, &len), MC_ESTATE);
   assert_null(data);
   assert_int_equal(len, 0);
+  assert_true(MC_HOST_HAS(api, random_bytes));
+  assert_int_equal(api->random_bytes(h, buf, sizeof buf), MC_ESTATE);
+}
+
+/* ABI 1.2: the engine's randomness, from the operating system. */
+static void test_random_bytes(void **state) {
+  (void)state;
+  const mc_host_api *c = &mc_node_host_api;
+  uint8_t a[32] = {0}, b[32] = {0}, zero[32] = {0};
+  assert_true(MC_HOST_HAS(c, random_bytes));
+  assert_int_equal(c->random_bytes(&store_host, a, sizeof a), 0);
+  assert_int_equal(c->random_bytes(&store_host, b, sizeof b), 0);
+  /* 2^-256 chances each of a false failure */
+  assert_memory_not_equal(a, zero, sizeof a);
+  assert_memory_not_equal(a, b, sizeof a);
+  assert_int_equal(c->random_bytes(&store_host, NULL, 0), 0);
+  assert_int_equal(c->random_bytes(&store_host, NULL, 1), MC_EINVAL);
 }
 
 static void test_refusal_logged_once(void **state) {
@@ -146,6 +164,7 @@ int main(void) {
       cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_refusal_logged_once),
       cmocka_unit_test(test_hash_works),
+      cmocka_unit_test(test_random_bytes),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

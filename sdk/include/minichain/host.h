@@ -246,6 +246,19 @@ typedef struct mc_host_api {
   /* Loads what state_save last stored.  MC_ENOTFOUND if nothing was ever
    * saved; MC_ESTATE when a store calls it.  Free *data with buf_free. */
   int (*state_load)(mc_host *h, uint8_t **data, size_t *len);
+
+  /* ---- ABI 1.2: test with MC_HOST_HAS(api, random_bytes) ---------------- */
+
+  /*
+   * Fills buf with len unpredictable bytes (election timeouts, jitter,
+   * nonces).  mchost draws them from the operating system (libsodium's
+   * randombytes_buf); mc-consensus-sim from a generator seeded by the
+   * schedule and the node, so that a failing schedule replays exactly
+   * when the engine takes its randomness here rather than from its own
+   * source.  Returns 0, MC_EINVAL (buf NULL with len > 0), or MC_ESTATE
+   * when a store calls it.
+   */
+  int (*random_bytes)(mc_host *h, uint8_t *buf, size_t len);
 } mc_host_api;
 
 /* Nonzero if the host's table includes `field` (for fields added later). */

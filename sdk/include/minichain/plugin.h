@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define MC_ABI_MAJOR 1
-#define MC_ABI_MINOR 1
+#define MC_ABI_MINOR 2
 
 #define MC_PLUGIN_MAGIC 0x4d43504cu /* "MCPL" */
 #define MC_PLUGIN_ENTRY_SYMBOL "mc_plugin_entry"
