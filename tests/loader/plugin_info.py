@@ -15,7 +15,20 @@ import re
 import subprocess
 import sys
 
-MC_ABI = "1.1"
+def sdk_abi():
+    """(major, minor) as the SDK's plugin.h defines them: the ABI this
+    build's mchost must report and judge by."""
+    header = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "..", "..", "sdk", "include", "minichain",
+                          "plugin.h")
+    with open(header) as f:
+        text = f.read()
+    return tuple(int(re.search(r"#define MC_ABI_%s (\d+)" % part,
+                               text).group(1))
+                 for part in ("MAJOR", "MINOR"))
+
+
+MC_ABI = "%d.%d" % sdk_abi()
 
 # file, folder key, kind, name
 PLUGINS = [
