@@ -15,18 +15,7 @@ import re
 import subprocess
 import sys
 
-def sdk_abi():
-    """(major, minor) as the SDK's plugin.h defines them: the ABI this
-    build's mchost must report and judge by."""
-    header = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                          "..", "..", "sdk", "include", "minichain",
-                          "plugin.h")
-    with open(header) as f:
-        text = f.read()
-    return tuple(int(re.search(r"#define MC_ABI_%s (\d+)" % part,
-                               text).group(1))
-                 for part in ("MAJOR", "MINOR"))
-
+from sdkabi import sdk_abi
 
 MC_ABI = "%d.%d" % sdk_abi()
 
