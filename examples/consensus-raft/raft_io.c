@@ -397,8 +397,13 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing,
     memcpy(sn->hash, hash, MC_HASH_LEN);
     if (c->st.first <= s->index)
       rp_drop_prefix(&c->st, s->index);
-    if (trailing == 0)
+    if (trailing == 0) {
       c->st.first = s->index + 1;
+      re_log(c, MC_LOG_INFO, "snapshot_installed",
+             (mc_log_field[]){MC_LOG_F_U("index", s->index),
+                              MC_LOG_F_U("snapshot_height", height)},
+             2);
+    }
   }
   req->cb = cb;
   return defer(c, DONE_SNAP_PUT, req, save(c), NULL);

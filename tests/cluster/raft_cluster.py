@@ -14,7 +14,10 @@ are up:
    they were at plus two);
 3. restart it on the same data dir: it catches up to the head the others
    had, and rejoins Raft (its log names the new leader);
-4. with the load stopped and the mempools drained, every node holds the
+4. kill a follower while the others commit 30 blocks (more than raft.so
+   keeps in its raft log): restarted, it is sent a snapshot (the chain's
+   head) and catches up through the host's sync;
+5. with the load stopped and the mempools drained, every node holds the
    same chain: block hashes compared height by height with `mcli block
    --json` on each node, and by cluster.check_chain (links, no transfer
    twice, nonces 1..k, supply unchanged).
@@ -34,6 +37,7 @@ from cluster import check, wait
 ELECT_S = 15
 ADVANCE_S = 20
 CATCH_UP_S = 30
+LAG_BLOCKS = 30  # above raft.so's snapshot threshold plus trailing (24)
 
 
 def leader_of(nodes):
@@ -120,6 +124,27 @@ def run(args, tmp, made):
          f"restarted {victim.name} following validator-{new_leader}")
     cl.run_for(load, 3)
 
+    # a follower that misses more blocks than the leader keeps in its raft
+    # log gets a snapshot (the chain's head) and the blocks by sync
+    follower = next(n for n in c.nodes if n.idx != leader_of(c.nodes))
+    rest = [n for n in c.nodes if n is not follower]
+    follower.kill()
+    base2 = max(c.heights(rest))
+    wait(load, lambda: min(c.heights(rest)) >= base2 + LAG_BLOCKS, 60,
+         f"with {follower.name} down, heights {c.heights(rest)} passing "
+         f"{base2 + LAG_BLOCKS - 1}")
+    mark2 = follower.log_size()
+    follower.start()
+    target2 = max(c.heights(rest))
+    t_restart2 = time.time()
+    wait(load, lambda: follower.height() >= target2, CATCH_UP_S,
+         f"restarted {follower.name} catching up to {target2}")
+    t_catch2 = time.time() - t_restart2
+    wait(load, lambda: follower.log_events("snapshot_installed", mark2),
+         ELECT_S, f"{follower.name}, {LAG_BLOCKS} blocks behind, was sent "
+         f"a snapshot")
+    cl.run_for(load, 2)
+
     c.wait_quiet(c.nodes, 30)
     top, blocks, where, counts = c.check_chain()
     check(len(where) > 0, "no transfer was committed")
@@ -132,7 +157,9 @@ def run(args, tmp, made):
           f"{t_elect:.1f} s after start; killed it at height {base}: "
           f"validator-{new_leader} led after {t_new:.1f} s, two more blocks "
           f"after {t_adv:.1f} s; restarted, caught up to {target} in "
-          f"{t_catch:.1f} s; {top} blocks agreed on all three (mcli: hash "
+          f"{t_catch:.1f} s; follower {follower.name} down for "
+          f"{LAG_BLOCKS} blocks, installed a snapshot and caught up to "
+          f"{target2} in {t_catch2:.1f} s; {top} blocks agreed on all three (mcli: hash "
           f"at {mtop} {mhash[:16]}), {len(where)} transfers committed "
           f"({load.admitted} of {load.sent} from the load admitted), leader at the end validator-{final_leader}")
 
