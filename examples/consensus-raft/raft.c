@@ -11,7 +11,8 @@
  * built only after that entry was applied, on the head it produced, so a
  * leader never proposes two blocks for one height.  A new leader first
  * commits a barrier, which applies whatever earlier leaders left in its
- * log, and only then builds on the head that results.
+ * log, and only then builds on the head that results, and only once that
+ * head has reached every height Raft ordered (the floor, raft_fsm.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,24 @@ static void watch_leader(mc_consensus *c) {
          2);
 }
 
+/* Whether the chain holds every height Raft ordered; logs the first wait. */
+static int chain_reached_floor(mc_consensus *c) {
+  uint8_t hash[MC_HASH_LEN];
+  if (c->api->head(c->host, &c->head, hash) != 0)
+    return 0;
+  if (c->head >= c->floor) {
+    c->floor_waiting = 0;
+    return 1;
+  }
+  if (!c->floor_waiting)
+    re_log(c, MC_LOG_INFO, "leader_waits_for_sync",
+           (mc_log_field[]){MC_LOG_F_U("head", c->head),
+                            MC_LOG_F_U("ordered", c->floor)},
+           2);
+  c->floor_waiting = 1;
+  return 0;
+}
+
 static void propose_tick(void *arg) {
   mc_consensus *c = arg;
   c->propose_timer = 0;
@@ -138,6 +157,8 @@ static void propose_tick(void *arg) {
       !c->barrier_pending) {
     if (raft_last_applied(&c->raft) < raft_last_index(&c->raft)) {
       barrier(c);
+    } else if (!chain_reached_floor(c)) {
+      /* the host's sync brings the blocks; propose after */
     } else {
       mc_block *b = NULL;
       int rc = c->api->build_block(c->host, &b);
@@ -198,6 +219,7 @@ static int raft_create(const mc_host_api *api, mc_host *host,
     raft_destroy_engine(c);
     return rc;
   }
+  c->floor = c->head;
   *out = c;
   return 0;
 }

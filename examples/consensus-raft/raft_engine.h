@@ -74,6 +74,12 @@ struct mc_consensus {
   /* the chain as on_commit last told us */
   uint64_t head;
   uint8_t head_hash[MC_HASH_LEN];
+  /* The highest block height Raft has ordered as far as this node knows:
+   * of every block entry it applied (committed or skipped) and of every
+   * snapshot it restored.  A leader proposes only once its chain reached
+   * it (raft_fsm.c says why). */
+  uint64_t floor;
+  int floor_waiting; /* leader_waits_for_sync was logged */
 
   /* the leader's turn (raft_engine.c) */
   uint64_t propose_timer;
@@ -107,8 +113,13 @@ void re_fsm_init(mc_consensus *c);
  * encoding with its certificate.  *out is raft_malloc'd. */
 int re_entry_make(mc_consensus *c, uint64_t term, const mc_block *b,
                   void **out, size_t *len);
-/* Snapshot data: the chain head as (height, hash), 40 bytes. */
+/* Snapshot data, 40 bytes: (height, hash), the height being
+ * max(chain head, floor) and the hash that of the head when the head is
+ * that high, else zero (the blocks up to it come by sync). */
 #define RE_SNAPSHOT_DATA_LEN (8 + MC_HASH_LEN)
+/* Fills the snapshot data from the chain head and c->floor. */
+int re_snapshot_now(mc_consensus *c, uint64_t *height,
+                    uint8_t hash[MC_HASH_LEN]);
 void re_snapshot_data(uint64_t height, const uint8_t hash[MC_HASH_LEN],
                       uint8_t out[RE_SNAPSHOT_DATA_LEN]);
 int re_snapshot_parse(const void *p, size_t len, uint64_t *height,

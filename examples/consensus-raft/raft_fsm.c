@@ -14,8 +14,19 @@
  * apply never fails: libraft treats an apply error as fatal for the node,
  * and an entry that cannot be applied here cannot be applied anywhere.
  *
+ * Why a leader waits for its chain to reach the floor (raft_engine.h)
+ * before it proposes: a leader builds on its own head, and a leader whose
+ * chain lags what Raft has ordered (it skipped entries as "behind", or
+ * restored a snapshot) would build a second block for a height that
+ * already has one, commit it itself (its head is one below) and fork from
+ * everyone else, who skip it.  With the rule, every proposal is above
+ * every height in the applied log, so block heights in the committed log
+ * only grow and no height is ever committed twice.  The price: if the
+ * only copies of the blocks up to the floor are on crashed nodes, the
+ * leader waits for them to return (sync brings the blocks).
+ *
  * The "snapshot" is the chain itself, which is in the host's store: its
- * data is only (height, hash) of the head, and restoring one records that
+ * data is only (height, hash), and restoring one raises the floor to that
  * height; the host's sync fetches the blocks.
  */
 #include <stdlib.h>
@@ -70,6 +81,10 @@ static void apply_block(mc_consensus *c, const mc_block *b,
     return;
   }
   c->head = head;
+  /* ordered, whether or not this node can apply it (not on a failed
+   * commit below: a block no node could commit must not stop proposals) */
+  if (b->header.height != head + 1 && b->header.height > c->floor)
+    c->floor = b->header.height;
   if (b->header.height <= head) {
     log_skip(c, "at_or_below_head", b->header.height);
     return;
@@ -81,6 +96,8 @@ static void apply_block(mc_consensus *c, const mc_block *b,
   int rc = re_cert_verify(c, b, cert, RE_CERT_LEN);
   if (rc == 0)
     rc = c->api->commit_block(c->host, b, cert, RE_CERT_LEN);
+  if (rc == 0 && b->header.height > c->floor)
+    c->floor = b->header.height;
   if (rc != 0)
     re_log(c, MC_LOG_ERROR, "commit_failed",
            (mc_log_field[]){MC_LOG_F_U("block_height", b->header.height),
@@ -129,14 +146,26 @@ int re_snapshot_parse(const void *p, size_t len, uint64_t *height,
   return 0;
 }
 
+int re_snapshot_now(mc_consensus *c, uint64_t *height,
+                    uint8_t hash[MC_HASH_LEN]) {
+  int rc = c->api->head(c->host, height, hash);
+  if (rc != 0)
+    return rc;
+  if (*height < c->floor) {
+    *height = c->floor;
+    memset(hash, 0, MC_HASH_LEN);
+  }
+  return 0;
+}
+
 /* libraft asks for a snapshot every RE_SNAPSHOT_THRESHOLD applied entries:
- * the state is the chain, so the data is where its head is now. */
+ * the state is the chain, so the data is how far it is ordered now. */
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
                         unsigned *n_bufs) {
   mc_consensus *c = fsm->data;
   uint64_t head;
   uint8_t hash[MC_HASH_LEN];
-  if (c->api->head(c->host, &head, hash) != 0)
+  if (re_snapshot_now(c, &head, hash) != 0)
     return RAFT_BUSY; /* libraft retries at the next threshold */
   struct raft_buffer *b = raft_malloc(sizeof *b);
   void *data = raft_malloc(RE_SNAPSHOT_DATA_LEN);
@@ -162,6 +191,8 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
   if (re_snapshot_parse(buf->base, buf->len, &height, hash) != 0)
     return RAFT_MALFORMED;
   raft_free(buf->base); /* ours on success (libraft's rule) */
+  if (height > c->floor)
+    c->floor = height;
   re_log(c, MC_LOG_INFO, "snapshot_restored",
          (mc_log_field[]){MC_LOG_F_U("snapshot_height", height),
                           MC_LOG_F_HEX("snapshot_hash", hash, MC_HASH_LEN),

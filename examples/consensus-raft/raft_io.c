@@ -114,7 +114,7 @@ static void compact(mc_consensus *c) {
     return; /* nothing applied that is still kept */
   uint64_t head = 0;
   uint8_t hash[MC_HASH_LEN] = {0};
-  if (c->api->head(c->host, &head, hash) != 0)
+  if (re_snapshot_now(c, &head, hash) != 0)
     return;
   c->st.snap.present = 1;
   c->st.snap.index = applied;
