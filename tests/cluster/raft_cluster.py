@@ -17,7 +17,9 @@ are up:
 4. kill a follower while the others commit 30 blocks (more than raft.so
    keeps in its raft log): restarted, it is sent a snapshot (the chain's
    head) and catches up through the host's sync;
-5. with the load stopped and the mempools drained, every node holds the
+5. kill -9 all three at once and restart them: from their saved state
+   they elect a leader and commit three more blocks;
+6. with the load stopped and the mempools drained, every node holds the
    same chain: block hashes compared height by height with `mcli block
    --json` on each node, and by cluster.check_chain (links, no transfer
    twice, nonces 1..k, supply unchanged).
@@ -145,6 +147,18 @@ def run(args, tmp, made):
          f"a snapshot")
     cl.run_for(load, 2)
 
+    # all three killed at once: each restarts from its saved term, vote
+    # and log, they elect a leader again and commit on the same chain
+    for n in c.nodes:
+        n.kill()
+    c.start_all()
+    base3 = max(c.heights())
+    t_all = time.time()
+    wait(load, lambda: min(c.heights()) >= base3 + 3, ADVANCE_S,
+         f"after killing and restarting all three at {base3}, heights "
+         f"{c.heights()} passing {base3 + 2}")
+    t_all = time.time() - t_all
+
     c.wait_quiet(c.nodes, 30)
     top, blocks, where, counts = c.check_chain()
     check(len(where) > 0, "no transfer was committed")
@@ -159,7 +173,8 @@ def run(args, tmp, made):
           f"after {t_adv:.1f} s; restarted, caught up to {target} in "
           f"{t_catch:.1f} s; follower {follower.name} down for "
           f"{LAG_BLOCKS} blocks, installed a snapshot and caught up to "
-          f"{target2} in {t_catch2:.1f} s; {top} blocks agreed on all three (mcli: hash "
+          f"{target2} in {t_catch2:.1f} s; all three killed at {base3} and "
+          f"restarted: three more blocks in {t_all:.1f} s; {top} blocks agreed on all three (mcli: hash "
           f"at {mtop} {mhash[:16]}), {len(where)} transfers committed "
           f"({load.admitted} of {load.sent} from the load admitted), leader at the end validator-{final_leader}")
 
