@@ -358,10 +358,13 @@ static int io_append(struct raft_io *io, struct raft_io_append *req,
                      const struct raft_entry entries[], unsigned n,
                      raft_io_append_cb cb) {
   mc_consensus *c = io_engine(io);
+  uint64_t next = c->st.first + c->st.n; /* index of entries[0] */
   for (unsigned i = 0; i < n; i++)
     if (rp_push(&c->st, entries[i].term, (uint8_t)entries[i].type,
-                entries[i].buf.base, entries[i].buf.len) != 0)
+                entries[i].buf.base, entries[i].buf.len) != 0) {
+      rp_truncate(&c->st, next); /* all or nothing */
       return RAFT_NOMEM;
+    }
   req->cb = cb;
   return defer(c, DONE_APPEND, req, save(c), NULL);
 }

@@ -24,7 +24,11 @@ are up:
    --json` on each node, and by cluster.check_chain (links, no transfer
    twice, nonces 1..k, supply unchanged).
 
+With --one: a single validator elects itself, commits, and after kill -9
+and a restart commits on the same chain.
+
     raft_cluster.py --mchost PATH --mcli PATH --plugin-dir DIR --raft-so SO
+                    [--one]
 """
 import argparse
 import json
@@ -179,12 +183,37 @@ def run(args, tmp, made):
           f"({load.admitted} of {load.sent} from the load admitted), leader at the end validator-{final_leader}")
 
 
+def run_one(args, tmp, made):
+    """A network of one validator is legal: it elects itself and commits,
+    and restarted it carries on from its saved state."""
+    c = made(cl.Cluster(args, tmp, n=1, chain_id="cluster-raft-one"))
+    c.consensus = os.path.abspath(args.raft_so)
+    c.start_all()
+    load = cl.Load(c)
+    wait(load, lambda: c.heights()[0] >= 5, 20, "five blocks on one validator")
+    c.nodes[0].kill()
+    c.start_all()
+    base = c.heights()[0]
+    wait(load, lambda: c.heights()[0] >= base + 3, 20,
+         f"three more blocks after a restart at {base}")
+    c.wait_quiet(c.nodes, 20)
+    top, _, where, _ = c.check_chain()
+    st = c.nodes[0].status()
+    check(st["leader"] == 0, f"one validator, leader {st['leader']}")
+    c.nodes[0].stop()
+    print(f"cluster/raft-one: ok: {top} blocks, {len(where)} transfers, "
+          f"restarted at {base}, term {st['view']}")
+
+
 def main():
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--raft-so", required=True)
+    ap.add_argument("--one", action="store_true",
+                    help="one validator instead of three")
     known, rest = ap.parse_known_args()
     sys.argv = [sys.argv[0]] + rest
-    run_with = lambda a, tmp, made: run(  # noqa: E731
+    body = run_one if known.one else run
+    run_with = lambda a, tmp, made: body(  # noqa: E731
         argparse.Namespace(**vars(a), raft_so=known.raft_so), tmp, made)
     cl.main(run_with, "cluster-raft")
 
