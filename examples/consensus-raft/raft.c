@@ -259,7 +259,9 @@ static int start_raft(mc_consensus *c) {
     return rc == RAFT_NOMEM ? MC_ENOMEM : MC_EINVAL;
   c->raft_inited = 1;
   c->raft.data = c;
-  unsigned election = (unsigned)c->election_ms;
+  /* libraft takes unsigned ms; ten minutes is beyond any sane genesis */
+  unsigned election =
+      c->election_ms > 600000 ? 600000u : (unsigned)c->election_ms;
   unsigned heartbeat = election / 10 > 10 ? election / 10 : 10;
   raft_set_election_timeout(&c->raft, election);
   raft_set_heartbeat_timeout(&c->raft, heartbeat < election ? heartbeat
