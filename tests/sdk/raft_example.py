@@ -3,7 +3,7 @@
 alone, into a folder the cluster test then runs it from.
 
 Usage: raft_example.py --build-dir B --example DIR --mchost MCHOST
-                       --out DIR [--cflags FLAGS] [--ldflags FLAGS]
+                       --out DIR [--cflags FLAGS] [--ldflags FLAGS] [--cc CC]
 
 1. `cmake --install B --component sdk --prefix P` into a temporary prefix
    (headers, CMake package, pkg-config file; nothing of the host).
@@ -14,9 +14,12 @@ Usage: raft_example.py --build-dir B --example DIR --mchost MCHOST
 3. raft.so exports exactly one symbol, mc_plugin_entry, and links no
    MiniChain library (ldd shows libraft; nothing from the build tree).
 4. mchost --plugin-info accepts it as a consensus plugin named "raft".
+5. It also builds with nothing but `cc $(pkg-config --cflags minichain-sdk
+   raft libsodium) *.c $(pkg-config --libs ...)`, one symbol exported.
 The .so is left in OUT/raft.so for cluster/raft.
 """
 import argparse
+import glob
 import os
 import re
 import shutil
@@ -94,6 +97,33 @@ def inspect(a, so):
           out)
 
 
+def build_with_pkg_config(a, prefix, work):
+    pcs = glob.glob(prefix + "/**/pkgconfig/minichain-sdk.pc", recursive=True)
+    if not check("minichain-sdk.pc installed", len(pcs) == 1, pcs):
+        return
+    env = clean_env()
+    env["PKG_CONFIG_PATH"] = os.path.dirname(pcs[0])
+    mods = ["minichain-sdk", "raft", "libsodium"]
+    rc, cflags = run(["pkg-config", "--cflags", *mods], env=env)
+    rc2, libs = run(["pkg-config", "--libs", *mods], env=env)
+    so = os.path.join(work, "pc-raft.so")
+    srcs = sorted(glob.glob(os.path.join(a.example, "*.c")))
+    cmd = [a.cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-fPIC",
+           "-shared", *cflags.split(), *srcs, *libs.split(), "-o", so]
+    rc3, out = run(cmd, env=env)
+    if not check("raft.so builds with pkg-config flags only: " + " ".join(cmd),
+                 rc == 0 and rc2 == 0 and rc3 == 0, cflags + libs + out):
+        return
+    rc, out = run(["nm", "-D", "--defined-only", so])
+    syms = [line.split()[-1] for line in out.splitlines()
+            if line.split() and line.split()[-1] not in
+            ("_init", "_fini", "_edata", "_end", "__bss_start")]
+    check("the pkg-config build exports only mc_plugin_entry",
+          syms == ["mc_plugin_entry"], syms)
+    rc, out = run([a.mchost, "--plugin-info", so], env=clean_env())
+    check("mchost --plugin-info on the pkg-config build: exit 0", rc == 0, out)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", required=True)
@@ -102,6 +132,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--cflags", default="")
     ap.add_argument("--ldflags", default="")
+    ap.add_argument("--cc", default="cc")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="mc-raft-sdk-") as work:
         prefix = os.path.join(work, "prefix")
@@ -111,6 +142,7 @@ def main():
             so = build(a, prefix)
             if so:
                 inspect(a, so)
+            build_with_pkg_config(a, prefix, work)
     print(f"{len(FAILURES)} failure(s)")
     sys.exit(1 if FAILURES else 0)
 
