@@ -17,9 +17,11 @@ are up:
 4. kill a follower while the others commit 30 blocks (more than raft.so
    keeps in its raft log): restarted, it is sent a snapshot (the chain's
    head) and catches up through the host's sync;
-5. kill -9 all three at once and restart them: from their saved state
+5. freeze the leader (SIGSTOP) while the other two elect another and
+   commit; thawed (SIGCONT) it steps down and follows;
+6. kill -9 all three at once and restart them: from their saved state
    they elect a leader and commit three more blocks;
-6. with the load stopped and the mempools drained, every node holds the
+7. with the load stopped and the mempools drained, every node holds the
    same chain: block hashes compared height by height with `mcli block
    --json` on each node, and by cluster.check_chain (links, no transfer
    twice, nonces 1..k, supply unchanged).
@@ -33,6 +35,7 @@ and a restart commits on the same chain.
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -151,6 +154,28 @@ def run(args, tmp, made):
          f"a snapshot")
     cl.run_for(load, 2)
 
+    # a leader frozen (SIGSTOP, as a cut-off or stalled node) while the
+    # others elect another and commit; thawed, it finds a higher term,
+    # steps down, drops what it had not committed and follows
+    wait(load, lambda: leader_of(c.nodes) is not None, ELECT_S,
+         "a leader to freeze")
+    frozen = c.nodes[leader_of(c.nodes)]
+    rest = [n for n in c.nodes if n is not frozen]
+    frozen._drop_conn()
+    base4 = max(c.heights(rest))
+    frozen.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait(load, lambda: min(c.heights(rest)) >= base4 + 2, ADVANCE_S,
+             f"with leader {frozen.name} frozen, heights {c.heights(rest)} "
+             f"passing {base4 + 1}")
+    finally:
+        frozen.proc.send_signal(signal.SIGCONT)
+    target4 = max(c.heights(rest))
+    wait(load, lambda: frozen.height() >= target4, CATCH_UP_S,
+         f"thawed {frozen.name} catching up to {target4}")
+    wait(load, lambda: leader_of(c.nodes) is not None, ELECT_S,
+         f"thawed {frozen.name} naming the same leader as the others")
+
     # all three killed at once: each restarts from its saved term, vote
     # and log, they elect a leader again and commit on the same chain
     for n in c.nodes:
@@ -177,7 +202,8 @@ def run(args, tmp, made):
           f"after {t_adv:.1f} s; restarted, caught up to {target} in "
           f"{t_catch:.1f} s; follower {follower.name} down for "
           f"{LAG_BLOCKS} blocks, installed a snapshot and caught up to "
-          f"{target2} in {t_catch2:.1f} s; all three killed at {base3} and "
+          f"{target2} in {t_catch2:.1f} s; leader {frozen.name} frozen at "
+          f"{base4}, thawed, followed to {target4}; all three killed at {base3} and "
           f"restarted: three more blocks in {t_all:.1f} s; {top} blocks agreed on all three (mcli: hash "
           f"at {mtop} {mhash[:16]}), {len(where)} transfers committed "
           f"({load.admitted} of {load.sent} from the load admitted), leader at the end validator-{final_leader}")
