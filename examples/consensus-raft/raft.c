@@ -13,6 +13,14 @@
  * commits a barrier, which applies whatever earlier leaders left in its
  * log, and only then builds on the head that results, and only once that
  * head has reached every height Raft ordered (the floor, raft_fsm.c).
+ *
+ * Only the leader builds blocks, from its own mempool, and the host
+ * gossips a transfer once, when a node admits it: transfers admitted by a
+ * follower while it was cut off from the leader would wait there for
+ * ever.  So a follower that sees no new block for RE_IDLE_TICKS intervals
+ * builds a block itself (and throws it away); if it holds transfers, it
+ * asks the leader for the lead (RC_WANT_LEAD), and a leader whose own
+ * last build was empty hands it over with Raft's leadership transfer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +29,7 @@
 #include <sodium.h>
 
 #include "minichain/plugin.h"
+#include "raft_codec.h"
 #include "raft_engine.h"
 
 void re_log(mc_consensus *c, mc_log_level lvl, const char *event,
@@ -149,12 +158,76 @@ static int chain_reached_floor(mc_consensus *c) {
   return 0;
 }
 
+/* ---- handing the lead to a follower with transfers ---- */
+
+static void transfer_done(struct raft_transfer *req) {
+  mc_consensus *c = req->data;
+  c->transferring = 0;
+}
+
+void re_want_lead(mc_consensus *c, uint32_t from) {
+  if (raft_state(&c->raft) != RAFT_LEADER || !c->leader_idle ||
+      c->proposing || c->barrier_pending || c->transferring)
+    return; /* busy with transfers of its own, or not the leader */
+  c->transfer_req.data = c;
+  int rc = raft_transfer(&c->raft, &c->transfer_req, (raft_id)from + 1,
+                         transfer_done);
+  if (rc == 0)
+    c->transferring = 1;
+  re_log(c, rc == 0 ? MC_LOG_INFO : MC_LOG_WARN, "lead_handed_over",
+         (mc_log_field[]){MC_LOG_F_U("to", from),
+                          MC_LOG_F_S("result",
+                                     rc == 0 ? "started" : raft_strerror(rc))},
+         2);
+}
+
+/* Counts proposal ticks since the head last moved. */
+static void track_idle(mc_consensus *c) {
+  uint64_t head;
+  uint8_t hash[MC_HASH_LEN];
+  if (c->api->head(c->host, &head, hash) != 0)
+    return;
+  if (head != c->idle_head) {
+    c->idle_head = head;
+    c->idle_ticks = 0;
+  } else {
+    c->idle_ticks++;
+  }
+}
+
+/* A follower on an idle chain that holds transfers asks for the lead,
+ * once every RE_IDLE_TICKS intervals while that lasts. */
+static void maybe_ask_for_lead(mc_consensus *c) {
+  raft_id leader = 0;
+  const char *addr = NULL;
+  raft_leader(&c->raft, &leader, &addr);
+  if (raft_state(&c->raft) != RAFT_FOLLOWER || leader == 0 ||
+      leader > c->n || c->idle_ticks == 0 ||
+      c->idle_ticks % RE_IDLE_TICKS != 0)
+    return;
+  mc_block *b = NULL;
+  if (c->api->build_block(c->host, &b) != 0)
+    return;
+  uint32_t txs = b->header.tx_count;
+  c->api->block_free(c->host, b);
+  if (txs == 0)
+    return;
+  uint8_t msg = RC_WANT_LEAD;
+  int rc = c->api->send(c->host, (uint32_t)(leader - 1), &msg, 1);
+  re_log(c, MC_LOG_INFO, "asks_for_lead",
+         (mc_log_field[]){MC_LOG_F_U("leader", leader - 1),
+                          MC_LOG_F_U("txs", txs),
+                          MC_LOG_F_S("sent", mc_err_name(rc))},
+         3);
+}
+
 static void propose_tick(void *arg) {
   mc_consensus *c = arg;
   c->propose_timer = 0;
   watch_leader(c);
+  track_idle(c);
   if (raft_state(&c->raft) == RAFT_LEADER && !c->proposing &&
-      !c->barrier_pending) {
+      !c->barrier_pending && !c->transferring) {
     if (raft_last_applied(&c->raft) < raft_last_index(&c->raft)) {
       barrier(c);
     } else if (!chain_reached_floor(c)) {
@@ -162,6 +235,7 @@ static void propose_tick(void *arg) {
     } else {
       mc_block *b = NULL;
       int rc = c->api->build_block(c->host, &b);
+      c->leader_idle = rc == 0 && b->header.tx_count == 0;
       if (rc == 0 && b->header.tx_count > 0) /* no empty blocks */
         propose(c, b);
       else if (rc != 0)
@@ -169,6 +243,8 @@ static void propose_tick(void *arg) {
                (mc_log_field[]){MC_LOG_F_S("reason", mc_err_name(rc))}, 1);
       c->api->block_free(c->host, b);
     }
+  } else {
+    maybe_ask_for_lead(c);
   }
   arm_propose(c);
 }

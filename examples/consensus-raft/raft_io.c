@@ -526,6 +526,10 @@ int re_io_deliver(mc_consensus *c, uint32_t from, const uint8_t *msg,
                   size_t len) {
   if (c->recv_cb == NULL)
     return MC_ESTATE;
+  if (len == 1 && msg[0] == RC_WANT_LEAD) {
+    re_want_lead(c, from);
+    return 0;
+  }
   struct raft_message m;
   int rc = rc_decode(msg, len, &m);
   if (rc != 0)
