@@ -27,14 +27,16 @@ are up:
    twice, nonces 1..k, supply unchanged).
 
 With --one: a single validator elects itself, commits, and after kill -9
-and a restart commits on the same chain.
+and a restart commits on the same chain.  With --crashes: ten kill -9s
+in a row, mostly of the leader, each restarted (seeded, $MC_RAFT_SEED).
 
     raft_cluster.py --mchost PATH --mcli PATH --plugin-dir DIR --raft-so SO
-                    [--one]
+                    [--one | --crashes]
 """
 import argparse
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -46,6 +48,7 @@ from cluster import check, wait
 ELECT_S = 15
 ADVANCE_S = 20
 CATCH_UP_S = 30
+CRASH_ROUNDS = 10
 LAG_BLOCKS = 30  # above raft.so's snapshot threshold plus trailing (24)
 
 
@@ -231,14 +234,57 @@ def run_one(args, tmp, made):
           f"restarted at {base}, term {st['view']}")
 
 
+def run_crashes(args, tmp, made):
+    """CRASH_ROUNDS times: kill -9 the leader (or, one time in three, a
+    random validator), check the other two commit two more blocks, restart
+    it after a random while and check it catches up; the seed is printed
+    ($MC_RAFT_SEED reruns one).  At the end the usual checks."""
+    seed = int(os.environ.get("MC_RAFT_SEED", str(int(time.time()))))
+    print(f"cluster/raft-crashes: seed {seed}", flush=True)
+    rnd = random.Random(seed)
+    c = made(cl.Cluster(args, tmp, n=3, chain_id="cluster-raft-crashes"))
+    c.consensus = os.path.abspath(args.raft_so)
+    c.start_all()
+    load = cl.Load(c)
+    wait(load, lambda: min(c.heights()) >= 3, 30, "first three blocks")
+    t0, leaders = time.time(), 0
+    for r in range(CRASH_ROUNDS):
+        wait(load, lambda: leader_of(c.nodes) is not None, ELECT_S,
+             f"round {r}: a leader named by all three")
+        lead = leader_of(c.nodes)
+        victim = c.nodes[lead if rnd.random() < 0.67 else rnd.randrange(3)]
+        leaders += victim.idx == lead
+        others = [n for n in c.nodes if n is not victim]
+        base = max(c.heights(others))
+        victim.kill()
+        wait(load, lambda: min(c.heights(others)) >= base + 2, ADVANCE_S,
+             f"round {r}: without {victim.name} (killed at {base}), heights "
+             f"{c.heights(others)} passing {base + 1}")
+        cl.run_for(load, rnd.random() * 2)
+        victim.start()
+        target = max(c.heights(others))
+        wait(load, lambda: victim.height() >= target, CATCH_UP_S,
+             f"round {r}: restarted {victim.name} catching up to {target}")
+    secs = time.time() - t0
+    c.wait_quiet(c.nodes, 30)
+    top, _, where, _ = c.check_chain()
+    for node in c.nodes:
+        node.stop()
+    print(f"cluster/raft-crashes: ok: {CRASH_ROUNDS} kills ({leaders} of "
+          f"the leader) in {secs:.1f} s; {top} blocks agreed, {len(where)} "
+          f"transfers committed")
+
+
 def main():
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--raft-so", required=True)
     ap.add_argument("--one", action="store_true",
                     help="one validator instead of three")
+    ap.add_argument("--crashes", action="store_true",
+                    help="kill -9 and restart validators CRASH_ROUNDS times")
     known, rest = ap.parse_known_args()
     sys.argv = [sys.argv[0]] + rest
-    body = run_one if known.one else run
+    body = run_one if known.one else run_crashes if known.crashes else run
     run_with = lambda a, tmp, made: body(  # noqa: E731
         argparse.Namespace(**vars(a), raft_so=known.raft_so), tmp, made)
     cl.main(run_with, "cluster-raft")
