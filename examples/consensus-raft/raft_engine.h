@@ -2,8 +2,9 @@
  * raft_engine.h - what the files of raft.so share: the engine instance and
  * the functions each file offers the others.
  *
- *   raft.c         the vtable: lifecycle, messages in, on_commit, status,
- *                  and the leader's turn (build_block -> raft_apply)
+ *   raft.c         the vtable: lifecycle, messages in, on_commit, status
+ *   raft_leader.c  the turn every block interval: the leader's
+ *                  build_block -> raft_apply; a follower asking for the lead
  *   raft_io.c      struct raft_io over the host's services (send, timers,
  *                  monotonic_ms, state_save/state_load)
  *   raft_fsm.c     struct raft_fsm: a committed entry -> commit_block
@@ -38,7 +39,7 @@
 #define RE_SNAPSHOT_THRESHOLD 16
 #define RE_SNAPSHOT_TRAILING 8
 /* Proposal intervals without a new block after which a follower whose
- * mempool holds transfers asks the leader for the lead (raft.c). */
+ * mempool holds transfers asks the leader for the lead (raft_leader.c). */
 #define RE_IDLE_TICKS 5
 
 /* A request whose libraft callback runs on a later loop turn: libraft
@@ -84,14 +85,14 @@ struct mc_consensus {
   uint64_t floor;
   int floor_waiting; /* leader_waits_for_sync was logged */
 
-  /* the leader's turn (raft_engine.c) */
+  /* the leader's turn (raft_leader.c) */
   uint64_t propose_timer;
   int proposing;        /* our raft_apply is in flight */
   int barrier_pending;  /* our raft_barrier is in flight */
   struct raft_apply apply_req;
   struct raft_barrier barrier_req;
 
-  /* handing the lead to a follower that holds transfers (raft.c) */
+  /* handing the lead to a follower that holds transfers (raft_leader.c) */
   uint64_t idle_head;  /* the head the idle count refers to */
   uint64_t idle_ticks; /* proposal ticks since the head last moved */
   int leader_idle;     /* as leader, the last build_block had no transfers */
@@ -108,6 +109,10 @@ void re_log(mc_consensus *c, mc_log_level lvl, const char *event,
             const mc_log_field *extra, size_t nextra);
 /* The fixed configuration: every genesis validator a voter. */
 int re_configuration(mc_consensus *c, struct raft_configuration *conf);
+
+/* ---- raft_leader.c ---- */
+/* Arms the next turn (every block_interval_ms while running). */
+void re_leader_arm(mc_consensus *c);
 /* Validator `from` holds transfers and asks the idle leader for the lead. */
 void re_want_lead(mc_consensus *c, uint32_t from);
 
