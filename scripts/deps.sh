@@ -5,10 +5,11 @@
 # Usage: scripts/deps.sh [PACKAGE...]   (extra packages a script needs)
 set -eu
 
+# libraft-dev: examples/consensus-raft (raft.so, canonical's C Raft)
 PACKAGES="gcc make cmake pkg-config libc6-dev
 libuv1-dev libmsgpack-dev libsodium-dev libcjson-dev libleveldb-dev
 libsqlite3-dev libcmocka-dev python3 python3-nacl python3-msgpack faketime
-iproute2 procps nftables abigail-tools g++ $*"
+iproute2 procps nftables abigail-tools g++ libraft-dev $*"
 
 missing=""
 for p in $PACKAGES; do

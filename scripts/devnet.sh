@@ -5,12 +5,18 @@
 # and shows each committed block until Ctrl-C, which stops every node.
 #
 # Usage: scripts/devnet.sh [--nodes N] [--dir DIR] [--fresh] [--rate TPS] [--no-load]
+#                           [--consensus poa.so|raft.so]
 #   --nodes N   validators (default 4)
 #   --dir DIR   where keys, genesis, data and logs live (default ./devnet)
 #   --fresh     delete DIR first; otherwise an existing devnet in DIR with
 #               the same number of nodes is resumed where it stopped
 #   --rate TPS  transfers a second to send (default 300; see mcli load)
 #   --no-load   do not send transfers
+#   --consensus the engine: poa.so (default, BFT) or raft.so, the
+#               crash-fault-tolerant example in examples/consensus-raft,
+#               built here against the SDK installed into the build dir
+#               (build/sdk-prefix -> build/devnet-raft/raft.so); a devnet
+#               keeps the engine it was created with
 # The keys are deterministic development keys (mcli keygen --seed): never
 # use them for anything of value.
 set -eu
@@ -21,6 +27,7 @@ DIR="$PWD/devnet"
 FRESH=0
 LOAD=1
 RATE=300
+CONSENSUS=poa.so
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) NODES=${2:?--nodes needs a number}; shift 2 ;;
@@ -28,12 +35,17 @@ while [ $# -gt 0 ]; do
     --fresh) FRESH=1; shift ;;
     --no-load) LOAD=0; shift ;;
     --rate) RATE=${2:?--rate needs a number}; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --consensus) CONSENSUS=${2:?--consensus needs poa.so or raft.so}; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "devnet.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 case "$NODES" in
   ''|*[!0-9]*|0) echo "devnet.sh: --nodes must be a positive number" >&2; exit 2 ;;
+esac
+case "$CONSENSUS" in
+  poa.so|raft.so) ;;
+  *) echo "devnet.sh: --consensus must be poa.so or raft.so" >&2; exit 2 ;;
 esac
 
 "$ROOT/scripts/deps.sh"
@@ -42,12 +54,27 @@ cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" -j "$(nproc)" --target mchost mcli poa json >/dev/null
 MCLI="$BUILD/tools/mcli"
 MCHOST="$BUILD/host/mchost"
+ENGINE=poa.so
+if [ "$CONSENSUS" = raft.so ]; then
+  # The example is built as a third party would: against the SDK installed
+  # on its own (here into the build dir), never against the host's sources.
+  cmake --install "$BUILD" --component sdk --prefix "$BUILD/sdk-prefix" >/dev/null
+  cmake -S "$ROOT/examples/consensus-raft" -B "$BUILD/devnet-raft" \
+    -DCMAKE_PREFIX_PATH="$BUILD/sdk-prefix" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$BUILD/devnet-raft" >/dev/null
+  ENGINE="$BUILD/devnet-raft/raft.so"
+fi
 BASE_PORT=${MC_DEVNET_PORT:-7001}
 
 if [ "$FRESH" -eq 1 ]; then rm -rf "$DIR"; fi
 if [ -f "$DIR/genesis.json" ] && [ "$(cat "$DIR/nodes" 2>/dev/null)" != "$NODES" ]; then
   echo "devnet.sh: $DIR holds a devnet of $(cat "$DIR/nodes" 2>/dev/null || echo '?') nodes;" \
        "use --fresh to recreate it with $NODES" >&2
+  exit 2
+fi
+if [ -f "$DIR/genesis.json" ] && [ "$(cat "$DIR/consensus" 2>/dev/null || echo poa.so)" != "$CONSENSUS" ]; then
+  echo "devnet.sh: $DIR holds a devnet of $(cat "$DIR/consensus" 2>/dev/null || echo poa.so);" \
+       "use --fresh to recreate it with $CONSENSUS" >&2
   exit 2
 fi
 
@@ -69,6 +96,7 @@ if [ ! -f "$DIR/genesis.json" ]; then
   # shellcheck disable=SC2086
   "$MCLI" genesis --chain-id minichain-devnet $vals $allocs --out "$DIR/genesis.json"
   echo "$NODES" > "$DIR/nodes"
+  echo "$CONSENSUS" > "$DIR/consensus"
 else
   echo "devnet: resuming the devnet in $DIR (use --fresh to start over)"
 fi
@@ -99,7 +127,7 @@ while [ $i -lt "$NODES" ]; do
   # Each node's command is kept in DIR/node-N.sh, to start it again by hand.
   cat >"$DIR/node-$i.sh" <<CMD
 #!/bin/sh
-exec "$MCHOST" --consensus poa.so --store json.so --data-dir "$DIR/node-$i" \\
+exec "$MCHOST" --consensus "$ENGINE" --store json.so --data-dir "$DIR/node-$i" \\
   --genesis "$DIR/genesis.json" --key "$DIR/validator-$i.key" \\
   --listen "127.0.0.1:$port" --name "node-$i"$peers "\$@" 2>>"$DIR/node-$i.log"
 CMD
@@ -121,7 +149,7 @@ for pid in $PIDS; do
     exit 1
   fi
 done
-echo "devnet: $NODES node(s) on 127.0.0.1:$BASE_PORT..$((BASE_PORT + NODES - 1)); logs in $DIR/node-*.log"
+echo "devnet: $NODES $CONSENSUS node(s) on 127.0.0.1:$BASE_PORT..$((BASE_PORT + NODES - 1)); logs in $DIR/node-*.log"
 
 if [ "$LOAD" -eq 1 ]; then
   nodes=""

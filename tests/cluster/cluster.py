@@ -170,7 +170,7 @@ class Node:
         check(self.proc is None or self.proc.poll() is not None,
               f"{self.name} is already running")
         argv = [self.c.mchost, "--plugin-dir", self.c.plugin_dir,
-                "--consensus", "poa.so", "--store", "json.so",
+                "--consensus", self.c.consensus, "--store", "json.so",
                 "--data-dir", self.data, "--genesis", self.genesis,
                 "--key", self.key, "--listen", self.addr,
                 "--name", self.name]
@@ -266,6 +266,8 @@ class Cluster:
                  max_txs=500):
         self.mchost, self.mcli = args.mchost, args.mcli
         self.plugin_dir = args.plugin_dir
+        # a name looked up in plugin_dir, or a path (tests of raft.so)
+        self.consensus = "poa.so"
         self.tmp = tmp
         self.chain_id = chain_id
         self.senders = [dev_key(f"cluster-sender-{i}") for i in range(senders)]
