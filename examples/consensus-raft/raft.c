@@ -135,7 +135,13 @@ static int start_raft(mc_consensus *c) {
                                                              : election - 1);
   raft_set_snapshot_threshold(&c->raft, RE_SNAPSHOT_THRESHOLD);
   raft_set_snapshot_trailing(&c->raft, RE_SNAPSHOT_TRAILING);
-  raft_set_pre_vote(&c->raft, true);
+  /* No pre-vote: with it, libraft 0.15 let a restarted node with the
+   * longest log stay at its old term for ever, its pre-votes refused by
+   * nodes whose terms had risen meanwhile and theirs refused by it for
+   * their shorter logs; three candidates, no leader (mc-consensus-sim
+   * --fault-model crash, seeds 40, 469 and 595 of 1000).  Without it a
+   * higher term reaches every node with the first RequestVote. */
+  raft_set_pre_vote(&c->raft, false);
   if (!c->have_state) {
     warn_without_state(c);
     if ((rc = bootstrap(c)) != 0)

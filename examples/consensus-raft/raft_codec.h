@@ -23,9 +23,6 @@
 #include <raft.h>
 
 #define RC_VERSION 1
-/* raft.so's one message of its own, not libraft's: one byte, "my mempool
- * holds transfers, let me lead" (raft_leader.c).  Never a valid RC_VERSION. */
-#define RC_WANT_LEAD 0x80
 #define RC_MAX_ENTRIES 4096u          /* entries in one AppendEntries */
 #define RC_MAX_ENTRY_LEN (8u << 20)   /* one entry: the host's frame limit */
 #define RC_MAX_SERVERS 256u           /* servers in a snapshot's configuration */

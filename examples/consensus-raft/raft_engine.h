@@ -38,10 +38,6 @@
  *   and unseating a working leader when it comes back. */
 #define RE_SNAPSHOT_THRESHOLD 16
 #define RE_SNAPSHOT_TRAILING 8
-/* Proposal intervals without a new block after which a follower whose
- * mempool holds transfers asks the leader for the lead (raft_leader.c). */
-#define RE_IDLE_TICKS 5
-
 /* A request whose libraft callback runs on a later loop turn: libraft
  * expects I/O to complete asynchronously, never inside the call. */
 typedef struct re_done re_done;
@@ -92,13 +88,6 @@ struct mc_consensus {
   struct raft_apply apply_req;
   struct raft_barrier barrier_req;
 
-  /* handing the lead to a follower that holds transfers (raft_leader.c) */
-  uint64_t idle_head;  /* the head the idle count refers to */
-  uint64_t idle_ticks; /* proposal ticks since the head last moved */
-  int leader_idle;     /* as leader, the last build_block had no transfers */
-  int transferring;    /* our raft_transfer is in flight */
-  struct raft_transfer transfer_req;
-
   /* what the log says about leadership changes */
   raft_id seen_leader;
   raft_term seen_term;
@@ -113,8 +102,6 @@ int re_configuration(mc_consensus *c, struct raft_configuration *conf);
 /* ---- raft_leader.c ---- */
 /* Arms the next turn (every block_interval_ms while running). */
 void re_leader_arm(mc_consensus *c);
-/* Validator `from` holds transfers and asks the idle leader for the lead. */
-void re_want_lead(mc_consensus *c, uint32_t from);
 
 /* ---- raft_io.c ---- */
 void re_io_init(mc_consensus *c);

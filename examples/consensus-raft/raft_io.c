@@ -5,7 +5,7 @@
  *   send            -> rc_encode + the host's send to validator id - 1
  *   messages in     <- on_message -> rc_decode -> libraft's recv callback
  *   tick            -> a host timer re-armed every tick
- *   time / random   -> monotonic_ms / libsodium's randombytes_uniform
+ *   time / random   -> monotonic_ms / the host's random_bytes (ABI 1.2)
  *   term, vote, log, snapshot -> one value through state_save/state_load
  *
  * Every write is saved (state_save is atomic and flushed) before libraft
@@ -437,12 +437,29 @@ static raft_time io_time(struct raft_io *io) {
   return c->api->monotonic_ms(c->host);
 }
 
+/* A uniform number below n (n > 0) from the host's random_bytes (ABI 1.2),
+ * so that mc-consensus-sim replays an election exactly; libsodium's when
+ * the host has none or fails. */
+static uint32_t host_uniform(mc_consensus *c, uint32_t n) {
+  if (!MC_HOST_HAS(c->api, random_bytes))
+    return randombytes_uniform(n);
+  uint32_t limit = UINT32_MAX - UINT32_MAX % n; /* no modulo bias */
+  for (;;) {
+    uint8_t b[4];
+    if (c->api->random_bytes(c->host, b, sizeof b) != 0)
+      return randombytes_uniform(n);
+    uint32_t v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                 (uint32_t)b[3] << 24;
+    if (v < limit)
+      return v % n;
+  }
+}
+
 /* A number in [min, max): libraft's randomized election timeout. */
 static int io_random(struct raft_io *io, int min, int max) {
-  (void)io;
   if (max <= min)
     return min;
-  return min + (int)randombytes_uniform((uint32_t)(max - min));
+  return min + (int)host_uniform(io_engine(io), (uint32_t)(max - min));
 }
 
 void re_io_init(mc_consensus *c) {
@@ -526,10 +543,6 @@ int re_io_deliver(mc_consensus *c, uint32_t from, const uint8_t *msg,
                   size_t len) {
   if (c->recv_cb == NULL)
     return MC_ESTATE;
-  if (len == 1 && msg[0] == RC_WANT_LEAD) {
-    re_want_lead(c, from);
-    return 0;
-  }
   struct raft_message m;
   int rc = rc_decode(msg, len, &m);
   if (rc != 0)

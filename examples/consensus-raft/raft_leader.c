@@ -1,7 +1,6 @@
 /*
  * raft_leader.c - raft.so's turn, every block_interval_ms on every
- * validator: the leader turns the mempool into blocks, one at a time; a
- * follower on an idle chain that holds transfers asks for the lead.
+ * validator: the leader turns the mempool into blocks, one at a time.
  *
  * The leader proposes one block at a time: if it leads, has nothing of
  * its own in flight and has applied its whole log, it builds a block from
@@ -13,13 +12,13 @@
  * on the head that results, and only once that head has reached every
  * height Raft ordered (the floor, raft_fsm.c).
  *
- * Only the leader builds blocks, from its own mempool, and the host
- * gossips a transfer once, when a node admits it: transfers admitted by a
- * follower while it was cut off from the leader would wait there for
- * ever.  So a follower that sees no new block for RE_IDLE_TICKS intervals
- * builds a block itself (and throws it away); if it holds transfers, it
- * asks the leader for the lead (RC_WANT_LEAD), and a leader whose own
- * last build was empty hands it over with Raft's leadership transfer.
+ * Only the leader builds blocks, from its own mempool.  Transfers a
+ * follower admitted while cut off from the leader reach it when the two
+ * connect again: the host sends a validator that connects the transfers
+ * it holds.  (raft.so used to hand the lead to such a follower with Raft's
+ * leadership transfer; libraft 0.15 lets a node that started a transfer
+ * vote a second time in one term for the transferee, and mc-consensus-sim
+ * found two leaders in one term from it: seed 2488, crash model.)
  */
 #include <string.h>
 
@@ -127,76 +126,12 @@ static int chain_reached_floor(mc_consensus *c) {
   return 0;
 }
 
-/* ---- handing the lead to a follower with transfers ---- */
-
-static void transfer_done(struct raft_transfer *req) {
-  mc_consensus *c = req->data;
-  c->transferring = 0;
-}
-
-void re_want_lead(mc_consensus *c, uint32_t from) {
-  if (raft_state(&c->raft) != RAFT_LEADER || !c->leader_idle ||
-      c->proposing || c->barrier_pending || c->transferring)
-    return; /* busy with transfers of its own, or not the leader */
-  c->transfer_req.data = c;
-  int rc = raft_transfer(&c->raft, &c->transfer_req, (raft_id)from + 1,
-                         transfer_done);
-  if (rc == 0)
-    c->transferring = 1;
-  re_log(c, rc == 0 ? MC_LOG_INFO : MC_LOG_WARN, "lead_handed_over",
-         (mc_log_field[]){MC_LOG_F_U("to", from),
-                          MC_LOG_F_S("result",
-                                     rc == 0 ? "started" : raft_strerror(rc))},
-         2);
-}
-
-/* Counts proposal ticks since the head last moved. */
-static void track_idle(mc_consensus *c) {
-  uint64_t head;
-  uint8_t hash[MC_HASH_LEN];
-  if (c->api->head(c->host, &head, hash) != 0)
-    return;
-  if (head != c->idle_head) {
-    c->idle_head = head;
-    c->idle_ticks = 0;
-  } else {
-    c->idle_ticks++;
-  }
-}
-
-/* A follower on an idle chain that holds transfers asks for the lead,
- * once every RE_IDLE_TICKS intervals while that lasts. */
-static void maybe_ask_for_lead(mc_consensus *c) {
-  raft_id leader = 0;
-  const char *addr = NULL;
-  raft_leader(&c->raft, &leader, &addr);
-  if (raft_state(&c->raft) != RAFT_FOLLOWER || leader == 0 ||
-      leader > c->n || c->idle_ticks == 0 ||
-      c->idle_ticks % RE_IDLE_TICKS != 0)
-    return;
-  mc_block *b = NULL;
-  if (c->api->build_block(c->host, &b) != 0)
-    return;
-  uint32_t txs = b->header.tx_count;
-  c->api->block_free(c->host, b);
-  if (txs == 0)
-    return;
-  uint8_t msg = RC_WANT_LEAD;
-  int rc = c->api->send(c->host, (uint32_t)(leader - 1), &msg, 1);
-  re_log(c, MC_LOG_INFO, "asks_for_lead",
-         (mc_log_field[]){MC_LOG_F_U("leader", leader - 1),
-                          MC_LOG_F_U("txs", txs),
-                          MC_LOG_F_S("sent", mc_err_name(rc))},
-         3);
-}
-
 static void propose_tick(void *arg) {
   mc_consensus *c = arg;
   c->propose_timer = 0;
   watch_leader(c);
-  track_idle(c);
   if (raft_state(&c->raft) == RAFT_LEADER && !c->proposing &&
-      !c->barrier_pending && !c->transferring) {
+      !c->barrier_pending) {
     if (raft_last_applied(&c->raft) < raft_last_index(&c->raft)) {
       barrier(c);
     } else if (!chain_reached_floor(c)) {
@@ -204,16 +139,15 @@ static void propose_tick(void *arg) {
     } else {
       mc_block *b = NULL;
       int rc = c->api->build_block(c->host, &b);
-      c->leader_idle = rc == 0 && b->header.tx_count == 0;
-      if (rc == 0 && b->header.tx_count > 0) /* no empty blocks */
+      /* Empty blocks too, one per interval as poa.so makes them: the
+       * chain's time advances and a stalled leader shows. */
+      if (rc == 0)
         propose(c, b);
       else if (rc != 0)
         re_log(c, MC_LOG_ERROR, "build_block_failed",
                (mc_log_field[]){MC_LOG_F_S("reason", mc_err_name(rc))}, 1);
       c->api->block_free(c->host, b);
     }
-  } else {
-    maybe_ask_for_lead(c);
   }
   re_leader_arm(c);
 }

@@ -35,6 +35,36 @@ void mc_peers_gossip_tx(mc_peers *p, const mc_tx *tx, mc_conn *except) {
   free(frame);
 }
 
+/* Transfers sent to a validator that has just connected: its leader may
+ * be the one that must include them, and what this node admitted while
+ * they were apart reached it in no gossip (dropped on a congested or
+ * broken connection, or admitted while it was away).  Bounded: a flapping
+ * peer costs at most this many frames per connection. */
+#define GOSSIP_RESEND_MAX 4096
+
+void gossip_pending_to(mc_session *s) {
+  mc_node *n = s->p->n;
+  const mc_tx **txs = malloc(GOSSIP_RESEND_MAX * sizeof *txs);
+  if (txs == NULL)
+    return;
+  size_t k = mc_mempool_ready(n->mempool, txs, GOSSIP_RESEND_MAX);
+  size_t sent = 0;
+  for (; sent < k && session_live(s) && !mc_conn_congested(s->conn); sent++) {
+    mc_msg m = {.type = MC_MSG_TX};
+    m.u.tx = *txs[sent];
+    uint8_t *frame;
+    size_t len;
+    if (mc_msg_encode_frame(&m, &frame, &len) != 0)
+      break;
+    session_send_frame(s, frame, len);
+    free(frame);
+  }
+  free(txs);
+  if (sent > 0)
+    MC_LOG(MC_LOG_DEBUG, "pending_resent", MC_LOG_F_I("validator", s->validator),
+           MC_LOG_F_U("txs", sent), MC_LOG_F_U("pending", k));
+}
+
 int gossip_on_tx(mc_session *s, const mc_tx *tx) {
   mc_node *n = s->p->n;
   if (!mc_mempool_contains(n->mempool, tx->id))

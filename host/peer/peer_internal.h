@@ -116,6 +116,9 @@ int handshake_on_msg(mc_session *s, const mc_msg *m);
 /* ---- gossip.c ---- */
 
 int gossip_on_tx(mc_session *s, const mc_tx *tx);
+/* Sends a validator that has just connected the transfers this node holds
+ * ready (at most a few thousand, while its connection takes them). */
+void gossip_pending_to(mc_session *s);
 int gossip_on_consensus(mc_session *s, const mc_msg *m);
 /* Sends our head to every session. */
 void gossip_heartbeat(mc_peers *p);

@@ -179,6 +179,7 @@ static int session_register(mc_session *s) {
   mc_node *n = p->n;
   if (n->cvt->on_peer != NULL)
     n->cvt->on_peer(n->consensus, (uint32_t)s->validator, 1);
+  gossip_pending_to(s);
   return 0;
 }
 
