@@ -9,7 +9,8 @@ to a checkout whose build/ is B and SDK to a new prefix.  The node's
 address in the text is replaced by a free port, so that the test can run
 beside others.  Then checks what the walk-through promises: the store
 passed mc-store-check, mchost described it, the transfer reached the
-other account, and the chain is in the store's file.
+other account, the chain is in the store's file, and the Raft engine
+built from the installed example passed mc-consensus-sim.
 """
 import argparse
 import os
@@ -80,6 +81,11 @@ def main():
         check("the transfer reached the other account (balance 7)",
               re.search(r"^balance\s+7$", out, re.M) is not None,
               out[-1500:])
+        check("mc-consensus-sim passed the Raft engine (50 schedules)",
+              re.search(r"50 schedules .*: 50 passed, 0 unsafe", out)
+              is not None, out[-2000:])
+        check("mchost --plugin-info described it as a consensus engine",
+              re.search(r"^kind:\s+consensus$", out, re.M) is not None)
         log = os.path.join(work, "work", "mystore", "node", "hello-store.log")
         check("the chain is in the store's file (node/hello-store.log)",
               os.path.isfile(log) and os.path.getsize(log) > 0)
