@@ -48,6 +48,7 @@
 #include "ceiling.h"
 #include "chain/codec.h"
 #include "chain/crypto.h"
+#include "fsutil.h"
 #include "loader.h"
 #include "store_host.h"
 #include "minichain/error.h"
@@ -241,25 +242,6 @@ static uint64_t bytes_under(const char *dir) {
   return sum;
 }
 
-static void remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d == NULL)
-    return;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    char p[4400];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-      remove_tree(p);
-    else
-      unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
 
 /* ---- the run ------------------------------------------------------------ */
 
@@ -492,7 +474,7 @@ out:
   if (o->keep)
     fprintf(stderr, "bench-store: kept %s\n", r->dir);
   else
-    remove_tree(r->dir);
+    mc_remove_tree(r->dir);
   gen_free(r->g);
   free(r);
   return rc;

@@ -24,4 +24,10 @@ int mc_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
 /* fsync of the directory that contains path. */
 int mc_fsync_parent_dir(const char *path);
 
+/* Removes dir and everything below it, without following symbolic links
+ * (a link is removed, not what it points to).  Best effort: what cannot
+ * be removed stays, and nothing says so (for scratch folders of tests and
+ * benchmarks). */
+void mc_remove_tree(const char *dir);
+
 #endif /* MC_FSUTIL_H */

@@ -128,7 +128,6 @@ extern const char *const *ck_unchecked;
 /* Fails the test naming the first file that differs. */
 void snapshot_same(const snapshot *before, const snapshot *after,
                    const char *what);
-void remove_tree(const char *dir);
 void empty_dir(const char *dir);
 /* Calls fn for each regular file under dir, subdirectories included
  * (full path, size). */

@@ -12,29 +12,11 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fsutil.h"
 
-void remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d == NULL)
-    return;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    char p[4400];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-      remove_tree(p);
-    else
-      unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
 
 void empty_dir(const char *dir) {
-  remove_tree(dir);
+  mc_remove_tree(dir);
   if (mkdir(dir, 0700) != 0)
     CK_FAIL("mkdir %s: %s", dir, strerror(errno));
 }

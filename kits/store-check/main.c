@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "check.h"
+#include "fsutil.h"
 #include "runner.h"
 #include "store_host.h"
 
@@ -278,7 +279,7 @@ static int run_all(const options *o, const char *argv0, ck_test *t, size_t n) {
   printf("mc-store-check: %zu passed, %zu failed; seed %" PRIu64 "\n",
          ran - failed, failed, o->seed);
   if (failed == 0 && o->scratch == NULL)
-    remove_tree(scratch);
+    mc_remove_tree(scratch);
   else if (failed > 0)
     printf("mc-store-check: the failed tests' directories are kept in %s\n",
            scratch);

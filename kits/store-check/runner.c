@@ -20,6 +20,7 @@
 
 #include "chain/crypto.h"
 #include "check.h"
+#include "fsutil.h"
 #include "store_host.h"
 
 typedef struct deferred {
@@ -124,7 +125,7 @@ static int make_test_dir(const char *scratch, const char *name, char *dir,
   for (const char *p = name; *p && (size_t)n + 1 < len; p++)
     dir[n++] = *p == '/' ? '-' : *p;
   dir[n] = '\0';
-  remove_tree(dir);
+  mc_remove_tree(dir);
   if (mkdir(dir, 0700) != 0) {
     snprintf(g_run.failure, sizeof g_run.failure, "mkdir %.1800s: %s", dir,
              strerror(errno));
@@ -155,7 +156,7 @@ int ck_run(const ck_test *t, const char *scratch, uint64_t run_seed,
     failed = 1;
   }
   if (!failed)
-    remove_tree(dir);
+    mc_remove_tree(dir);
   snprintf(failure, flen, "%s", g_run.failure);
   return failed;
 }

@@ -48,6 +48,7 @@
 #include <cmocka.h>
 
 #include "chain/codec.h"
+#include "fsutil.h"
 #include "minichain/error.h"
 #include "store_host.h"
 #include "synthetic_chain.h"
@@ -61,24 +62,9 @@ typedef struct fixture {
   char dir[4096];
 } fixture;
 
-static void remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d == NULL)
-    return;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    char p[4400];
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
 
 static void empty_dir(const char *dir) {
-  remove_tree(dir);
+  mc_remove_tree(dir);
   assert_int_equal(mkdir(dir, 0755), 0);
 }
 
@@ -97,7 +83,7 @@ static int setup_dir(void **state) {
 
 static int teardown_dir(void **state) {
   fixture *f = *state;
-  remove_tree(f->dir);
+  mc_remove_tree(f->dir);
   free(f);
   unsetenv("MC_JSON_COMPACT_BYTES");
   return 0;
@@ -599,7 +585,7 @@ static void refuses_damage(void **state) {
   empty_dir(odir);
   journal_only(odir, other, 13);
   copy_file(path_in(odir, "chain.journal"), jp);
-  remove_tree(odir);
+  mc_remove_tree(odir);
   assert_refused(f->dir, "another hash", "another chain's journal");
   free(bad);
   free(good);
@@ -725,7 +711,7 @@ static void clean_close(void **state) {
   vt->close(s);
   assert_int_equal(stat(path_in(d2, "chain.json"), &b), 0);
   assert_int_equal(a.st_ino, b.st_ino);
-  remove_tree(d2);
+  mc_remove_tree(d2);
   sh_chain_free(c);
 }
 
