@@ -59,7 +59,8 @@ void rp_drop_prefix(rp_state *s, uint64_t upto) {
     k = s->n;
   for (size_t i = 0; i < k; i++)
     free(s->entries[i].data);
-  memmove(s->entries, s->entries + k, (s->n - k) * sizeof *s->entries);
+  if (s->n > k) /* entries is NULL while the log is empty */
+    memmove(s->entries, s->entries + k, (s->n - k) * sizeof *s->entries);
   s->n -= k;
   s->first = upto + 1;
 }
